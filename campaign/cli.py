@@ -1,0 +1,246 @@
+"""The command line: parse options, print, prompt and exit. The work happens in the library."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import signal
+import sys
+import threading
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import click
+
+from campaign import __version__
+from campaign.errors import CampaignError, InputError
+
+DRY_RUN_SHOWN = 3
+
+
+class CliError(click.ClickException):
+    """A CampaignError as one paragraph on stderr, with its exit code and no traceback."""
+
+    def __init__(self, error: CampaignError) -> None:
+        super().__init__(str(error))
+        self.exit_code = error.exit_code
+
+
+def _apply_config(ctx: click.Context, _param: click.Parameter, value: str | None) -> None:
+    # Eager, so the TOML values become defaults before the other options are read: flags win.
+    if value is None:
+        return
+    from campaign.config import load_config
+
+    known = {p.name for p in ctx.command.params if p.name and p.name != "config"}
+    try:
+        values = load_config(Path(value), known)
+    except CampaignError as e:
+        raise CliError(e) from None
+    ctx.default_map = {**(ctx.default_map or {}), **values}
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(__version__, prog_name="campaign")
+def main() -> None:
+    """Send a personalised WhatsApp message to every row of a spreadsheet (ibot-chat API)."""
+
+
+@main.command()
+@click.argument("contacts", required=False, type=click.Path(path_type=Path, dir_okay=False))
+@click.option("--config", type=click.Path(dir_okay=False), is_eager=True, expose_value=False,
+              callback=_apply_config, help="TOML file with any of these options as keys "
+              '(phone_column = "Phone"); flags on the command line win.')
+@click.option("-t", "--template", type=click.Path(path_type=Path, dir_okay=False),
+              help="Jinja2 file with the message text (or the caption for media).")
+@click.option("-m", "--message", help="The message text (Jinja2) given inline instead of --template.")
+@click.option("--type", "kind", type=click.Choice(["text", "image", "video", "audio", "doc"]),
+              default="text", show_default=True, help="What to send: the API endpoint to use.")
+@click.option("--media-url", help='Media URL for image/video/audio/doc; a Jinja2 template, so a '
+              'column can hold it: "{{ brochure }}". Must be https://.')
+@click.option("--sheet", help="Workbook sheet to read (default: the first; others are listed).")
+@click.option("--header-row", type=click.IntRange(min=1),
+              help="Row number of the column names (default: found automatically).")
+@click.option("--phone-column", help="Column holding the phone numbers (default: detected from "
+              "headers like Phone, Mobile, WhatsApp, טלפון, נייד).")
+@click.option("--country", default="IL", show_default=True,
+              help="Country of numbers written without a country code (ISO code, e.g. IL, US).")
+@click.option("--strict-phones", is_flag=True,
+              help="Reject numbers outside the country's known ranges instead of warning.")
+@click.option("--suppress", multiple=True, type=click.Path(path_type=Path, dir_okay=False),
+              help="Opt-out list (any supported format); matching rows are not sent. Repeatable.")
+@click.option("--dry-run", is_flag=True,
+              help="Do everything but send: write the results sheet with 'ready' rows and show "
+              "the first messages.")
+@click.option("--limit", type=click.IntRange(min=1),
+              help="Send at most N messages in this run (a pilot batch); the rest stay pending.")
+@click.option("--delay", type=click.FloatRange(min=0), default=8.0, show_default=True,
+              help="Minimum seconds between the starts of two sends (API latency counts toward it).")
+@click.option("--jitter", type=click.FloatRange(min=0), default=7.0, show_default=True,
+              help="Random extra 0..S seconds added to each interval, so sends don't look robotic.")
+@click.option("--max-per-hour", type=click.IntRange(min=1),
+              help="At most N sends in any 60 minutes (counted from the journal, across runs).")
+@click.option("--max-per-day", type=click.IntRange(min=1),
+              help="At most N sends in any 24 hours (counted from the journal, across runs).")
+@click.option("--window", help="Send only between HH:MM-HH:MM local time (may cross midnight).")
+@click.option("--timezone", help="IANA time zone for --window and --skip-days "
+              "(default: this machine's), e.g. Asia/Jerusalem.")
+@click.option("--skip-days", help="Days on which nothing is sent, e.g. sat or fri,sat.")
+@click.option("--stop-outside-window", is_flag=True,
+              help="Outside the window or over a cap, exit 0 with rows pending instead of waiting "
+              "(for cron).")
+@click.option("--skip-contacted-within", type=click.FloatRange(min=0), metavar="DAYS",
+              help="Skip numbers any campaign in the same state folder sent to in the last DAYS days.")
+@click.option("--check-media", is_flag=True,
+              help="Before sending, fetch each distinct media URL once; unreachable ones make rows "
+              "invalid.")
+@click.option("--retries", type=click.IntRange(min=0), default=3, show_default=True,
+              help="Retries for errors that prove nothing was sent (connection refused, 429).")
+@click.option("--timeout", type=click.FloatRange(min=0.1), default=30.0, show_default=True,
+              help="Seconds to wait for the API to answer one request.")
+@click.option("--max-consecutive-failures", type=click.IntRange(min=0), default=5,
+              show_default=True, help="Stop after N failed or unknown sends in a row (0: never).")
+@click.option("--retry-unknown", is_flag=True,
+              help="Also resend rows whose earlier outcome is unknown (they may get it twice).")
+@click.option("--test-to", metavar="PHONE",
+              help="Send the first row's message to this number only, then stop; the campaign is "
+              "untouched.")
+@click.option("--results", type=click.Path(path_type=Path, dir_okay=False),
+              help="Results sheet path (default: <contacts>.results.<ext> beside the contacts).")
+@click.option("--name", help="Campaign name, its identity for resume (default: "
+              "<contacts stem>-<template stem>).")
+@click.option("--state", type=click.Path(path_type=Path, dir_okay=False),
+              help="Journal file (default: .campaign/<name>.sqlite3 beside the contacts).")
+@click.option("--yes", "-y", is_flag=True, help="Send without the confirmation prompt.")
+@click.option("--base-url", envvar="IBOT_BASE_URL", help="API root (default "
+              "https://ibot-chat.com/api/v1; env IBOT_BASE_URL).")
+@click.option("--sandbox", is_flag=True,
+              help="Start the local sandbox API in-process and send to it; no credentials needed.")
+@click.option("-q", "--quiet", is_flag=True, help="No progress bar and no message preview.")
+def send(contacts: Path | None, **kw: Any) -> None:
+    """Send one personalised message per row of CONTACTS (.csv .tsv .txt .xlsx .xlsm .xls .ods)."""
+    from campaign.config import SendOptions
+    from campaign.session import run_send
+
+    if contacts is None:
+        raise click.UsageError("give the contacts file: campaign send CONTACTS --template FILE ...")
+    kw["suppress"] = tuple(Path(p) for p in kw["suppress"] or ())
+    for key in ("template", "results", "state"):
+        if isinstance(kw.get(key), str):
+            kw[key] = Path(kw[key])
+    opts = SendOptions(contacts=Path(contacts), **kw)
+    ui = ConsoleUI(quiet=opts.quiet)
+    try:
+        code = run_send(opts, ui, argv=sys.argv)
+    except CampaignError as e:
+        raise CliError(e) from None
+    sys.exit(code)
+
+
+@main.command()
+@click.option("--port", type=click.IntRange(0, 65535), default=8765, show_default=True,
+              help="Port on 127.0.0.1 to listen on (0: any free port).")
+@click.option("--token", help="Accept only this token (default: any non-empty token).")
+@click.option("--instance-id", help="Accept only this instance ID (default: any).")
+@click.option("--failure-rate", type=click.FloatRange(0, 1), default=0.0, show_default=True,
+              help="Fraction of requests answered HTTP 500 (rehearse 'unknown').")
+@click.option("--drop-rate", type=click.FloatRange(0, 1), default=0.0, show_default=True,
+              help="Fraction of requests whose connection is dropped without an answer.")
+@click.option("--latency", type=click.FloatRange(min=0), default=0.0, show_default=True,
+              help="Seconds to wait before answering each request.")
+@click.option("--disconnect-after", type=click.IntRange(min=0),
+              help="After N accepted messages, answer 'Instance not connected'.")
+@click.option("--invalid-jid", multiple=True,
+              help="A number or JID to answer 'Invalid JID' for. Repeatable.")
+@click.option("--error-status", type=click.IntRange(100, 599), default=200, show_default=True,
+              help="HTTP status of the documented error replies (the real service's is unknown).")
+@click.option("--seed", type=int, help="Random seed for the failure and drop draws.")
+def sandbox(port: int, token: str | None, instance_id: str | None, failure_rate: float,
+            drop_rate: float, latency: float, disconnect_after: int | None,
+            invalid_jid: tuple[str, ...], error_status: int, seed: int | None) -> None:
+    """Run a local stand-in for the ibot-chat API on 127.0.0.1, printing every message it gets."""
+    from campaign.sandbox import Faults, serve
+
+    faults = Faults(failure_rate=failure_rate, latency=latency, disconnect_after=disconnect_after,
+                    invalid_jids=frozenset(invalid_jid), error_status=error_status,
+                    drop_rate=drop_rate, seed=seed)  # fmt: skip
+    try:
+        serve(port=port, token=token, instance_id=instance_id, faults=faults,
+              echo=lambda line: click.echo(line))  # fmt: skip
+    except OSError as e:
+        raise CliError(InputError(f"cannot listen on 127.0.0.1:{port} ({e.strerror}). "
+                                  "Pick another --port.")) from None  # fmt: skip
+
+
+class ConsoleUI:
+    """Everything the user sees during `send`: text on stdout, the progress bar on stderr."""
+
+    def __init__(self, *, quiet: bool) -> None:
+        self.quiet = quiet
+        self._bar: Any = None
+        self._interval = 0.0
+        self.interrupts = 0
+
+    def info(self, text: str = "") -> None:
+        self._write(text, err=False)
+
+    def warn(self, text: str) -> None:
+        self._write(text, err=True)
+
+    def _write(self, text: str, *, err: bool) -> None:
+        if self._bar is not None:
+            self._bar.write(text, file=sys.stderr if err else sys.stdout)
+        else:
+            click.echo(text, err=err)
+
+    def is_interactive(self) -> bool:
+        return sys.stdin.isatty() and sys.stdout.isatty()
+
+    def confirm(self, question: str) -> bool:
+        return click.confirm(question, default=False)
+
+    # Progress, for the runner -------------------------------------------------------------
+    def start(self, total: int, interval: float) -> None:
+        from tqdm import tqdm
+
+        self._interval = interval
+        self._bar = tqdm(total=total, unit="msg", file=sys.stderr, disable=self.quiet or total == 0,
+                         dynamic_ncols=True, bar_format="{l_bar}{bar}| {n_fmt}/{total_fmt} "
+                         "[{elapsed}<{remaining}{postfix}]")  # fmt: skip
+
+    def advance(self, row: Any, counts: Mapping[str, int]) -> None:
+        if self._bar is None:
+            return
+        self._bar.update(1)
+        left = (self._bar.total or 0) - self._bar.n
+        eta = dt.datetime.now() + dt.timedelta(seconds=left * self._interval)
+        self._bar.set_postfix_str(
+            f"sent {counts.get('sent', 0)}, failed {counts.get('failed', 0)}, "
+            f"unknown {counts.get('unknown', 0)}, done ~{eta:%H:%M}", refresh=True
+        )
+
+    def waiting(self, until: float, reason: str) -> None:
+        if self._bar is not None:
+            when = dt.datetime.fromtimestamp(until)
+            self._bar.set_postfix_str(f"waiting until {when:%a %H:%M} ({reason})", refresh=True)
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.close()
+            self._bar = None
+
+    # Signals ------------------------------------------------------------------------------
+    def install_signals(self, stop: threading.Event) -> None:
+        """First Ctrl-C/SIGTERM: finish the request in flight and stop. Second: quit at once."""
+
+        def handler(signum: int, _frame: object) -> None:
+            self.interrupts += 1
+            if self.interrupts > 1:
+                os._exit(130)
+            stop.set()
+            click.echo("\nStopping after the request in flight (Ctrl-C again to quit now)...",
+                       err=True)  # fmt: skip
+
+        signal.signal(signal.SIGINT, handler)
+        signal.signal(signal.SIGTERM, handler)

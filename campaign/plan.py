@@ -1,0 +1,182 @@
+"""Rows to messages and statuses: everything decided before the first request goes out."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from campaign.client import DEFAULT_BASE_URL, ENDPOINTS, encoded_url_length
+from campaign.config import SendOptions
+from campaign.contacts import Sheet, load_sheet
+from campaign.errors import InputError
+from campaign.phones import find_phone_column, to_jid
+from campaign.render import MessageTemplate, read_template
+
+STATUSES = ("ready", "sent", "failed", "unknown", "pending", "invalid", "duplicate", "suppressed")
+SENDABLE = frozenset({"ready", "pending", "failed"})
+
+
+@dataclass
+class Row:
+    """One spreadsheet row and what happened to it. `number` is the spreadsheet row number."""
+
+    number: int
+    values: tuple[str, ...]
+    jid: str | None = None
+    status: str = "ready"
+    error: str = ""
+    message: str = ""
+    media: str = ""
+    sent_at: str = ""
+    attempts: int = 0
+
+
+# Many servers and proxies refuse request lines over 8 KB; Hebrew triples in percent-encoding.
+MAX_URL_BYTES = 8192
+
+
+@dataclass
+class Plan:
+    """The whole campaign as rows with statuses, before anything is sent."""
+
+    sheet: Sheet
+    kind: str
+    phone_column: str
+    rows: list[Row]
+    notices: list[str] = field(default_factory=list)
+
+    def counts(self) -> dict[str, int]:
+        return count_statuses(self.rows)
+
+
+def count_statuses(rows: Iterable[Row]) -> dict[str, int]:
+    counts = Counter(r.status for r in rows)
+    return {s: counts[s] for s in STATUSES if counts[s]}
+
+
+def build_plan(
+    sheet: Sheet,
+    *,
+    message: MessageTemplate,
+    media: MessageTemplate | None = None,
+    kind: str = "text",
+    country: str = "IL",
+    strict_phones: bool = False,
+    phone_column: str | None = None,
+    suppressed: Mapping[str, str] | None = None,
+    base_url: str = DEFAULT_BASE_URL,
+) -> Plan:
+    """SPEC steps 2-6: phone column, JIDs, dedupe, opt-outs, rendering and request checks."""
+    if kind not in ENDPOINTS:
+        raise InputError(f"--type {kind!r} is not one of: {', '.join(ENDPOINTS)}.")
+    if kind != "text" and media is None:
+        raise InputError(
+            f"--type {kind} needs --media-url (a public https:// URL, or a column like "
+            "\"{{ brochure }}\")."
+        )
+    index = find_phone_column(sheet.columns, phone_column)
+    suppressed = suppressed or {}
+    first_row: dict[str, int] = {}
+    rows: list[Row] = []
+    for number, values in zip(sheet.numbers, sheet.rows, strict=True):
+        row = Row(number=number, values=values)
+        rows.append(row)
+        row.message = message.render(values, row_number=number)
+        if media is not None:
+            row.media = media.render(values, row_number=number)
+        result = to_jid(values[index], country, strict_phones)
+        row.jid = result.jid
+        if result.jid is None:
+            row.status, row.error = "invalid", result.problem
+            continue
+        if result.jid in first_row:
+            row.status = "duplicate"
+            row.error = f"same number as row {first_row[result.jid]}"
+            continue
+        first_row[result.jid] = number
+        if result.jid in suppressed:
+            row.status, row.error = "suppressed", suppressed[result.jid]
+            continue
+        problem = _request_problem(row, kind, base_url)
+        if problem:
+            row.status, row.error = "invalid", problem
+            continue
+        warnings = [result.problem] if result.problem else []
+        length = encoded_url_length(
+            base_url, kind, jid=result.jid, text=row.message, media_url=row.media
+        )
+        if length > MAX_URL_BYTES:
+            warnings.append(
+                f"warning: the encoded request is {length:,} bytes, over {MAX_URL_BYTES:,}: "
+                "the API may refuse it; shorten the message"
+            )
+        row.error = "; ".join(warnings)
+    return Plan(sheet, kind, sheet.columns[index], rows, list(sheet.notices))
+
+
+def _request_problem(row: Row, kind: str, base_url: str) -> str:
+    if kind == "text" and not row.message:
+        return "the message renders empty"
+    if kind != "text":
+        if not row.media:
+            return "the media URL renders empty"
+        if not row.media.lower().startswith("https://") or len(row.media) < 12:
+            return f"media URL '{row.media}' is not https:// (the API needs a public https URL)"
+    return ""
+
+
+def load_suppressions(paths: Iterable[Path], *, country: str) -> dict[str, str]:
+    """JID -> reason, from opt-out files in any supported format (with or without a header)."""
+    out: dict[str, str] = {}
+    for path in paths:
+        sheet = load_sheet(Path(path))
+        try:
+            cols = [find_phone_column(sheet.columns)]
+        except InputError:
+            cols = list(range(len(sheet.columns)))  # a bare list of numbers: every cell counts
+        # The header itself may be a number when the file is a plain list.
+        lines = [(sheet.header_row, sheet.columns), *zip(sheet.numbers, sheet.rows, strict=True)]
+        for number, values in lines:
+            for c in cols:
+                jid = to_jid(values[c], country).jid if c < len(values) else None
+                if jid and jid not in out:
+                    out[jid] = f"on opt-out list {Path(path).name} (row {number})"
+    return out
+
+
+def plan_campaign(opts: SendOptions, *, base_url: str = DEFAULT_BASE_URL,
+                  suppressed: Mapping[str, str] | None = None) -> Plan:
+    """Load the sheet and templates named by `opts` and build the plan (SPEC steps 1-6)."""
+    if (opts.template is None) == (opts.message is None):
+        raise InputError(
+            "give the message as --template FILE or --message TEXT (exactly one of them)."
+        )
+    if opts.kind not in ENDPOINTS:
+        raise InputError(f"--type {opts.kind!r} is not one of: {', '.join(ENDPOINTS)}.")
+    sheet = load_sheet(opts.contacts, sheet=opts.sheet, header_row=opts.header_row)
+    if opts.template is not None:
+        source, origin = read_template(opts.template), str(opts.template)
+    else:
+        source, origin = opts.message or "", "--message"
+    message = MessageTemplate(source, origin=origin, columns=sheet.columns)
+    media = None
+    if opts.media_url is not None:
+        media = MessageTemplate(opts.media_url, origin="--media-url", columns=sheet.columns)
+    all_suppressed = dict(load_suppressions(opts.suppress, country=opts.country))
+    all_suppressed.update(suppressed or {})
+    plan = build_plan(
+        sheet,
+        message=message,
+        media=media,
+        kind=opts.kind,
+        country=opts.country,
+        strict_phones=opts.strict_phones,
+        phone_column=opts.phone_column,
+        suppressed=all_suppressed,
+        base_url=base_url,
+    )
+    if opts.kind == "audio" and source.strip():
+        plan.notices.append("audio messages have no caption: the message text is not sent.")
+    return plan

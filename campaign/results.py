@@ -1,0 +1,160 @@
+"""The results sheet: original columns untouched, then what happened to each row. Atomic writes."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import os
+import tempfile
+import zipfile
+from collections.abc import Sequence
+from pathlib import Path
+
+from campaign.contacts import Sheet
+from campaign.errors import InputError
+from campaign.plan import Row
+
+RESULT_COLUMNS = ("jid", "status", "error", "sent_at", "attempts", "message")
+# Fills like Excel's own "Good / Bad / Neutral" cell styles, so the sheet reads at a glance.
+STATUS_STYLES = {
+    "sent": ("#C6EFCE", "#006100"),
+    "ready": ("#DDEBF7", "#1F4E79"),
+    "failed": ("#FFC7CE", "#9C0006"),
+    "unknown": ("#FFEB9C", "#9C5700"),
+    "pending": ("#EDEDED", "#404040"),
+    "invalid": ("#F8CBAD", "#833C0B"),
+    "duplicate": ("#E7E6E6", "#595959"),
+    "suppressed": ("#E4DFEC", "#5B3C88"),
+}
+
+
+def default_results_path(contacts: Path) -> Path:
+    suffix = contacts.suffix.lower()
+    if suffix in (".xls", ".ods"):
+        suffix = ".xlsx"  # we write XLSX only; .xls/.ods writers would add dependencies for no gain
+    return contacts.with_name(f"{contacts.stem}.results{suffix}")
+
+
+def check_results_path(results: Path, contacts: Path) -> None:
+    if results.resolve() == contacts.resolve():
+        raise InputError(
+            f"--results {results} is the contacts file itself; the results never overwrite it. "
+            "Choose another path."
+        )
+    if results.suffix.lower() not in (".csv", ".tsv", ".txt", ".xlsx", ".xlsm"):
+        raise InputError(
+            f"--results {results}: write the results as .xlsx or .csv (or .tsv/.txt)."
+        )
+    if not results.parent.is_dir():
+        raise InputError(f"--results {results}: the folder {results.parent} does not exist.")
+
+
+def result_header(columns: Sequence[str], kind: str) -> list[str]:
+    return [*columns, *RESULT_COLUMNS, *(["media"] if kind != "text" else [])]
+
+
+def result_cells(row: Row, kind: str) -> list[str]:
+    cells = [*row.values, row.jid or "", row.status, row.error, row.sent_at,
+             str(row.attempts), row.message]  # fmt: skip
+    if kind != "text":
+        cells.append(row.media)
+    return cells
+
+
+def is_locked(path: Path) -> bool:
+    """Excel keeps `~$name` beside an open workbook, LibreOffice `.~lock.name#`."""
+    return (path.with_name("~$" + path.name).exists()
+            or path.with_name(f".~lock.{path.name}#").exists())  # fmt: skip
+
+
+def write_results(
+    path: Path, sheet: Sheet, rows: Sequence[Row], kind: str, *, now: dt.datetime | None = None
+) -> Path:
+    """Write atomically; if `path` is open in Excel, write a timestamped copy. Returns the path."""
+    target = path
+    if is_locked(path):
+        target = _timestamped(path, now)
+    tmp = tempfile.NamedTemporaryFile(
+        dir=target.parent, prefix=f".{target.name}.", suffix=".tmp", delete=False
+    )
+    tmp.close()
+    try:
+        if target.suffix.lower() in (".xlsx", ".xlsm"):
+            _write_xlsx(Path(tmp.name), sheet, rows, kind)
+            if target.suffix.lower() == ".xlsm":
+                _mark_macro_enabled(Path(tmp.name))
+        else:
+            _write_delimited(Path(tmp.name), sheet, rows, kind, target.suffix.lower())
+        try:
+            os.replace(tmp.name, target)
+        except PermissionError:
+            # Windows refuses to replace a file open in Excel: keep the work in a copy beside it.
+            target = _timestamped(path, now)
+            os.replace(tmp.name, target)
+    finally:
+        if os.path.exists(tmp.name):
+            os.unlink(tmp.name)
+    return target
+
+
+def _timestamped(path: Path, now: dt.datetime | None) -> Path:
+    stamp = (now or dt.datetime.now()).strftime("%Y%m%d-%H%M%S")
+    return path.with_name(f"{path.stem}.{stamp}{path.suffix}")
+
+
+def _write_delimited(path: Path, sheet: Sheet, rows: Sequence[Row], kind: str, suffix: str) -> None:
+    delimiter = "\t" if suffix == ".tsv" else sheet.delimiter
+    # UTF-8 with BOM: Excel opens Hebrew correctly only with it (plain UTF-8 shows mojibake).
+    with open(path, "w", encoding="utf-8-sig", newline="") as f:
+        w = csv.writer(f, delimiter=delimiter)
+        w.writerow(result_header(sheet.columns, kind))
+        w.writerows(result_cells(r, kind) for r in rows)
+
+
+def _write_xlsx(path: Path, sheet: Sheet, rows: Sequence[Row], kind: str) -> None:
+    import xlsxwriter
+
+    header = result_header(sheet.columns, kind)
+    # constant_memory streams rows to disk: 100k rows stay far below the memory of a full model.
+    wb = xlsxwriter.Workbook(str(path), {"constant_memory": True, "strings_to_numbers": False,
+                                         "strings_to_formulas": False, "strings_to_urls": False})
+    ws = wb.add_worksheet("results")
+    head = wb.add_format({"bold": True, "bg_color": "#075E54", "font_color": "#FFFFFF",
+                          "border": 1, "text_wrap": False})  # fmt: skip
+    styles = {s: wb.add_format({"bg_color": bg, "font_color": fg, "bold": True})
+              for s, (bg, fg) in STATUS_STYLES.items()}  # fmt: skip
+    text = wb.add_format({"num_format": "@"})  # phones and every cell stay text in Excel
+    status_col = len(sheet.columns) + 1
+    widths = [min(max(len(h), 6) + 2, 60) for h in header]
+    ws.write_row(0, 0, header, head)
+    for r, row in enumerate(rows, start=1):
+        cells = result_cells(row, kind)
+        if r <= 500:
+            for c, v in enumerate(cells):
+                longest = max((len(line) for line in v.split("\n")), default=0)
+                widths[c] = min(max(widths[c], longest + 2), 60)
+        for c, v in enumerate(cells):
+            if c == status_col:
+                ws.write_string(r, c, v, styles.get(v, text))
+            else:
+                ws.write_string(r, c, v, text)
+    for c, w in enumerate(widths):
+        ws.set_column(c, c, w)
+    ws.freeze_panes(1, 0)
+    ws.autofilter(0, 0, max(len(rows), 1), len(header) - 1)
+    wb.close()
+
+
+def _mark_macro_enabled(path: Path) -> None:
+    """An .xlsm needs the macro-enabled content type or Excel refuses to open it."""
+    tmp = path.with_suffix(".xlsm-tmp")
+    with zipfile.ZipFile(path) as src, zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as dst:
+        for item in src.infolist():
+            data = src.read(item.filename)
+            if item.filename == "[Content_Types].xml":
+                data = data.replace(
+                    b"application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml",
+                    b"application/vnd.ms-excel.sheet.macroEnabled.main+xml",
+                )
+            dst.writestr(item, data)
+    os.replace(tmp, path)

@@ -1,0 +1,208 @@
+"""The send loop: one request in flight, paced, journaled before and after every request."""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+from campaign.client import IbotClient, Outcome
+from campaign.journal import Journal, Record
+from campaign.pacing import Pacer, Schedule
+from campaign.plan import Row, count_statuses
+
+# Rewrite the results sheet at least this often during a run, so a crash loses no report.
+WRITE_EVERY_SECONDS = 5.0
+WRITE_EVERY_ROWS = 25
+
+
+class Progress(Protocol):
+    def start(self, total: int, interval: float) -> None: ...
+    def advance(self, row: Row, counts: Mapping[str, int]) -> None: ...
+    def waiting(self, until: float, reason: str) -> None: ...
+    def close(self) -> None: ...
+
+
+class NoProgress:
+    def start(self, total: int, interval: float) -> None: ...
+    def advance(self, row: Row, counts: Mapping[str, int]) -> None: ...
+    def waiting(self, until: float, reason: str) -> None: ...
+    def close(self) -> None: ...
+
+
+@dataclass
+class Clock:
+    """Wall time, sleep and randomness in one injectable place."""
+
+    now: Callable[[], float] = time.time
+    sleep: Callable[[float], None] = time.sleep
+    rand: Callable[[], float] = random.random
+    tz: dt.tzinfo | None = None
+
+    def iso(self, t: float) -> str:
+        return dt.datetime.fromtimestamp(t, self.tz).astimezone(self.tz).isoformat(
+            timespec="seconds"
+        )
+
+
+@dataclass
+class RunReport:
+    exit_code: int
+    stopped: str = ""  # why the loop ended early: interrupted, aborted, breaker, window, limit
+    attempted: int = 0
+    results: Path | None = None
+    counts: dict[str, int] = field(default_factory=dict)
+    resume_at: float | None = None
+
+
+def merge_journal(rows: list[Row], records: Mapping[str, Record], *, retry_unknown: bool) -> None:
+    """Earlier runs' outcomes onto this run's rows, by JID (row order may have changed)."""
+    for row in rows:
+        rec = records.get(row.jid or "")
+        if rec is None or row.status == "duplicate":
+            continue
+        row.attempts = rec.attempts
+        if rec.status == "sent":
+            row.status, row.error, row.sent_at = "sent", "", rec.sent_at
+            row.message, row.media = rec.message, rec.media  # what they really received
+        elif rec.status in ("unknown", "attempting") and not retry_unknown:
+            row.status, row.error = "unknown", rec.error
+            row.message, row.media = rec.message, rec.media
+        elif rec.status == "failed" and row.status == "ready":
+            row.error = f"earlier attempt failed: {rec.error}"
+
+
+class Runner:
+    def __init__(
+        self,
+        rows: list[Row],
+        *,
+        kind: str,
+        client: IbotClient,
+        journal: Journal,
+        write: Callable[[list[Row]], Path],
+        clock: Clock,
+        pacer: Pacer,
+        schedule: Schedule,
+        stop: threading.Event,
+        progress: Progress | None = None,
+        limit: int | None = None,
+        retries: int = 3,
+        max_consecutive_failures: int = 5,
+        stop_outside_window: bool = False,
+    ) -> None:
+        self.rows, self.kind, self.client, self.journal = rows, kind, client, journal
+        self.write, self.clock, self.pacer, self.schedule = write, clock, pacer, schedule
+        self.stop, self.progress = stop, progress or NoProgress()
+        self.limit, self.retries = limit, retries
+        self.max_failures, self.stop_outside_window = max_consecutive_failures, stop_outside_window
+        self._written_at = 0.0
+        self._since_write = 0
+
+    def run(self) -> RunReport:
+        targets = [r for r in self.rows if r.status in ("ready", "failed", "pending")]
+        for r in targets:
+            r.status = "pending"
+        planned = targets if self.limit is None else targets[: self.limit]
+        report = RunReport(exit_code=0)
+        self.progress.start(len(planned), self.pacer.mean_interval)
+        self._save(report, force=True)
+        consecutive = 0
+        try:
+            for row in planned:
+                if not self._wait_turn(report):
+                    break
+                outcome = self._send(row)
+                report.attempted += 1
+                self.progress.advance(row, count_statuses(self.rows))
+                if outcome.kind == "abort":
+                    report.stopped, report.exit_code = f"aborted by the API: {outcome.message}", 3
+                    break
+                consecutive = consecutive + 1 if row.status in ("failed", "unknown") else 0
+                if self.max_failures and consecutive >= self.max_failures:
+                    report.stopped = (
+                        f"stopped after {consecutive} failures in a row "
+                        f"(--max-consecutive-failures {self.max_failures}); last: {row.error}"
+                    )
+                    report.exit_code = 3
+                    break
+                self._save(report)
+            else:
+                if self.limit is not None and len(targets) > len(planned):
+                    report.stopped = f"--limit {self.limit} reached"
+        finally:
+            self.progress.close()
+            self._save(report, force=True)
+        if report.exit_code == 0 and report.stopped.startswith("interrupted"):
+            report.exit_code = 130
+        if report.exit_code == 0 and any(r.status in ("failed", "unknown") for r in self.rows):
+            report.exit_code = 1
+        report.counts = count_statuses(self.rows)
+        return report
+
+    def _wait_turn(self, report: RunReport) -> bool:
+        """Sleep until pacing, window and caps allow the next send. False: stop the loop."""
+        while True:
+            if self.stop.is_set():
+                report.stopped = "interrupted"
+                return False
+            now = self.clock.now()
+            due, reason = self.schedule.next_allowed(max(now, self.pacer.due()))
+            if due <= now:
+                return True
+            if reason and self.stop_outside_window:
+                report.stopped, report.resume_at = f"paused: {reason}", due
+                return False
+            if reason:
+                self.progress.waiting(due, reason)
+                self._save(report, force=True)  # a long wait: make the sheet current first
+            # Sleep in short slices so Ctrl-C is honoured within a second, even in a long wait.
+            self.clock.sleep(min(due - now, 1.0))
+
+    def _send(self, row: Row) -> Outcome:
+        assert row.jid is not None
+        before = row.attempts
+        started = self.clock.now()
+        self.journal.begin(row.jid, row_number=row.number, message=row.message, media=row.media,
+                           at=started)  # fmt: skip
+        self.pacer.started(started)
+        self.schedule.record(started)
+        outcome, tries = self.client.send(
+            self.kind, jid=row.jid, text=row.message, media_url=row.media,
+            retries=self.retries, sleep=self.clock.sleep, rand=self.clock.rand,
+        )  # fmt: skip
+        row.attempts = before + tries
+        if outcome.kind == "sent":
+            row.status, row.error, row.sent_at = "sent", "", self.clock.iso(self.clock.now())
+        elif outcome.kind == "unknown":
+            row.status = "unknown"
+            row.error = f"{outcome.message}: the message may have gone out; resend with --retry-unknown"
+        elif outcome.kind == "abort":
+            row.status, row.error = "pending", outcome.message  # nothing was sent
+        else:
+            row.status, row.error = "failed", outcome.message
+        journal_status = "failed" if row.status == "pending" else row.status
+        self.journal.finish(row.jid, status=journal_status, error=row.error,
+                            sent_at=row.sent_at, attempts=row.attempts)  # fmt: skip
+        self._since_write += 1
+        return outcome
+
+    def _save(self, report: RunReport, *, force: bool = False) -> None:
+        now = self.clock.now()
+        if force or self._since_write >= WRITE_EVERY_ROWS or now - self._written_at >= WRITE_EVERY_SECONDS:
+            report.results = self.write(self.rows)
+            self._written_at, self._since_write = now, 0
+
+
+def send_test(rows: list[Row], *, kind: str, client: IbotClient, to_jid: str,
+              retries: int, clock: Clock) -> tuple[Row, Outcome]:
+    """`--test-to`: the first sendable row's message to one number; the campaign is untouched."""
+    row = next(r for r in rows if r.status in ("ready", "failed"))
+    outcome, _ = client.send(kind, jid=to_jid, text=row.message, media_url=row.media,
+                             retries=retries, sleep=clock.sleep, rand=clock.rand)  # fmt: skip
+    return row, outcome

@@ -1,0 +1,378 @@
+"""A local stand-in for the ibot-chat API: the five send endpoints on 127.0.0.1.
+
+It answers exactly what the reference documents (`seed/ibot-chat-api.txt`), records every
+accepted message, and injects faults (errors, latency, 500s, dropped connections, "not
+connected" after N) so rehearsals and the test suite exercise real loopback HTTP.
+Stdlib only, so `campaign sandbox` works on a fresh install with nothing else running.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import html
+import json
+import random
+import re
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from types import TracebackType
+from urllib.parse import parse_qs, urlsplit
+
+API_PREFIX = "/api/v1/"
+
+# endpoint -> (media parameter or None, text parameter or None), in the reference's order.
+# Audio has no caption in the reference; text has `msg` instead of a media URL.
+ENDPOINTS: dict[str, tuple[str | None, str | None]] = {
+    "send-text": (None, "msg"),
+    "send-image": ("imageurl", "caption"),
+    "send-video": ("videourl", "caption"),
+    "send-audio": ("audiourl", None),
+    "send-doc": ("docurl", "caption"),
+}
+
+USER_JID = re.compile(r"^\d{6,15}@s\.whatsapp\.net$")
+GROUP_JID = re.compile(r"^[\d-]+@g\.us$")
+
+
+@dataclass
+class Faults:
+    failure_rate: float = 0.0  # fraction answered HTTP 500 {"success":false,...}
+    latency: float = 0.0  # seconds to wait before answering each request
+    disconnect_after: int | None = None  # after N accepted messages: "Instance not connected"
+    invalid_jids: frozenset[str] = frozenset()  # full JIDs or their digits: "Invalid JID"
+    error_status: int = 200  # HTTP status of documented errors (the real API's is unknown)
+    drop_rate: float = 0.0  # fraction whose connection is closed without any reply
+    seed: int | None = None  # for the random draws
+
+
+@dataclass(frozen=True)
+class Received:
+    seq: int  # 1-based order of acceptance
+    endpoint: str  # "send-text" | "send-image" | "send-video" | "send-audio" | "send-doc"
+    jid: str
+    text: str  # msg for send-text, caption otherwise ("" for audio)
+    media_url: str  # "" for text
+    at: float  # time.time() when accepted
+
+
+class _Reject(Exception):
+    """A documented error reply: its text is the API's `message`."""
+
+
+def _one_line(text: str) -> str:
+    # A message's newlines would otherwise break the one-line-per-message console log.
+    return text.replace("\r\n", "\n").replace("\n", " ⏎ ")
+
+
+def echo_line(item: Received) -> str:
+    """How the console shows an accepted message (never any credential)."""
+    line = f"#{item.seq} {item.endpoint} → {item.jid}: {_one_line(item.text)}"
+    return f"{line} [{item.media_url}]" if item.media_url else line
+
+
+def page_html(received: list[Received]) -> str:
+    """The `/` page: accepted messages, newest first. Minimal for now; may be replaced."""
+    rows = "\n".join(
+        '<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td dir="auto">{}</td>'
+        "<td>{}</td></tr>".format(
+            r.seq,
+            time.strftime("%H:%M:%S", time.localtime(r.at)),
+            html.escape(r.endpoint),
+            html.escape(r.jid),
+            html.escape(r.text).replace("\n", "<br>"),
+            html.escape(r.media_url),
+        )
+        for r in reversed(received)
+    )
+    return (
+        '<!doctype html>\n<html><head><meta charset="utf-8">'
+        '<meta http-equiv="refresh" content="2"><title>campaign sandbox</title></head>\n'
+        f"<body><h1>campaign sandbox: {len(received)} received</h1>\n"
+        '<table border="1"><tr><th>#</th><th>at</th><th>endpoint</th><th>jid</th>'
+        f"<th>text</th><th>media</th></tr>\n{rows}\n</table></body></html>\n"
+    )
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True  # an idle keep-alive connection must not block shutdown
+
+    def __init__(self, address: tuple[str, int], sandbox: Sandbox) -> None:
+        super().__init__(address, _Handler)
+        self.sandbox = sandbox
+        self.open_sockets: set[socket.socket] = set()
+        self.sockets_lock = threading.Lock()
+
+    def process_request(self, request: socket.socket, client_address: object) -> None:  # type: ignore[override]
+        with self.sockets_lock:
+            self.open_sockets.add(request)
+        super().process_request(request, client_address)
+
+    def shutdown_request(self, request: socket.socket) -> None:  # type: ignore[override]
+        with self.sockets_lock:
+            self.open_sockets.discard(request)
+        super().shutdown_request(request)
+
+    def close_open_sockets(self) -> None:
+        # Without this a client's pooled keep-alive connection would still be served by a
+        # stopped sandbox, so "the API went away" could never be rehearsed.
+        with self.sockets_lock:
+            sockets = list(self.open_sockets)
+        for sock in sockets:
+            with contextlib.suppress(OSError):  # already closed by the client
+                sock.shutdown(socket.SHUT_RDWR)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"  # keep-alive, as httpx's connection pool expects
+    # Headers and body go out in two writes; with Nagle and the client's delayed ACK each
+    # reply would stall ~40 ms on keep-alive connections.
+    disable_nagle_algorithm = True
+    server: _Server
+
+    def log_message(self, format: str, *args: object) -> None:
+        # The default access log prints the query string, and with it the token.
+        pass
+
+    def _reply(self, status: int, body: bytes, content_type: str) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def _json(self, status: int, payload: object) -> None:
+        body = json.dumps(payload, ensure_ascii=False).encode("utf-8")
+        self._reply(status, body, "application/json; charset=utf-8")
+
+    def do_GET(self) -> None:
+        sandbox = self.server.sandbox
+        parts = urlsplit(self.path)
+        if parts.path in ("/", "/index.html"):
+            page = page_html(sandbox.received).encode("utf-8")
+            self._reply(200, page, "text/html; charset=utf-8")
+        elif parts.path == "/messages.json":
+            self._json(200, [asdict(r) for r in sandbox.received])
+        elif parts.path.startswith(API_PREFIX) and parts.path[len(API_PREFIX) :] in ENDPOINTS:
+            with sandbox._track():
+                self._api(sandbox, parts.path[len(API_PREFIX) :], parts.query)
+        else:
+            self._json(404, {"success": False, "message": "Not found"})
+
+    def _api(self, sandbox: Sandbox, endpoint: str, query: str) -> None:
+        faults = sandbox.faults
+        if faults.latency > 0:
+            time.sleep(faults.latency)
+        if sandbox._draw(faults.drop_rate):
+            # No status line at all: the client sees the server hang up mid-request.
+            self.close_connection = True
+            return
+        if sandbox._draw(faults.failure_rate):
+            self._json(500, {"success": False, "message": "Internal server error"})
+            return
+        # keep_blank_values: an empty caption is "present", as the reference allows.
+        params = {k: v[0] for k, v in parse_qs(query, keep_blank_values=True).items()}
+        try:
+            item = sandbox._accept(endpoint, params, faults)
+        except _Reject as reject:
+            self._json(faults.error_status, {"success": False, "message": str(reject)})
+            return
+        self._json(
+            200,
+            {
+                "success": True,
+                "message": "Message sent successfully!",
+                "response": f"sandbox-{item.seq:06d}",
+            },
+        )
+
+
+@dataclass
+class _State:
+    received: list[Received] = field(default_factory=list)
+    requests: int = 0
+    in_flight: int = 0
+    max_concurrent: int = 0
+
+
+class Sandbox:
+    """The API on 127.0.0.1 in a background thread. `faults` may be changed while it runs."""
+
+    def __init__(
+        self,
+        *,
+        port: int = 0,
+        token: str | None = None,
+        instance_id: str | None = None,
+        faults: Faults | None = None,
+        echo: Callable[[str], None] | None = None,
+    ) -> None:
+        self._requested_port = port
+        self._token = token
+        self._instance_id = instance_id
+        self._echo = echo
+        self._lock = threading.Lock()
+        self._state = _State()
+        self._server: _Server | None = None
+        self._thread: threading.Thread | None = None
+        self.faults = faults if faults is not None else Faults()
+
+    def __repr__(self) -> str:  # no token, even in a debugger or a test failure
+        return f"Sandbox(url={self.url!r})"
+
+    @property
+    def faults(self) -> Faults:
+        return self._faults
+
+    @faults.setter
+    def faults(self, faults: Faults) -> None:
+        # A new Faults with a seed restarts the random draws, so a rehearsal is repeatable.
+        self._faults = faults
+        self._rng = random.Random(faults.seed)
+
+    def start(self) -> Sandbox:
+        self._server = _Server(("127.0.0.1", self._requested_port), self)
+        # A short poll interval keeps stop() (and so every test using a sandbox) fast.
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True
+        )
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self._server is None:
+            return
+        self._server.shutdown()
+        self._server.close_open_sockets()
+        self._server.server_close()
+        if self._thread is not None:
+            self._thread.join()
+        self._server = self._thread = None
+
+    def __enter__(self) -> Sandbox:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    @property
+    def port(self) -> int:
+        return self._server.server_address[1] if self._server else self._requested_port
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/api/v1"
+
+    @property
+    def received(self) -> list[Received]:
+        with self._lock:
+            return list(self._state.received)
+
+    @property
+    def requests(self) -> int:
+        with self._lock:
+            return self._state.requests
+
+    @property
+    def max_concurrent(self) -> int:
+        with self._lock:
+            return self._state.max_concurrent
+
+    # --- used by the handler threads ---
+
+    @contextlib.contextmanager
+    def _track(self) -> Iterator[None]:
+        """Count an API request for `requests` and `max_concurrent` while it is handled."""
+        with self._lock:
+            state = self._state
+            state.requests += 1
+            state.in_flight += 1
+            state.max_concurrent = max(state.max_concurrent, state.in_flight)
+        try:
+            yield
+        finally:
+            with self._lock:
+                state.in_flight -= 1
+
+    def _draw(self, rate: float) -> bool:
+        if rate <= 0:  # no draw at all, so a seeded sequence only depends on active faults
+            return False
+        with self._lock:
+            return self._rng.random() < rate
+
+    def _accept(self, endpoint: str, params: dict[str, str], faults: Faults) -> Received:
+        """Validate in the documented order; record and echo the message, or raise _Reject."""
+        token = params.get("token", "")
+        if not token or (self._token is not None and token != self._token):
+            raise _Reject("Invalid token")
+        instance = params.get("instance_id", "")
+        if not instance or (self._instance_id is not None and instance != self._instance_id):
+            raise _Reject("Instance not connected")
+        with self._lock:
+            if self._disconnected(faults):
+                raise _Reject("Instance not connected")
+        media_param, text_param = ENDPOINTS[endpoint]
+        for name in ("jid", text_param, media_param):
+            # Only a caption may be empty; an empty jid, msg or URL counts as missing.
+            if name and (name not in params or (name != "caption" and not params[name])):
+                raise _Reject(f"Missing parameter: {name}")
+        jid = params["jid"]
+        if not (USER_JID.match(jid) or GROUP_JID.match(jid)):
+            raise _Reject("Invalid JID")
+        if jid in faults.invalid_jids or jid.split("@", 1)[0] in faults.invalid_jids:
+            raise _Reject("Invalid JID")
+        media_url = params[media_param] if media_param else ""
+        if media_param and not media_url.lower().startswith("https://"):
+            raise _Reject("Media not accessible")
+        text = params[text_param] if text_param else ""
+        with self._lock:
+            # Checked again under the lock: concurrent requests must not overshoot N.
+            if self._disconnected(faults):
+                raise _Reject("Instance not connected")
+            seq = len(self._state.received) + 1
+            item = Received(seq, endpoint, jid, text, media_url, time.time())
+            self._state.received.append(item)
+            if self._echo is not None:  # under the lock, so the console shows seq order
+                self._echo(echo_line(item))
+        return item
+
+    def _disconnected(self, faults: Faults) -> bool:  # called with the lock held
+        n = faults.disconnect_after
+        return n is not None and len(self._state.received) >= n
+
+
+def serve(
+    *,
+    port: int,
+    token: str | None,
+    instance_id: str | None,
+    faults: Faults,
+    echo: Callable[[str], None],
+) -> None:
+    """Blocking: run until KeyboardInterrupt; for `campaign sandbox`."""
+    sandbox = Sandbox(port=port, token=token, instance_id=instance_id, faults=faults, echo=echo)
+    sandbox.start()
+    try:
+        # Names the variables, never their configured values: the dashboard's Instance ID
+        # doubles as the token (reference), so neither may be printed.
+        token_hint = "<the token it was started with>" if token is not None else "anything"
+        instance_hint = "<its instance id>" if instance_id is not None else "anything"
+        echo(
+            f"Sandbox API at {sandbox.url} (messages: http://127.0.0.1:{sandbox.port}/); "
+            f"set IBOT_BASE_URL={sandbox.url} IBOT_TOKEN={token_hint} "
+            f"IBOT_INSTANCE_ID={instance_hint}; Ctrl-C to stop"
+        )
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        sandbox.stop()

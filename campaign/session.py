@@ -1,0 +1,325 @@
+"""One `campaign send`, start to finish: plan, journal, confirm, run, report.
+
+The CLI hands in a UI object (print, prompt, progress); everything else is decided here.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import shlex
+import threading
+import time
+from collections.abc import Mapping
+from contextlib import ExitStack
+from pathlib import Path
+from typing import Any, Protocol
+
+from campaign.client import (
+    DEFAULT_BASE_URL,
+    IbotClient,
+    load_credentials,
+    make_http_client,
+    silence_http_logs,
+)
+from campaign.config import SendOptions
+from campaign.errors import InputError
+from campaign.journal import Journal, campaign_name, default_state_dir, sent_since, template_digest
+from campaign.pacing import DAY, Pacer, Schedule, parse_skip_days, parse_timezone, parse_window
+from campaign.phones import to_jid
+from campaign.plan import Plan, Row, count_statuses, plan_campaign
+from campaign.results import check_results_path, default_results_path, write_results
+from campaign.runner import Clock, Runner, RunReport, merge_journal, send_test
+
+SANDBOX_CREDENTIAL = "sandbox"
+
+
+class UI(Protocol):
+    quiet: bool
+
+    def info(self, text: str = "") -> None: ...
+    def warn(self, text: str) -> None: ...
+    def is_interactive(self) -> bool: ...
+    def confirm(self, question: str) -> bool: ...
+    def install_signals(self, stop: threading.Event) -> None: ...
+    def start(self, total: int, interval: float) -> None: ...
+    def advance(self, row: Row, counts: Mapping[str, int]) -> None: ...
+    def waiting(self, until: float, reason: str) -> None: ...
+    def close(self) -> None: ...
+
+
+def run_send(
+    opts: SendOptions,
+    ui: UI,
+    *,
+    argv: list[str],
+    clock: Clock | None = None,
+    environ: Mapping[str, str] | None = None,
+    cwd: Path | None = None,
+) -> int:
+    silence_http_logs()
+    environ = os.environ if environ is None else environ
+    cwd = Path.cwd() if cwd is None else cwd
+    tz = parse_timezone(opts.timezone)
+    clock = clock or Clock(tz=tz)
+    clock.tz = tz
+    schedule = Schedule(
+        tz=tz,
+        window=parse_window(opts.window) if opts.window else None,
+        skip_days=parse_skip_days(opts.skip_days) if opts.skip_days else frozenset(),
+        max_per_hour=opts.max_per_hour,
+        max_per_day=opts.max_per_day,
+    )
+    if opts.test_to and opts.dry_run:
+        raise InputError("--test-to sends one real message; it cannot be combined with --dry-run.")
+    base_url = (opts.base_url or DEFAULT_BASE_URL).rstrip("/")
+    results_path = opts.results or default_results_path(opts.contacts)
+    check_results_path(results_path, opts.contacts)
+    name = opts.name or campaign_name(opts.contacts, opts.template)
+    state = opts.state or default_state_dir(opts.contacts) / f"{name}.sqlite3"
+
+    recent: dict[str, str] = {}
+    if opts.skip_contacted_within is not None:
+        since = clock.now() - opts.skip_contacted_within * DAY
+        recent = sent_since(state.parent, since, exclude=state)
+    plan = plan_campaign(opts, base_url=base_url, suppressed=recent)
+    for notice in plan.notices:
+        ui.warn(f"Note: {notice}")
+    if opts.check_media and plan.kind != "text":
+        from campaign.media import check_media
+
+        check_media(plan.rows, timeout=opts.timeout)
+
+    with ExitStack() as stack:
+        journal = Journal(state)
+        if opts.dry_run or opts.test_to:
+            if state.exists():
+                journal.open(lock=False)
+                stack.callback(journal.close)
+        else:
+            journal.open()
+            stack.callback(journal.close)
+            recovered = journal.recover()
+            if recovered:
+                ui.warn(f"{recovered} send(s) were cut off by a crash and are now 'unknown'.")
+        if journal.db is not None:
+            _report_template_change(journal, plan, opts, ui, save=not opts.dry_run)
+            merge_journal(plan.rows, journal.records(), retry_unknown=opts.retry_unknown)
+            schedule.history = sorted(journal.request_times(clock.now() - DAY))
+
+        def write(rows: list[Row]) -> Path:
+            return write_results(results_path, plan.sheet, rows, plan.kind)
+
+        _describe(plan, ui)
+        if opts.dry_run:
+            return _dry_run(plan, opts, ui, write, schedule, clock)
+        token, instance_id = _credentials(opts, environ, cwd)
+        if opts.sandbox:
+            from campaign.sandbox import Sandbox
+
+            box = stack.enter_context(Sandbox(token=SANDBOX_CREDENTIAL))
+            base_url = box.url
+            ui.info(f"Sandbox API started at {base_url} (nothing leaves this machine).")
+        http = stack.enter_context(make_http_client(timeout=opts.timeout))
+        client = IbotClient(http, base_url=base_url, token=token, instance_id=instance_id)
+        if opts.test_to:
+            return _test_to(plan, opts, ui, client, clock)
+        sendable = [r for r in plan.rows if r.status in ("ready", "failed")]
+        todo = len(sendable) if opts.limit is None else min(opts.limit, len(sendable))
+        pacer = Pacer(delay=opts.delay, jitter=opts.jitter, rand=clock.rand)
+        if todo and not opts.yes:
+            if not ui.is_interactive():
+                raise InputError(
+                    f"about to send {todo} message(s), but there is no terminal to confirm on. "
+                    "Add --yes to send without confirmation (try --dry-run first)."
+                )
+            _show_plan(plan, ui, todo, _estimate(todo, pacer, schedule, clock))
+            if not ui.confirm(f"Send {todo} message(s) now?"):
+                ui.info("Nothing sent.")
+                return 0
+        stop = threading.Event()
+        ui.install_signals(stop)
+        clock.sleep = _interruptible(clock, stop)
+        runner = Runner(
+            plan.rows, kind=plan.kind, client=client, journal=journal, write=write, clock=clock,
+            pacer=pacer, schedule=schedule, stop=stop, progress=ui, limit=opts.limit,
+            retries=opts.retries, max_consecutive_failures=opts.max_consecutive_failures,
+            stop_outside_window=opts.stop_outside_window,
+        )  # fmt: skip
+        report = runner.run()
+        _summary(report, plan, ui, argv, clock)
+        return report.exit_code
+
+
+def _interruptible(clock: Clock, stop: threading.Event) -> Any:
+    if clock.sleep is not time.sleep:
+        return clock.sleep  # an injected sleep (tests) stays as it is
+
+    def sleep(seconds: float) -> None:
+        stop.wait(seconds)
+
+    return sleep
+
+
+def _credentials(opts: SendOptions, environ: Mapping[str, str], cwd: Path) -> tuple[str, str]:
+    if opts.sandbox:
+        return SANDBOX_CREDENTIAL, SANDBOX_CREDENTIAL
+    token, instance_id = load_credentials(environ, cwd)
+    if not instance_id or not token:
+        raise InputError(
+            "no ibot-chat credentials. Set IBOT_INSTANCE_ID (and IBOT_TOKEN, which defaults to "
+            "the Instance ID) in the environment or in a .env file here; the dashboard shows the "
+            "Instance ID once WhatsApp is connected. To rehearse without an account, add --sandbox."
+        )
+    return token, instance_id
+
+
+def _report_template_change(journal: Journal, plan: Plan, opts: SendOptions, ui: UI,
+                            *, save: bool) -> None:  # fmt: skip
+    source = opts.message if opts.template is None else opts.template.read_text("utf-8-sig")
+    digest = template_digest(f"{opts.kind}\n{opts.media_url or ''}\n{source}")
+    before = journal.get_meta("template")
+    if before is not None and before != digest:
+        ui.warn("Note: the template changed since the last run; rows already sent keep the "
+                "message they got, the rest get the new one.")  # fmt: skip
+    if save and before != digest:
+        journal.set_meta("template", digest)
+
+
+def _describe(plan: Plan, ui: UI) -> None:
+    sheet = plan.sheet
+    where = f" (sheet '{sheet.sheet_name}')" if sheet.sheet_name else ""
+    ui.info(f"{sheet.path.name}{where}: {len(plan.rows)} rows, phone column "
+            f"'{plan.phone_column}', header on row {sheet.header_row}.")  # fmt: skip
+
+
+def _problems(plan: Plan, ui: UI, shown: int = 10) -> None:
+    bad = [r for r in plan.rows if r.status in ("invalid", "duplicate", "suppressed")]
+    warned = [r for r in plan.rows if r.status == "ready" and r.error]
+    for r in bad[:shown]:
+        ui.warn(f"  row {r.number}: {r.status}: {r.error}")
+    if len(bad) > shown:
+        ui.warn(f"  ... and {len(bad) - shown} more (see the results sheet)")
+    for r in warned[:shown]:
+        ui.warn(f"  row {r.number}: {r.error}")
+    if len(warned) > shown:
+        ui.warn(f"  ... and {len(warned) - shown} more warnings (see the results sheet)")
+
+
+def _estimate(todo: int, pacer: Pacer, schedule: Schedule, clock: Clock) -> float:
+    """Seconds to send `todo` messages with pacing, window and caps (mean jitter)."""
+    if todo == 0:
+        return 0.0
+    if not schedule.caps and schedule.window is None and not schedule.skip_days:
+        return (todo - 1) * pacer.mean_interval
+    sim = Schedule(tz=schedule.tz, window=schedule.window, skip_days=schedule.skip_days,
+                   history=schedule.history)  # fmt: skip
+    sim.caps = schedule.caps
+    start = t = clock.now()
+    for i in range(min(todo, 20000)):
+        t, _ = sim.next_allowed(t + (pacer.mean_interval if i else 0))
+        sim.history.append(t)
+    return t - start
+
+
+def _format_duration(seconds: float) -> str:
+    seconds = int(round(seconds))
+    d, rem = divmod(seconds, 86400)
+    h, rem = divmod(rem, 3600)
+    m, s = divmod(rem, 60)
+    parts = [f"{d}d"] * bool(d) + [f"{h}h"] * bool(h) + [f"{m}m"] * bool(m)
+    return " ".join(parts) or f"{s}s"
+
+
+def _show_messages(plan: Plan, ui: UI, n: int) -> None:
+    shown = [r for r in plan.rows if r.status in ("ready", "pending", "failed")][:n]
+    for r in shown:
+        media = f"  [{plan.kind}: {r.media}]" if plan.kind != "text" else ""
+        ui.info(f"--- row {r.number} → {r.jid}{media}")
+        ui.info(r.message)
+    if shown:
+        ui.info("---")
+
+
+def _show_plan(plan: Plan, ui: UI, todo: int, seconds: float) -> None:
+    _show_messages(plan, ui, 1)
+    _counts(count_statuses(plan.rows), ui)
+    ui.info(f"{todo} message(s) to send, about {_format_duration(seconds)}.")
+
+
+def _counts(counts: Mapping[str, int], ui: UI) -> None:
+    width = max((len(s) for s in counts), default=6)
+    for status, n in counts.items():
+        ui.info(f"  {status:<{width}}  {n:>6}")
+
+
+def _dry_run(plan: Plan, opts: SendOptions, ui: UI, write: Any, schedule: Schedule,
+             clock: Clock) -> int:  # fmt: skip
+    if not opts.quiet:
+        _show_messages(plan, ui, 3)
+    _problems(plan, ui)
+    todo = sum(r.status == "ready" for r in plan.rows)
+    if opts.limit is not None:
+        todo = min(todo, opts.limit)
+    pacer = Pacer(delay=opts.delay, jitter=opts.jitter, rand=clock.rand)
+    seconds = _estimate(todo, pacer, schedule, clock)
+    counts = count_statuses(plan.rows)
+    ui.info("Dry run: nothing was sent.")
+    _counts(counts, ui)
+    finish = dt.datetime.fromtimestamp(clock.now() + seconds, clock.tz)
+    ui.info(f"Sending {todo} would take about {_format_duration(seconds)} "
+            f"(finish ~{finish:%a %d %b %H:%M}).")  # fmt: skip
+    path = write(plan.rows)
+    ui.info(f"Results: {path}")
+    try:
+        from campaign.preview import render_preview
+    except ImportError:  # pragma: no cover - the preview module ships with the package
+        return 0
+    html = render_preview(plan.rows, kind=plan.kind, title=f"{plan.sheet.path.name}: dry run",
+                          counts=counts, duration=_format_duration(seconds),
+                          columns=plan.sheet.columns)  # fmt: skip
+    preview = path.with_name(f"{path.name.rsplit('.', 1)[0]}.preview.html")
+    preview.write_text(html, encoding="utf-8")
+    ui.info(f"Preview: {preview}")
+    return 0
+
+
+def _test_to(plan: Plan, opts: SendOptions, ui: UI, client: IbotClient, clock: Clock) -> int:
+    result = to_jid(opts.test_to or "", opts.country)
+    if result.jid is None:
+        raise InputError(f"--test-to {opts.test_to!r}: {result.problem}.")
+    if not any(r.status in ("ready", "failed") for r in plan.rows):
+        raise InputError("--test-to: no sendable row to take the message from.")
+    row, outcome = send_test(plan.rows, kind=plan.kind, client=client, to_jid=result.jid,
+                             retries=opts.retries, clock=clock)  # fmt: skip
+    if outcome.kind == "sent":
+        ui.info(f"Test message (row {row.number}'s) sent to {result.jid}. The campaign is untouched.")
+        return 0
+    ui.warn(f"Test message to {result.jid} not sent: {outcome.message}")
+    return 3 if outcome.kind == "abort" else 1
+
+
+def _summary(report: RunReport, plan: Plan, ui: UI, argv: list[str], clock: Clock) -> None:
+    if report.stopped:
+        ui.warn(f"Stopped: {report.stopped}.")
+    ui.info(f"Sent {sum(1 for r in plan.rows if r.status == 'sent')} of {len(plan.rows)} rows "
+            f"({report.attempted} request(s) this run).")  # fmt: skip
+    _counts(report.counts, ui)
+    ui.info(f"Results: {report.results}")
+    bad = [r for r in plan.rows if r.status in ("failed", "unknown")]
+    for r in bad[:10]:
+        ui.warn(f"  row {r.number}: {r.status}: {r.error}")
+    if report.counts.get("pending"):
+        when = ""
+        if report.resume_at:
+            when = f" after {dt.datetime.fromtimestamp(report.resume_at, clock.tz):%a %H:%M}"
+        ui.info(f"To go on{when}, run: {resume_command(argv)}")
+    if report.counts.get("unknown"):
+        ui.info("To resend the 'unknown' rows (they may get the message twice): "
+                f"{resume_command(argv)} --retry-unknown")  # fmt: skip
+
+
+def resume_command(argv: list[str]) -> str:
+    """The command the user ran, minus one-shot flags, so they can copy it to carry on."""
+    args = [a for a in argv[1:] if a not in ("--dry-run", "--retry-unknown")]
+    return shlex.join(["campaign", *args])
