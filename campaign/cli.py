@@ -132,7 +132,7 @@ def send(contacts: Path | None, **kw: Any) -> None:
     opts = SendOptions(contacts=Path(contacts), **kw)
     ui = ConsoleUI(quiet=opts.quiet)
     try:
-        code = run_send(opts, ui, argv=sys.argv)
+        code = run_send(opts, ui, argv=_command_line(click.get_current_context()))
     except CampaignError as e:
         raise CliError(e) from None
     sys.exit(code)
@@ -171,6 +171,26 @@ def sandbox(port: int, token: str | None, instance_id: str | None, failure_rate:
     except OSError as e:
         raise CliError(InputError(f"cannot listen on 127.0.0.1:{port} ({e.strerror}). "
                                   "Pick another --port.")) from None  # fmt: skip
+
+
+def _command_line(ctx: click.Context) -> list[str]:
+    """The options given on the command line, rebuilt for the resume hint (no sys.argv games)."""
+    args = [ctx.command_path.split()[0], ctx.info_name or "send"]
+    for param in ctx.command.params:
+        source = ctx.get_parameter_source(param.name or "")
+        value = ctx.params.get(param.name or "")
+        if source is not click.core.ParameterSource.COMMANDLINE or value in (None, False, ()):
+            continue
+        if isinstance(param, click.Argument):
+            args.insert(2, str(value))
+            continue
+        flag = max(param.opts, key=len)
+        if isinstance(param, click.Option) and param.is_flag:
+            args.append(flag)
+        else:
+            for v in value if isinstance(value, tuple) else (value,):
+                args += [flag, str(v)]
+    return args
 
 
 class ConsoleUI:

@@ -287,6 +287,7 @@ body{margin:0;padding:28px 12px;color:#111b21;font:14.2px/1.45 "Segoe UI","Helve
 .bubble{position:relative;max-width:88%;min-width:150px;margin-right:8px;padding:6px 8px 4px 9px;
  background:#d9fdd3;border-radius:8px 0 8px 8px;box-shadow:0 1px .5px rgba(11,20,26,.13);
  overflow-wrap:anywhere}
+.bubble.k-image{width:316px}
 .bubble::after{content:"";position:absolute;top:0;right:-8px;width:8px;height:13px;
  background:#d9fdd3;clip-path:polygon(0 0,100% 0,0 100%)}
 .text{white-space:pre-wrap}
@@ -294,7 +295,7 @@ body{margin:0;padding:28px 12px;color:#111b21;font:14.2px/1.45 "Segoe UI","Helve
 .text code{font-family:ui-monospace,Menlo,Consolas,"DejaVu Sans Mono",monospace;font-size:13px}
 .text code.inline{padding:0 4px;border-radius:4px;background:rgba(11,20,26,.07)}
 .thumb{position:relative;display:flex;flex-direction:column;align-items:center;justify-content:center;
- gap:4px;min-width:280px;aspect-ratio:16/10;margin:-3px -5px 6px -6px;border-radius:6px;overflow:hidden;
+ gap:4px;aspect-ratio:16/9;margin:-3px -5px 6px -6px;border-radius:6px;overflow:hidden;
  color:#54656f;font-size:12px;background:linear-gradient(135deg,#c6d5cb,#e6eee8)}
 .thumb img{position:absolute;inset:0;width:100%;max-width:100%;height:100%;object-fit:cover}
 /* Only a broken image gets an ::after box (the URL cannot load offline, or not yet): it covers
@@ -315,8 +316,8 @@ body{margin:0;padding:28px 12px;color:#111b21;font:14.2px/1.45 "Segoe UI","Helve
 .card .url{display:block;color:#667781;font-size:11.5px;overflow:hidden;text-overflow:ellipsis;
  white-space:nowrap}
 .card div{min-width:0}
-.error{margin-top:4px;padding:3px 7px;border-radius:5px;background:rgba(234,0,56,.08);color:#b0002a;
- font-size:12.5px}
+.error{margin-top:4px;padding:3px 8px;border-radius:4px;border-inline-start:3px solid #ea0038;
+ background:rgba(255,255,255,.6);color:#b0002a;font-size:12.5px}
 .meta{display:flex;justify-content:flex-end;align-items:center;gap:4px;margin-top:2px;color:#667781;
  font-size:11px;line-height:15px;white-space:nowrap}
 .meta .who{overflow:hidden;text-overflow:ellipsis}
@@ -392,7 +393,7 @@ _MACROS = r"""
 {% set card_colour = {'video': '#e5396c', 'audio': '#f08a24', 'doc': '#5f66cd'} %}
 
 {% macro bubble(b) %}
-<div class="bubble" dir="auto"{% if b.row is not none %} data-row="{{ b.row }}"{% endif %}{% if b.seq is not none %} data-seq="{{ b.seq }}"{% endif %} data-status="{{ b.status }}">
+<div class="bubble k-{{ b.kind }}" dir="auto"{% if b.row is not none %} data-row="{{ b.row }}"{% endif %}{% if b.seq is not none %} data-seq="{{ b.seq }}"{% endif %} data-status="{{ b.status }}">
 {%- if b.kind == 'image' %}
 <div class="thumb" dir="ltr">{% if not b.href %}<svg width="40" height="40" viewBox="0 0 24 24"><path d="M4 5h16v14H4z" fill="none" stroke="#667781" stroke-width="1.4" stroke-linejoin="round"/><circle cx="9" cy="10" r="1.8" fill="#667781"/><path d="M5 17l4.5-4.5 3 3 2.5-2.5L19 17" fill="none" stroke="#667781" stroke-width="1.4" stroke-linejoin="round"/></svg><span>{{ b.media or 'no image URL' }}</span>{% if b.media %}<small>not an http(s) URL</small>{% endif %}
 {%- else %}<img src="{{ b.href }}" loading="lazy" alt="Image for {{ 'row %s' % b.row if b.row is not none else 'message' }}: {{ b.file_name }}" data-name="{{ b.file_name }}" data-host="{{ b.host }}">{% endif -%}

@@ -83,11 +83,11 @@ def _skipped_rows() -> list[Row]:
 
 
 COLUMNS = ("Name", "Phone", "Branch", "Flyer")
-COUNTS = {"sent": 2, "failed": 1, "ready": 1, "invalid": 1, "duplicate": 1, "suppressed": 1}
+COUNTS = {"sent": 2, "failed": 1, "invalid": 1, "duplicate": 1, "suppressed": 1}
 
 
 def demo_preview_html() -> str:
-    """An image campaign after a pilot run: Hebrew and English captions, sent, failed, ready,
+    """An image campaign after a run: Hebrew and English captions, sent and failed rows,
     and the rows that will not be sent (the https images cannot load offline: a placeholder)."""
     flyer = "https://cdn.example.com/flyers/{}.jpg".format
     rows = [
@@ -101,13 +101,10 @@ def demo_preview_html() -> str:
         Row(4, ("Yossi", "054-777-1212", "Haifa", flyer("haifa")), _jid("972547771212"),
             status="failed", media=flyer("haifa"), attempts=1, error="API: Invalid JID",
             message="Hi *Yossi*, the spring sale starts tomorrow at 09:00."),
-        Row(5, ("מיכל", "053-888-4455", "ירושלים", flyer("jerusalem")), _jid("972538884455"),
-            status="ready", media=flyer("jerusalem"),
-            message="היי _מיכל_, מחכים לך בסניף ירושלים"),
         *_skipped_rows(),
     ]
     return render_preview(rows, kind="image", title="spring-sale · contacts.xlsx", counts=COUNTS,
-                          duration="about 4 min", columns=COLUMNS)
+                          duration="about 3 min", columns=COLUMNS)
 
 
 def demo_text_preview_html() -> str:

@@ -1,0 +1,114 @@
+"""Fixtures shared by the suite: real sheets on disk, templates, a running sandbox, the CLI."""
+
+from __future__ import annotations
+
+import csv
+import os
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+
+import openpyxl
+import pytest
+from click.testing import CliRunner, Result
+
+from campaign.cli import main
+from campaign.sandbox import Sandbox
+
+Cells = Sequence[Sequence[object]]
+SANDBOX_TOKEN = "SENTINEL-TOKEN-5f3a9c"
+SANDBOX_INSTANCE = "SENTINEL-INSTANCE-77e1"
+
+
+@pytest.fixture(autouse=True)
+def _no_real_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
+    # A developer's own IBOT_* variables must never reach a test (or the real service).
+    for name in ("IBOT_TOKEN", "IBOT_INSTANCE_ID", "IBOT_BASE_URL"):
+        monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture
+def write_csv(tmp_path: Path) -> Callable[..., Path]:
+    """Write rows as a delimited file with the given encoding and delimiter."""
+
+    def write(rows: Cells, name: str = "contacts.csv", *, encoding: str = "utf-8-sig",
+              delimiter: str = ",") -> Path:  # fmt: skip
+        path = tmp_path / name
+        with open(path, "w", encoding=encoding, newline="") as f:
+            csv.writer(f, delimiter=delimiter).writerows([[str(c) for c in r] for r in rows])
+        return path
+
+    return write
+
+
+@pytest.fixture
+def write_xlsx(tmp_path: Path) -> Callable[..., Path]:
+    """Write rows with openpyxl as Excel would store them (ints stay numeric cells)."""
+
+    def write(rows: Cells, name: str = "contacts.xlsx", *, sheets: dict[str, Cells] | None = None
+              ) -> Path:  # fmt: skip
+        wb = openpyxl.Workbook()
+        ws = wb.active
+        ws.title = "Contacts"
+        for r in rows:
+            ws.append(list(r))
+        for title, extra in (sheets or {}).items():
+            other = wb.create_sheet(title)
+            for r in extra:
+                other.append(list(r))
+        path = tmp_path / name
+        wb.save(path)
+        return path
+
+    return write
+
+
+@pytest.fixture
+def template(tmp_path: Path) -> Callable[[str], Path]:
+    def write(text: str, name: str = "message.txt") -> Path:
+        path = tmp_path / name
+        path.write_text(text, encoding="utf-8")
+        return path
+
+    return write
+
+
+@pytest.fixture
+def sandbox() -> Iterator[Sandbox]:
+    with Sandbox(token=SANDBOX_TOKEN, instance_id=SANDBOX_INSTANCE) as box:
+        yield box
+
+
+@pytest.fixture
+def sandbox_env(sandbox: Sandbox) -> dict[str, str]:
+    return {"IBOT_TOKEN": SANDBOX_TOKEN, "IBOT_INSTANCE_ID": SANDBOX_INSTANCE,
+            "IBOT_BASE_URL": sandbox.url}  # fmt: skip
+
+
+@pytest.fixture
+def cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[..., Result]:
+    """Run `campaign ...` in-process from tmp_path; returns click's Result (exit code, output)."""
+    monkeypatch.chdir(tmp_path)
+
+    def run(*args: object, env: dict[str, str] | None = None, input: str | None = None) -> Result:
+        return CliRunner().invoke(main, [str(a) for a in args], env=env, input=input,
+                                  catch_exceptions=False)  # fmt: skip
+
+    return run
+
+
+def read_results(path: Path) -> list[dict[str, str]]:
+    """The results sheet as the user would read it: CSV via csv, XLSX via openpyxl."""
+    if path.suffix == ".csv":
+        with open(path, encoding="utf-8-sig", newline="") as f:
+            return list(csv.DictReader(f))
+    wb = openpyxl.load_workbook(path, read_only=True)
+    rows = [[("" if c is None else c) for c in r] for r in wb.active.iter_rows(values_only=True)]
+    return [dict(zip(rows[0], r, strict=True)) for r in rows[1:]]
+
+
+@pytest.fixture
+def results() -> Callable[[Path], list[dict[str, str]]]:
+    return read_results
+
+
+os.environ.setdefault("TZ", "UTC")
