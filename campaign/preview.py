@@ -57,7 +57,10 @@ def _inline(s: str) -> str:
         url = _url_at(s, i)
         if url:
             href = url if url.lower().startswith("http") else f"https://{url}"
-            out += [s[start:i], f'<a href="{href}" rel="noopener noreferrer" target="_blank">{url}</a>']
+            out += [
+                s[start:i],
+                f'<a href="{href}" rel="noopener noreferrer" target="_blank">{url}</a>',
+            ]
             i = start = i + len(url)
             continue
         char = s[i]
@@ -66,8 +69,10 @@ def _inline(s: str) -> str:
             if j is not None:
                 inner = s[i + 1 : j]
                 tag = _MARKERS[char]
-                body = f'<code class="inline">{inner}</code>' if char == "`" else (
-                    f"<{tag}>{_inline(inner)}</{tag}>"
+                body = (
+                    f'<code class="inline">{inner}</code>'
+                    if char == "`"
+                    else (f"<{tag}>{_inline(inner)}</{tag}>")
                 )
                 out += [s[start:i], body]
                 i = start = j + 1
@@ -262,7 +267,7 @@ def _chat_name(jid: str) -> str:
 
 
 # --- templates ------------------------------------------------------------------------------
-
+# Plain CSS, no web fonts: the page must look right offline and pass a CSP without 'self'.
 _CSS = """
 *{box-sizing:border-box}
 html{background:#d1d7db}
@@ -274,16 +279,14 @@ body{margin:0;padding:28px 12px;color:#111b21;font:14.2px/1.45 "Segoe UI","Helve
 .top h1{margin:0;font-size:17px;font-weight:600;overflow-wrap:anywhere}
 .top .sub{margin-top:2px;font-size:12.5px;opacity:.88}
 .chips{display:flex;flex-wrap:wrap;gap:5px;margin-top:10px}
-.chip{display:inline-flex;align-items:center;gap:5px;padding:1px 9px 1px 7px;border-radius:999px;
- background:#fff;color:#3b4a54;font-size:11.5px;line-height:19px}
+.chip{display:inline-flex;align-items:center;gap:5px;padding:1px 9px 1px 7px;
+ border-radius:999px;background:#fff;color:#3b4a54;font-size:11.5px;line-height:19px}
 .chip i{width:8px;height:8px;border-radius:50%;background:var(--c)}
 .chip b{color:#111b21}
 .chat{display:flex;flex-direction:column;align-items:flex-end;gap:8px;padding:14px 14px 18px;
- background-color:#efeae2;background-image:radial-gradient(rgba(11,20,26,.045) 1.2px,transparent 1.6px);
- background-size:16px 16px}
-.pill{align-self:center;margin:0 0 6px;padding:5px 12px;border-radius:8px;background:#fff;
+ background:#efeae2 radial-gradient(rgba(11,20,26,.045) 1.2px,transparent 1.6px) 0 0/16px 16px}
+.pill{align-self:center;margin:0 0 6px;padding:5px 12px;border-radius:8px;background:#ffeecd;
  color:#54656f;font-size:12px;box-shadow:0 1px .5px rgba(11,20,26,.13);text-align:center}
-.pill.note{background:#ffeecd;color:#54656f}
 .bubble{position:relative;max-width:88%;min-width:150px;margin-right:8px;padding:6px 8px 4px 9px;
  background:#d9fdd3;border-radius:8px 0 8px 8px;box-shadow:0 1px .5px rgba(11,20,26,.13);
  overflow-wrap:anywhere}
@@ -294,44 +297,44 @@ body{margin:0;padding:28px 12px;color:#111b21;font:14.2px/1.45 "Segoe UI","Helve
 .text a{color:#027eb5;text-decoration:none}
 .text code{font-family:ui-monospace,Menlo,Consolas,"DejaVu Sans Mono",monospace;font-size:13px}
 .text code.inline{padding:0 4px;border-radius:4px;background:rgba(11,20,26,.07)}
-.thumb{position:relative;display:flex;flex-direction:column;align-items:center;justify-content:center;
- gap:4px;aspect-ratio:16/9;margin:-3px -5px 6px -6px;border-radius:6px;overflow:hidden;
- color:#54656f;font-size:12px;background:linear-gradient(135deg,#c6d5cb,#e6eee8)}
+.thumb{position:relative;display:flex;flex-direction:column;align-items:center;
+ justify-content:center;gap:4px;aspect-ratio:16/9;margin:-3px -5px 6px -6px;border-radius:6px;
+ overflow:hidden;color:#54656f;font-size:12px;background:linear-gradient(135deg,#c6d5cb,#e6eee8)}
 .thumb img{position:absolute;inset:0;width:100%;max-width:100%;height:100%;object-fit:cover}
 /* Only a broken image gets an ::after box (the URL cannot load offline, or not yet): it covers
    Chromium's broken-image icon with the same placeholder a row without a URL shows. */
-.thumb img::after{content:attr(data-name) "\\A" attr(data-host);position:absolute;inset:0;display:flex;
- align-items:center;justify-content:center;padding-top:60px;white-space:pre;text-align:center;
- line-height:1.45;color:#54656f;font-size:12px;
+.thumb img::after{content:attr(data-name) "\\A" attr(data-host);position:absolute;inset:0;
+ display:flex;align-items:center;justify-content:center;padding-top:60px;white-space:pre;
+ text-align:center;line-height:1.45;color:#54656f;font-size:12px;
  background:url("PLACEHOLDER_SVG") center calc(50% - 16px)/40px no-repeat,
  linear-gradient(135deg,#c6d5cb,#e6eee8)}
 .thumb span{max-width:90%;overflow:hidden;text-overflow:ellipsis;white-space:nowrap}
 .thumb small{color:#667781;font-size:11px}
 .card{display:flex;align-items:center;gap:10px;min-width:250px;margin:-3px -5px 6px -6px;
- padding:9px 10px;border-radius:6px;background:rgba(11,20,26,.055);color:inherit;text-decoration:none}
-.card .icon{flex:none;display:flex;align-items:center;justify-content:center;width:38px;height:38px;
- border-radius:50%;background:var(--c);color:#fff}
-.card .name{display:block;font-weight:600;font-size:13.5px;overflow:hidden;text-overflow:ellipsis;
- white-space:nowrap}
-.card .url{display:block;color:#667781;font-size:11.5px;overflow:hidden;text-overflow:ellipsis;
- white-space:nowrap}
+ padding:9px 10px;border-radius:6px;background:rgba(11,20,26,.055);color:inherit;
+ text-decoration:none}
+.card .icon{flex:none;display:flex;align-items:center;justify-content:center;width:38px;
+ height:38px;border-radius:50%;background:var(--c);color:#fff}
+.card .name,.card .url{display:block;overflow:hidden;text-overflow:ellipsis;white-space:nowrap}
+.card .name{font-weight:600;font-size:13.5px}
+.card .url{color:#667781;font-size:11.5px}
 .card div{min-width:0}
 .error{margin-top:4px;padding:3px 8px;border-radius:4px;border-inline-start:3px solid #ea0038;
  background:rgba(255,255,255,.6);color:#b0002a;font-size:12.5px}
-.meta{display:flex;justify-content:flex-end;align-items:center;gap:4px;margin-top:2px;color:#667781;
- font-size:11px;line-height:15px;white-space:nowrap}
+.meta{display:flex;justify-content:flex-end;align-items:center;gap:4px;margin-top:2px;
+ color:#667781;font-size:11px;line-height:15px;white-space:nowrap}
 .meta .who{overflow:hidden;text-overflow:ellipsis}
 .meta .st{font-weight:600;color:var(--c)}
 .meta svg{flex:none}
 .empty{align-self:center;margin:40px 0;padding:10px 14px;border-radius:8px;background:#fff;
  color:#54656f;text-align:center;box-shadow:0 1px .5px rgba(11,20,26,.13)}
-.empty code{font-family:ui-monospace,Menlo,Consolas,"DejaVu Sans Mono",monospace;font-size:12.5px;
- color:#111b21}
+.empty code{font-family:ui-monospace,Menlo,Consolas,"DejaVu Sans Mono",monospace;
+ font-size:12.5px;color:#111b21}
 .section{display:flex;flex-direction:column;align-items:flex-end;gap:6px;width:100%}
 .who-head{display:flex;align-items:center;gap:10px;align-self:stretch;margin:6px 0 2px;
  padding:7px 10px;border-radius:8px;background:rgba(255,255,255,.85)}
-.avatar{display:flex;align-items:center;justify-content:center;width:34px;height:34px;border-radius:50%;
- background:#dfe5e7;color:#fff}
+.avatar{display:flex;align-items:center;justify-content:center;width:34px;height:34px;
+ border-radius:50%;background:#dfe5e7}
 .who-head b{display:block;font-size:14px}
 .who-head small{color:#667781;font-size:11.5px}
 .notsent{padding:14px 16px 16px;background:#fff}
@@ -340,20 +343,18 @@ table{width:100%;border-collapse:collapse;font-size:12.5px}
 th{padding:5px 6px;border-bottom:1px solid #e9edef;color:#667781;font-weight:600;text-align:start}
 td{padding:6px;border-bottom:1px solid #f0f2f5;vertical-align:top;overflow-wrap:anywhere}
 td.num{color:#667781;white-space:nowrap}
-.badge{display:inline-block;white-space:nowrap;padding:0 7px;border-radius:999px;background:var(--c);color:#fff;
- font-size:11.5px;line-height:18px}
-.foot{padding:8px 16px 12px;color:#8696a0;font-size:11px;text-align:center;background:#fff}
+.badge{display:inline-block;padding:0 7px;border-radius:999px;background:var(--c);color:#fff;
+ font-size:11.5px;line-height:18px;white-space:nowrap}
 """
 
 _PLACEHOLDER_SVG = (
-    "data:image/svg+xml,%3Csvg xmlns='http://www.w3.org/2000/svg' viewBox='0 0 24 24' fill='none' "
-    "stroke='%23667781' stroke-width='1.4' stroke-linejoin='round'%3E%3Cpath d='M4 5h16v14H4z'/%3E"
-    "%3Ccircle cx='9' cy='10' r='1.6' fill='%23667781'/%3E%3Cpath d='M5 17l4.5-4.5 3 3 2.5-2.5L19 17'/%3E"
-    "%3C/svg%3E"
+    "data:image/svg+xml,%3Csvg xmlns='http://www.w3.org/2000/svg' viewBox='0 0 24 24' "
+    "fill='none' stroke='%23667781' stroke-width='1.4' stroke-linejoin='round'%3E"
+    "%3Cpath d='M4 5h16v14H4z'/%3E%3Ccircle cx='9' cy='10' r='1.6' fill='%23667781'/%3E"
+    "%3Cpath d='M5 17l4.5-4.5 3 3 2.5-2.5L19 17'/%3E%3C/svg%3E"
 )
-_CSS = _CSS.replace("PLACEHOLDER_SVG", _PLACEHOLDER_SVG)
 
-# One colour per status, used by chips, footers and badges.
+# One colour per status, used by chips, footers and badges; one per media card.
 _COLOURS = {
     "ready": "#027eb5",
     "sent": "#1fa855",
@@ -363,43 +364,120 @@ _COLOURS = {
     "invalid": "#c2410c",
     "duplicate": "#7c3aed",
     "suppressed": "#54656f",
+    "video": "#e5396c",
+    "audio": "#f08a24",
+    "doc": "#5f66cd",
 }
 
-_MACROS = r"""
-{% macro colour(status) %}--c:{{ colours.get(status, '#8696a0') }}{% endmacro %}
 
-{% macro tick(status) -%}
-{%- if status == 'sent' -%}
-<svg width="16" height="11" viewBox="0 0 16 11" aria-label="{{ status }}"><path d="M1 5.8l2.9 2.9L10.2 2M6.6 8.1l.6.6L14.6 1.9" fill="none" stroke="#53bdeb" stroke-width="1.5" stroke-linecap="round" stroke-linejoin="round"/></svg>
-{%- elif status == 'ready' -%}
-<svg width="12" height="11" viewBox="0 0 12 11" aria-label="ready"><path d="M1.5 5.8l2.9 2.9L10.7 2" fill="none" stroke="#8696a0" stroke-width="1.5" stroke-linecap="round" stroke-linejoin="round"/></svg>
-{%- elif status == 'pending' -%}
-<svg width="12" height="12" viewBox="0 0 12 12" aria-label="pending"><circle cx="6" cy="6" r="4.9" fill="none" stroke="#8696a0" stroke-width="1.2"/><path d="M6 3.2V6l1.9 1.2" fill="none" stroke="#8696a0" stroke-width="1.2" stroke-linecap="round"/></svg>
-{%- elif status in ('failed', 'unknown') -%}
-<svg width="13" height="13" viewBox="0 0 13 13" aria-label="{{ status }}"><circle cx="6.5" cy="6.5" r="6" fill="{{ colours[status] }}"/><text x="6.5" y="10" font-size="9.5" font-weight="700" text-anchor="middle" fill="#fff" font-family="Arial,sans-serif">{{ '!' if status == 'failed' else '?' }}</text></svg>
-{%- endif -%}
-{%- endmacro %}
+def _svg(width: int, height: int, label: str, *body: str) -> Markup:
+    return Markup(
+        f'<svg width="{width}" height="{height}" viewBox="0 0 {width} {height}" '
+        f'aria-label="{label}" role="img">{"".join(body)}</svg>'
+    )
 
-{% macro icon(kind) -%}
-{%- if kind == 'video' -%}
-<svg width="18" height="18" viewBox="0 0 18 18"><path d="M6 4.2v9.6L13.8 9z" fill="#fff"/></svg>
-{%- elif kind == 'audio' -%}
-<svg width="18" height="18" viewBox="0 0 18 18"><path d="M7 12.6V4.4l7-1.6v8.2" fill="none" stroke="#fff" stroke-width="1.6" stroke-linejoin="round"/><circle cx="5.4" cy="12.8" r="2" fill="#fff"/><circle cx="12.4" cy="11.2" r="2" fill="#fff"/></svg>
-{%- else -%}
-<svg width="18" height="18" viewBox="0 0 18 18"><path d="M5 2h5.5L14 5.5V16H5z" fill="#fff"/><path d="M10.5 2v3.5H14" fill="none" stroke="var(--c)" stroke-width="1.2"/></svg>
-{%- endif -%}
-{%- endmacro %}
 
-{% set card_colour = {'video': '#e5396c', 'audio': '#f08a24', 'doc': '#5f66cd'} %}
+_LINE = 'fill="none" stroke-linecap="round" stroke-linejoin="round"'
+# Footer ticks and media icons, drawn inline: no emoji or icon font needed.
+_ICONS = {
+    "sent": _svg(
+        16,
+        11,
+        "sent",
+        f'<path d="M1 5.8l2.9 2.9L10.2 2M6.6 8.1l.6.6L14.6 1.9" {_LINE}',
+        ' stroke="#53bdeb" stroke-width="1.5"/>',
+    ),
+    "ready": _svg(
+        12,
+        11,
+        "ready",
+        f'<path d="M1.5 5.8l2.9 2.9L10.7 2" {_LINE}',
+        ' stroke="#8696a0" stroke-width="1.5"/>',
+    ),
+    "pending": _svg(
+        12,
+        12,
+        "pending",
+        '<circle cx="6" cy="6" r="4.9" fill="none" ',
+        'stroke="#8696a0" stroke-width="1.2"/>',
+        f'<path d="M6 3.2V6l1.9 1.2" {_LINE} stroke="#8696a0" stroke-width="1.2"/>',
+    ),
+    "failed": _svg(
+        13,
+        13,
+        "failed",
+        '<circle cx="6.5" cy="6.5" r="6" fill="#ea0038"/>',
+        '<path d="M6.5 3.3v3.9" stroke="#fff" stroke-width="1.6" stroke-linecap="round"/>',
+        '<circle cx="6.5" cy="9.6" r=".95" fill="#fff"/>',
+    ),
+    "unknown": _svg(
+        13,
+        13,
+        "unknown",
+        '<circle cx="6.5" cy="6.5" r="6" fill="#e08a00"/>',
+        f'<path d="M4.6 5.1a1.95 1.95 0 1 1 2.7 1.8c-.55.25-.8.6-.8 1.2" {_LINE}',
+        ' stroke="#fff" stroke-width="1.4"/><circle cx="6.5" cy="10" r=".9" fill="#fff"/>',
+    ),
+    "video": _svg(18, 18, "video", '<path d="M6 4.2v9.6L13.8 9z" fill="#fff"/>'),
+    "audio": _svg(
+        18,
+        18,
+        "audio",
+        '<path d="M7 12.6V4.4l7-1.6v8.2" fill="none" stroke="#fff" stroke-width="1.6"/>',
+        '<circle cx="5.4" cy="12.8" r="2" fill="#fff"/>',
+        '<circle cx="12.4" cy="11.2" r="2" fill="#fff"/>',
+    ),
+    "doc": _svg(
+        18,
+        18,
+        "document",
+        '<path d="M5 2h5.5L14 5.5V16H5z" fill="#fff"/>',
+        '<path d="M10.5 2v3.5H14" fill="none" stroke="#5f66cd" stroke-width="1.2"/>',
+    ),
+    "image": _svg(
+        40,
+        40,
+        "image",
+        f'<g transform="scale(1.667)" {_LINE} stroke="#667781" ',
+        'stroke-width="1.4"><path d="M4 5h16v14H4z"/><circle cx="9" cy="10" r="1.6" ',
+        'fill="#667781"/><path d="M5 17l4.5-4.5 3 3 2.5-2.5L19 17"/></g>',
+    ),
+    "person": _svg(
+        20,
+        20,
+        "contact",
+        '<circle cx="10" cy="7" r="4" fill="#fff"/>',
+        '<path d="M2.5 19c.8-4.2 3.8-6.5 7.5-6.5s6.7 2.3 7.5 6.5z" fill="#fff"/>',
+    ),
+}
+
+# The one bubble both pages use. Whitespace inside .text is significant (pre-wrap): keep the
+# body on the same line as its tags. dir="ltr" on the media and the footer keeps them out of
+# the bubble's dir="auto" guess, so a Hebrew caption under a URL still reads right-to-left.
+_MACROS = """
+{% macro colour(key) %}--c:{{ colours.get(key, '#8696a0') }}{% endmacro %}
 
 {% macro bubble(b) %}
-<div class="bubble k-{{ b.kind }}" dir="auto"{% if b.row is not none %} data-row="{{ b.row }}"{% endif %}{% if b.seq is not none %} data-seq="{{ b.seq }}"{% endif %} data-status="{{ b.status }}">
+<div class="bubble k-{{ b.kind }}" dir="auto"
+ {%- if b.row is not none %} data-row="{{ b.row }}"{% endif %}
+ {%- if b.seq is not none %} data-seq="{{ b.seq }}"{% endif %} data-status="{{ b.status }}">
 {%- if b.kind == 'image' %}
-<div class="thumb" dir="ltr">{% if not b.href %}<svg width="40" height="40" viewBox="0 0 24 24"><path d="M4 5h16v14H4z" fill="none" stroke="#667781" stroke-width="1.4" stroke-linejoin="round"/><circle cx="9" cy="10" r="1.8" fill="#667781"/><path d="M5 17l4.5-4.5 3 3 2.5-2.5L19 17" fill="none" stroke="#667781" stroke-width="1.4" stroke-linejoin="round"/></svg><span>{{ b.media or 'no image URL' }}</span>{% if b.media %}<small>not an http(s) URL</small>{% endif %}
-{%- else %}<img src="{{ b.href }}" loading="lazy" alt="Image for {{ 'row %s' % b.row if b.row is not none else 'message' }}: {{ b.file_name }}" data-name="{{ b.file_name }}" data-host="{{ b.host }}">{% endif -%}
+<div class="thumb" dir="ltr">
+{%- if b.href %}
+<img src="{{ b.href }}" loading="lazy" data-name="{{ b.file_name }}" data-host="{{ b.host }}"
+ alt="Image for {{ 'row %s' % b.row if b.row is not none else 'message' }}: {{ b.file_name }}">
+{%- else %}
+{{ icons.image }}<span>{{ b.media or 'no image URL' }}</span>
+{%- if b.media %}<small>not an http(s) URL</small>{% endif %}
+{%- endif %}
 </div>
 {%- elif b.kind in ('video', 'audio', 'doc') %}
-<{{ 'a' if b.href else 'div' }} class="card" dir="ltr" style="{{ '--c:' ~ card_colour[b.kind] }}"{% if b.href %} href="{{ b.href }}" rel="noopener noreferrer" target="_blank"{% endif %}><span class="icon">{{ icon(b.kind) }}</span><div><span class="name">{{ b.file_name or 'no ' ~ b.kind ~ ' URL' }}</span><span class="url">{{ b.media }}</span></div></{{ 'a' if b.href else 'div' }}>
+<{{ 'a' if b.href else 'div' }} class="card" dir="ltr" style="{{ colour(b.kind) }}"
+ {%- if b.href %} href="{{ b.href }}" rel="noopener noreferrer" target="_blank"{% endif %}>
+<span class="icon">{{ icons[b.kind] }}</span>
+<div><span class="name">{{ b.file_name or 'no %s URL' % b.kind }}</span>
+<span class="url">{{ b.media }}</span></div>
+</{{ 'a' if b.href else 'div' }}>
 {%- endif %}
 {%- if b.body %}
 <div class="text">{{ b.body }}</div>
@@ -407,16 +485,22 @@ _MACROS = r"""
 {%- if b.error %}
 <div class="error" dir="auto">{{ b.error }}</div>
 {%- endif %}
-<div class="meta" dir="ltr"><span class="who">{{ b.meta }}{% if b.label %}<span class="st" style="{{ colour(b.status) }}">{{ b.label }}</span>{% endif %}</span>{% if b.time %}<span>{{ b.time }}</span>{% endif %}{{ tick(b.status) }}</div>
+<div class="meta" dir="ltr"><span class="who">{{ b.meta }}
+{%- if b.label %}<span class="st" style="{{ colour(b.status) }}">{{ b.label }}</span>{% endif -%}
+</span>
+{%- if b.time %}<span>{{ b.time }}</span>{% endif %}{{ icons.get(b.status, '') }}</div>
 </div>
 {%- endmacro %}
 """
 
+_CSP = "default-src 'none'; img-src https: data:; style-src 'unsafe-inline'"
+
+# No lang and no dir on <html>: the pages mix Hebrew and English; each bubble finds its own.
 _BASE = """<!doctype html>
 <html>
 <head>
 <meta charset="utf-8">
-<meta http-equiv="Content-Security-Policy" content="default-src 'none'; img-src https: data:; style-src 'unsafe-inline'">
+<meta http-equiv="Content-Security-Policy" content="{{ csp }}">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 {% block head %}{% endblock %}
 <title>{{ title }}</title>
@@ -435,17 +519,19 @@ _PREVIEW = """{% extends "base.html" %}
 {% block body %}
 <header class="top">
 <h1 dir="auto">{{ title }}</h1>
-<div class="sub">{{ bubbles|length }} message{{ '' if bubbles|length == 1 else 's' }} · {{ kind_label }}{% if duration %} · estimated duration {{ duration }}{% endif %}</div>
+<div class="sub">{{ bubbles|length }} message{{ '' if bubbles|length == 1 else 's' }}
+ · {{ kind_label }}{% if duration %} · estimated duration {{ duration }}{% endif %}</div>
 {%- if counts %}
 <div class="chips">
 {%- for status, n in counts %}
-<span class="chip" data-status="{{ status }}" style="{{ colour(status) }}"><i></i>{{ status }} <b>{{ n }}</b></span>
+<span class="chip" data-status="{{ status }}" style="{{ colour(status) }}"><i></i>
+{{- status }} <b>{{ n }}</b></span>
 {%- endfor %}
 </div>
 {%- endif %}
 </header>
 <section class="chat">
-<div class="pill note">Each bubble is one recipient's message, exactly as rendered.</div>
+<div class="pill">Each bubble is one recipient's message, exactly as rendered.</div>
 {%- for b in bubbles %}
 {{ bubble(b) }}
 {%- else %}
@@ -459,7 +545,11 @@ _PREVIEW = """{% extends "base.html" %}
 <thead><tr><th>row</th><th>phone / jid</th><th>status</th><th>reason</th></tr></thead>
 <tbody>
 {%- for number, phone, status, reason in skipped %}
-<tr data-row="{{ number }}"><td class="num">{{ number }}</td><td dir="auto">{{ phone.partition('@')[0] }}{% if '@' in phone %}<wbr>@{{ phone.partition('@')[2] }}{% endif %}</td><td><span class="badge" style="{{ colour(status) }}">{{ status }}</span></td><td dir="auto">{{ reason }}</td></tr>
+{%- set local, at, server = phone.partition('@') %}
+<tr data-row="{{ number }}"><td class="num">{{ number }}</td>
+<td dir="auto">{{ local }}{% if at %}<wbr>@{{ server }}{% endif %}</td>
+<td><span class="badge" style="{{ colour(status) }}">{{ status }}</span></td>
+<td dir="auto">{{ reason }}</td></tr>
 {%- endfor %}
 </tbody>
 </table>
@@ -474,18 +564,23 @@ _CHAT = """{% extends "base.html" %}
 {% block body %}
 <header class="top">
 <h1>{{ title }}</h1>
-<div class="sub">{{ total }} message{{ '' if total == 1 else 's' }} · {{ sections|length }} chat{{ '' if sections|length == 1 else 's' }} · refreshes every {{ refresh }} s</div>
+<div class="sub">{{ total }} message{{ '' if total == 1 else 's' }}
+ · {{ sections|length }} chat{{ '' if sections|length == 1 else 's' }}
+ · refreshes every {{ refresh }} s</div>
 </header>
 <section class="chat">
 {%- for jid, name, bubbles in sections %}
 <div class="section" data-jid="{{ jid }}">
-<div class="who-head"><span class="avatar"><svg width="20" height="20" viewBox="0 0 20 20"><circle cx="10" cy="7" r="4" fill="#fff"/><path d="M2.5 19c.8-4.2 3.8-6.5 7.5-6.5s6.7 2.3 7.5 6.5z" fill="#fff"/></svg></span><div><b>{{ name }}</b><small>{{ jid }} · {{ bubbles|length }} message{{ '' if bubbles|length == 1 else 's' }}</small></div></div>
+<div class="who-head"><span class="avatar">{{ icons.person }}</span>
+<div><b>{{ name }}</b><small>{{ jid }} · {{ bubbles|length }}
+ message{{ '' if bubbles|length == 1 else 's' }}</small></div></div>
 {%- for b in bubbles %}
 {{ bubble(b) }}
 {%- endfor %}
 </div>
 {%- else %}
-<div class="empty">No messages yet. Send with:<br><code>campaign send ... --base-url {{ base_url }}</code></div>
+<div class="empty">No messages yet. Send with:<br>
+<code>campaign send ... --base-url {{ base_url }}</code></div>
 {%- endfor %}
 </section>
 {% endblock %}
@@ -497,6 +592,10 @@ _ENV = Environment(
     ),
     autoescape=True,
     undefined=StrictUndefined,
-    trim_blocks=False,
 )
-_ENV.globals.update(css=Markup(_CSS), colours=_COLOURS)
+_ENV.globals.update(
+    css=Markup(_CSS.replace("PLACEHOLDER_SVG", _PLACEHOLDER_SVG)),
+    csp=Markup(_CSP),
+    colours=_COLOURS,
+    icons=_ICONS,
+)

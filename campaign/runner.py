@@ -161,8 +161,9 @@ class Runner:
             if reason:
                 self.progress.waiting(due, reason)
                 self._save(report, force=True)  # a long wait: make the sheet current first
-            # Sleep in short slices so Ctrl-C is honoured within a second, even in a long wait.
-            self.clock.sleep(min(due - now, 1.0))
+            # The real sleep wakes at once on Ctrl-C; slices re-read the wall clock, which jumps
+            # when a laptop wakes from suspend.
+            self.clock.sleep(min(due - now, 60.0))
 
     def _send(self, row: Row) -> Outcome:
         assert row.jid is not None

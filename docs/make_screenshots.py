@@ -73,12 +73,27 @@ def _jid(number: str) -> str:
 
 def _skipped_rows() -> list[Row]:
     return [
-        Row(6, ("Avi", "12345", "Eilat"), None, status="invalid",
-            error="phone '12345' is not a possible number for IL"),
-        Row(7, ("Dana K", "0502345678", "Haifa"), _jid("972502345678"), status="duplicate",
-            error="same number as row 2"),
-        Row(8, ("Ron", "052-111-2233", "Acre"), _jid("972521112233"), status="suppressed",
-            error="on opt-out list optout.csv"),
+        Row(
+            6,
+            ("Avi", "12345", "Eilat"),
+            None,
+            status="invalid",
+            error="phone '12345' is not a possible number for IL",
+        ),
+        Row(
+            7,
+            ("Dana K", "0502345678", "Haifa"),
+            _jid("972502345678"),
+            status="duplicate",
+            error="same number as row 2",
+        ),
+        Row(
+            8,
+            ("Ron", "052-111-2233", "Acre"),
+            _jid("972521112233"),
+            status="suppressed",
+            error="on opt-out list optout.csv",
+        ),
     ]
 
 
@@ -91,37 +106,81 @@ def demo_preview_html() -> str:
     and the rows that will not be sent (the https images cannot load offline: a placeholder)."""
     flyer = "https://cdn.example.com/flyers/{}.jpg".format
     rows = [
-        Row(2, ("דנה", "050-234-5678", "חיפה", flyer("haifa")), _jid("972502345678"),
-            status="sent", media=flyer("haifa"), sent_at="2024-05-12T10:02:11+03:00",
-            message="שלום *דנה*, המבצע בסניף חיפה מתחיל מחר ב-09:00.\nנתראה! _צוות הסניף_"),
-        Row(3, ("Dana", "+972 52 555 0123", "Tel Aviv", flyer("tel-aviv")), _jid("972525550123"),
-            status="sent", media=flyer("tel-aviv"), sent_at="2024-05-12T10:02:44+03:00",
+        Row(
+            2,
+            ("דנה", "050-234-5678", "חיפה", flyer("haifa")),
+            _jid("972502345678"),
+            status="sent",
+            media=flyer("haifa"),
+            sent_at="2024-05-12T10:02:11+03:00",
+            message="שלום *דנה*, המבצע בסניף חיפה מתחיל מחר ב-09:00.\nנתראה! _צוות הסניף_",
+        ),
+        Row(
+            3,
+            ("Dana", "+972 52 555 0123", "Tel Aviv", flyer("tel-aviv")),
+            _jid("972525550123"),
+            status="sent",
+            media=flyer("tel-aviv"),
+            sent_at="2024-05-12T10:02:44+03:00",
             message="Hi *Dana*, the spring sale starts tomorrow at ~10:00~ 09:00.\n"
-            "Your code: ```SPRING24``` · https://example.com/sale"),
-        Row(4, ("Yossi", "054-777-1212", "Haifa", flyer("haifa")), _jid("972547771212"),
-            status="failed", media=flyer("haifa"), attempts=1, error="API: Invalid JID",
-            message="Hi *Yossi*, the spring sale starts tomorrow at 09:00."),
+            "Your code: ```SPRING24``` · https://example.com/sale",
+        ),
+        Row(
+            4,
+            ("Yossi", "054-777-1212", "Haifa", flyer("haifa")),
+            _jid("972547771212"),
+            status="failed",
+            media=flyer("haifa"),
+            attempts=1,
+            error="API: Invalid JID",
+            message="Hi *Yossi*, the spring sale starts tomorrow at 09:00.",
+        ),
         *_skipped_rows(),
     ]
-    return render_preview(rows, kind="image", title="spring-sale · contacts.xlsx", counts=COUNTS,
-                          duration="about 3 min", columns=COLUMNS)
+    return render_preview(
+        rows,
+        kind="image",
+        title="spring-sale · contacts.xlsx",
+        counts=COUNTS,
+        duration="about 3 min",
+        columns=COLUMNS,
+    )
 
 
 def demo_text_preview_html() -> str:
     """The same campaign as text messages, with a document link card row for comparison."""
     rows = [
-        Row(2, ("דנה", "050-234-5678"), _jid("972502345678"), status="ready",
-            message="שלום *דנה*, המבצע מתחיל מחר\nפרטים: https://example.com/sale"),
-        Row(3, ("Dana", "+972 52 555 0123"), _jid("972525550123"), status="ready",
-            message="Hi _Dana_, ~old~ ```CODE``` and `inline`; snake_case_name, 2*3*4"),
-        Row(4, ("<script>alert(1)</script>", "054"), _jid("972547771212"), status="unknown",
+        Row(
+            2,
+            ("דנה", "050-234-5678"),
+            _jid("972502345678"),
+            status="ready",
+            message="שלום *דנה*, המבצע מתחיל מחר\nפרטים: https://example.com/sale",
+        ),
+        Row(
+            3,
+            ("Dana", "+972 52 555 0123"),
+            _jid("972525550123"),
+            status="ready",
+            message="Hi _Dana_, ~old~ ```CODE``` and `inline`; snake_case_name, 2*3*4",
+        ),
+        Row(
+            4,
+            ("<script>alert(1)</script>", "054"),
+            _jid("972547771212"),
+            status="unknown",
             message="<script>alert(1)</script> <img src=x onerror=alert(2)>",
-            error="read timeout: the message may have been sent"),
+            error="read timeout: the message may have been sent",
+        ),
         *_skipped_rows(),
     ]
-    return render_preview(rows, kind="text", title="spring-sale (text)",
-                          counts={"ready": 2, "unknown": 1, "invalid": 1, "duplicate": 1,
-                                  "suppressed": 1}, columns=COLUMNS)
+    return render_preview(
+        rows,
+        kind="text",
+        title="spring-sale (text)",
+        counts={"ready": 2, "unknown": 1, "invalid": 1, "duplicate": 1, "suppressed": 1},
+        columns=COLUMNS,
+    )
 
 
 @dataclass(frozen=True)
@@ -139,20 +198,45 @@ class FakeMessage:
 def demo_messages(now: float | None = None) -> list[Any]:
     now = time.time() if now is None else now
     return [
-        FakeMessage(1, "send-text", "972502345678@s.whatsapp.net",
-                    "שלום *דנה*, המבצע מתחיל מחר ב-09:00", "", now - 95),
-        FakeMessage(2, "send-image", "972525550123@s.whatsapp.net", "Hi *Dana*, this week's flyer",
-                    "https://example.com/flyers/week-19.jpg", now - 62),
-        FakeMessage(3, "send-doc", "972525550123@s.whatsapp.net", "The full _price list_",
-                    "https://example.com/files/price%20list%202024.pdf", now - 31),
-        FakeMessage(4, "send-text", "972502345678@s.whatsapp.net",
-                    "נתראה! ~09:30~ 09:00 ```SPRING24```", "", now - 4),
+        FakeMessage(
+            1,
+            "send-text",
+            "972502345678@s.whatsapp.net",
+            "שלום *דנה*, המבצע מתחיל מחר ב-09:00",
+            "",
+            now - 95,
+        ),
+        FakeMessage(
+            2,
+            "send-image",
+            "972525550123@s.whatsapp.net",
+            "Hi *Dana*, this week's flyer",
+            "https://example.com/flyers/week-19.jpg",
+            now - 62,
+        ),
+        FakeMessage(
+            3,
+            "send-doc",
+            "972525550123@s.whatsapp.net",
+            "The full _price list_",
+            "https://example.com/files/price%20list%202024.pdf",
+            now - 31,
+        ),
+        FakeMessage(
+            4,
+            "send-text",
+            "972502345678@s.whatsapp.net",
+            "נתראה! ~09:30~ 09:00 ```SPRING24```",
+            "",
+            now - 4,
+        ),
     ]
 
 
 def demo_sandbox_html(messages: Sequence[Any] | None = None) -> str:
-    return render_chat(demo_messages() if messages is None else messages,
-                       base_url="http://127.0.0.1:8765/api/v1")
+    return render_chat(
+        demo_messages() if messages is None else messages, base_url="http://127.0.0.1:8765/api/v1"
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -161,8 +245,10 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--keep-html", action="store_true", help="also write the HTML pages")
     parser.add_argument("--all", action="store_true", help="also a text-campaign preview")
     args = parser.parse_args(argv)
-    pages = [(demo_preview_html(), args.out / "preview.png"),
-             (demo_sandbox_html(), args.out / "sandbox.png")]
+    pages = [
+        (demo_preview_html(), args.out / "preview.png"),
+        (demo_sandbox_html(), args.out / "sandbox.png"),
+    ]
     if args.all:
         pages.append((demo_text_preview_html(), args.out / "preview-text.png"))
     screenshot(pages)
