@@ -53,6 +53,9 @@ def whatsapp_html(text: str) -> str:
 def _inline(s: str) -> str:
     out: list[str] = []
     i = start = 0
+    # Where a search for a closing marker already failed: later openers of the same marker on
+    # that line cannot close either, so a long line of lone "*" stays linear, not quadratic.
+    hopeless: dict[str, int] = {}
     while i < len(s):
         url = _url_at(s, i)
         if url:
@@ -64,17 +67,18 @@ def _inline(s: str) -> str:
             i = start = i + len(url)
             continue
         char = s[i]
-        if char in _MARKERS and _opens(s, i):
+        if char in _MARKERS and i >= hopeless.get(char, 0) and _opens(s, i):
             j = _closing(s, i)
-            if j is not None:
+            if j is None:
+                line_end = s.find("\n", i)
+                hopeless[char] = len(s) if line_end < 0 else line_end
+            else:
                 inner = s[i + 1 : j]
                 tag = _MARKERS[char]
-                body = (
-                    f'<code class="inline">{inner}</code>'
-                    if char == "`"
-                    else (f"<{tag}>{_inline(inner)}</{tag}>")
-                )
-                out += [s[start:i], body]
+                if char == "`":
+                    out += [s[start:i], f'<code class="inline">{inner}</code>']
+                else:
+                    out += [s[start:i], f"<{tag}>{_inline(inner)}</{tag}>"]
                 i = start = j + 1
                 continue
         i += 1
@@ -171,14 +175,16 @@ def _clock(iso: str) -> str:
         return ""
 
 
-_PHONE_HINTS = ("phone", "mobile", "cell", "whatsapp", "jid", "tel", "טלפון", "נייד", "פלאפון")
+_PHONE_HINTS = ("phone", "mobile", "cell", "whatsapp", "jid", "טלפון", "נייד", "פלאפון")
 
 
 def _phone_of(row: Row, columns: Sequence[str]) -> str:
+    """What identifies a row that has no JID: its phone cell, found by the column's header."""
     if row.jid:
         return row.jid
     for header, value in zip(columns, row.values, strict=False):
-        if any(hint in header.lower() for hint in _PHONE_HINTS):
+        name = header.strip().lower()
+        if name == "tel" or any(hint in name for hint in _PHONE_HINTS):
             return value
     return ""
 

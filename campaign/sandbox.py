@@ -187,6 +187,9 @@ class _Handler(BaseHTTPRequestHandler):
         except _Reject as reject:
             self._json(faults.error_status, {"success": False, "message": str(reject)})
             return
+        if sandbox.on_accept is not None:
+            # Tests hold the reply here to kill the client with a message out and no answer.
+            sandbox.on_accept(item)
         self._json(
             200,
             {
@@ -216,7 +219,9 @@ class Sandbox:
         instance_id: str | None = None,
         faults: Faults | None = None,
         echo: Callable[[str], None] | None = None,
+        on_accept: Callable[[Received], None] | None = None,
     ) -> None:
+        self.on_accept = on_accept
         self._requested_port = port
         self._token = token
         self._instance_id = instance_id

@@ -14,7 +14,6 @@ import os
 import shutil
 import sys
 import tempfile
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -196,7 +195,7 @@ class FakeMessage:
 
 
 def demo_messages(now: float | None = None) -> list[Any]:
-    now = time.time() if now is None else now
+    now = 1_715_500_000.0 if now is None else now  # fixed, so a re-run gives the same PNG
     return [
         FakeMessage(
             1,
@@ -241,7 +240,7 @@ def demo_sandbox_html(messages: Sequence[Any] | None = None) -> str:
 
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=Path, default=ROOT / "docs")
+    parser.add_argument("--out", type=Path, default=ROOT / "docs", help="folder for the PNGs")
     parser.add_argument("--keep-html", action="store_true", help="also write the HTML pages")
     parser.add_argument("--all", action="store_true", help="also a text-campaign preview")
     args = parser.parse_args(argv)

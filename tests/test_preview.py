@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -49,6 +50,13 @@ def test_markers_inside_words_or_spaced_stay_as_typed(text: str) -> None:
 def test_markers_do_not_span_lines_but_mono_does() -> None:
     assert whatsapp_html("*a\nb*") == "*a<br>b*"
     assert whatsapp_html("```line 1\nline *2*```") == "<code>line 1<br>line *2*</code>"
+
+
+def test_long_unbalanced_lines_stay_fast() -> None:
+    text = "*a _b ~c `d " * 5000
+    started = time.perf_counter()
+    assert whatsapp_html(text) == text
+    assert time.perf_counter() - started < 2
 
 
 def test_newlines_become_br() -> None:
