@@ -33,7 +33,13 @@ def _apply_config(ctx: click.Context, _param: click.Parameter, value: str | None
         return
     from campaign.config import load_config
 
-    known = {p.name for p in ctx.command.params if p.name and p.name != "config"}
+    # Keys are the option names users read in --help (`type`, `phone_column`), mapped to
+    # click's parameter names (`kind`).
+    known: dict[str, str] = {"contacts": "contacts"}
+    for p in ctx.command.params:
+        for opt in p.opts:
+            if opt.startswith("--") and p.name != "config":
+                known[opt[2:].replace("-", "_")] = p.name or ""
     try:
         values = load_config(Path(value), known)
     except CampaignError as e:

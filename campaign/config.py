@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import tomllib
-from collections.abc import Iterable
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -52,7 +52,7 @@ class SendOptions:
     extra: dict[str, str] = field(default_factory=dict)
 
 
-def load_config(path: Path, known: Iterable[str]) -> dict[str, object]:
+def load_config(path: Path, known: Mapping[str, str]) -> dict[str, object]:
     """TOML keys are option names (`phone_column` or `phone-column`); unknown keys are errors."""
     try:
         data = tomllib.loads(Path(path).read_text(encoding="utf-8-sig"))
@@ -63,7 +63,6 @@ def load_config(path: Path, known: Iterable[str]) -> dict[str, object]:
             f"--config {path}: not valid TOML ({e}). Write options as key = value, "
             'e.g. phone_column = "Phone".'
         ) from None
-    known = set(known)
     # A [send] table is accepted too, so one file can grow other sections later.
     if isinstance(data.get("send"), dict):
         data = {**{k: v for k, v in data.items() if k != "send"}, **data["send"]}
@@ -75,5 +74,5 @@ def load_config(path: Path, known: Iterable[str]) -> dict[str, object]:
                 f"--config {path}: unknown option '{key}'. Known options: "
                 + ", ".join(sorted(known)) + "."
             )
-        out[name] = value
+        out[known[name]] = value
     return out

@@ -122,8 +122,10 @@ def _find_header(grid: list[list[str]]) -> int | None:
     if not candidates:
         return None
     widest = max(f for _, f in candidates)
+    # A narrow table's header is complete; a wide one's may have a few unnamed columns.
+    need = widest if widest <= 3 else widest * 0.75
     for i, filled in candidates:
-        if filled >= max(1, widest * 0.6):
+        if filled >= need:
             return i
     return candidates[0][0]
 

@@ -211,17 +211,22 @@ def render_preview(
     counts: Mapping[str, int],
     duration: str = "",
     columns: Sequence[str] = (),
+    limit: int = 1000,
 ) -> str:
-    """The campaign as the recipients will see it, then the rows that will not be sent."""
+    """The campaign as the recipients will see it, then the rows that will not be sent.
+
+    At most `limit` bubbles and `limit` skipped rows: a 100k-row page helps nobody and takes
+    a browser minutes to open; the results sheet has every row.
+    """
     if kind not in KINDS:
         raise ValueError(f"kind must be one of {', '.join(KINDS)}, not {kind!r}")
-    bubbles = [_preview_bubble(r, kind) for r in rows if r.status in BUBBLE_STATUSES]
-    skipped = [
-        (r.number, _phone_of(r, columns), r.status, r.error)
-        for r in rows
-        if r.status not in BUBBLE_STATUSES
-    ]
+    shown = [r for r in rows if r.status in BUBBLE_STATUSES]
+    left_out = [r for r in rows if r.status not in BUBBLE_STATUSES]
+    bubbles = [_preview_bubble(r, kind) for r in shown[:limit]]
+    skipped = [(r.number, _phone_of(r, columns), r.status, r.error) for r in left_out[:limit]]
     return _ENV.get_template("preview.html").render(
+        more_bubbles=max(0, len(shown) - limit),
+        more_skipped=max(0, len(left_out) - limit),
         title=title,
         kind_label=_KIND_LABEL[kind],
         counts=_ordered_counts(counts),
@@ -525,7 +530,8 @@ _PREVIEW = """{% extends "base.html" %}
 {% block body %}
 <header class="top">
 <h1 dir="auto">{{ title }}</h1>
-<div class="sub">{{ bubbles|length }} message{{ '' if bubbles|length == 1 else 's' }}
+{%- set total = bubbles|length + more_bubbles %}
+<div class="sub">{{ total }} message{{ '' if total == 1 else 's' }}
  · {{ kind_label }}{% if duration %} · estimated duration {{ duration }}{% endif %}</div>
 {%- if counts %}
 <div class="chips">
@@ -543,10 +549,13 @@ _PREVIEW = """{% extends "base.html" %}
 {%- else %}
 <div class="empty">No message to show.</div>
 {%- endfor %}
+{%- if more_bubbles %}
+<div class="pill">… and {{ more_bubbles }} more messages: the results sheet has every row.</div>
+{%- endif %}
 </section>
 {%- if skipped %}
 <section class="notsent">
-<h2>Not sent ({{ skipped|length }})</h2>
+<h2>Not sent ({{ skipped|length + more_skipped }})</h2>
 <table>
 <thead><tr><th>row</th><th>phone / jid</th><th>status</th><th>reason</th></tr></thead>
 <tbody>
@@ -559,6 +568,9 @@ _PREVIEW = """{% extends "base.html" %}
 {%- endfor %}
 </tbody>
 </table>
+{%- if more_skipped %}
+<p>… and {{ more_skipped }} more rows not sent: the results sheet has every row.</p>
+{%- endif %}
 </section>
 {%- endif %}
 {% endblock %}

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import jinja2
-from jinja2 import meta
+from jinja2 import meta, nodes
 
 from campaign.errors import InputError, TemplateError
 
@@ -59,21 +59,17 @@ class MessageTemplate:
             self._template = _ENV.from_string(ast)
         except jinja2.TemplateSyntaxError as e:
             raise TemplateError(
-                f"{origin}, line {e.lineno}: template syntax error: {e.message}. "
-                "Fix the template (Jinja2 syntax: {{ column }}, {% if ... %}...{% endif %})."
+                f"{origin}, line {e.lineno}: template syntax error: {(e.message or '').rstrip('.')}. "
+                "Fix the template (Jinja2 syntax: {{ column }}, {% if city %}…{% endif %})."
             ) from None
         available = seen | {"row"}
         unknown = sorted(meta.find_undeclared_variables(ast) - available)
         if unknown:
             name = unknown[0]
-            raise TemplateError(self._unknown_message(name, sorted(seen)))
+            lines = [n.lineno for n in ast.find_all(nodes.Name) if n.name == name]
+            raise TemplateError(self._unknown_message(name, sorted(seen), min(lines, default=None)))
 
-    def _unknown_message(self, name: str, available: Sequence[str]) -> str:
-        line = next(
-            (n for n, text in enumerate(self.source.splitlines(), 1) if re.search(
-                rf"(?<!\w){re.escape(name)}(?!\w)", text)),
-            None,
-        )
+    def _unknown_message(self, name: str, available: Sequence[str], line: int | None = None) -> str:
         where = f"{self.origin}, line {line}" if line else self.origin
         close = difflib.get_close_matches(name, available, n=1, cutoff=0.6)
         hint = f" Did you mean '{close[0]}'?" if close else ""
@@ -91,8 +87,10 @@ class MessageTemplate:
             where = f" (row {row_number})" if row_number else ""
             key = re.search(r"'([^']*)'$", str(e))
             missing = key.group(1) if key else str(e)
+            line = next((n for n, text in enumerate(self.source.splitlines(), 1)
+                         if f"'{missing}'" in text or f'"{missing}"' in text), None)  # fmt: skip
             raise TemplateError(
-                self._unknown_message(missing, [n for n, _ in self._names]).replace(
+                self._unknown_message(missing, [n for n, _ in self._names], line).replace(
                     f"{self.origin}", f"{self.origin}{where}", 1
                 )
             ) from None

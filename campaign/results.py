@@ -74,10 +74,13 @@ def write_results(
     target = path
     if is_locked(path):
         target = _timestamped(path, now)
-    tmp = tempfile.NamedTemporaryFile(
+    with tempfile.NamedTemporaryFile(
         dir=target.parent, prefix=f".{target.name}.", suffix=".tmp", delete=False
-    )
-    tmp.close()
+    ) as tmp:
+        pass
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp.name, 0o666 & ~umask)  # a temp file is 0600; the results are an ordinary file
     try:
         if target.suffix.lower() in (".xlsx", ".xlsm"):
             _write_xlsx(Path(tmp.name), sheet, rows, kind)

@@ -9,7 +9,6 @@ Stdlib only, so `campaign sandbox` works on a fresh install with nothing else ru
 from __future__ import annotations
 
 import contextlib
-import html
 import json
 import random
 import re
@@ -75,27 +74,11 @@ def echo_line(item: Received) -> str:
     return f"{line} [{item.media_url}]" if item.media_url else line
 
 
-def page_html(received: list[Received]) -> str:
-    """The `/` page: accepted messages, newest first. Minimal for now; may be replaced."""
-    rows = "\n".join(
-        '<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td dir="auto">{}</td>'
-        "<td>{}</td></tr>".format(
-            r.seq,
-            time.strftime("%H:%M:%S", time.localtime(r.at)),
-            html.escape(r.endpoint),
-            html.escape(r.jid),
-            html.escape(r.text).replace("\n", "<br>"),
-            html.escape(r.media_url),
-        )
-        for r in reversed(received)
-    )
-    return (
-        '<!doctype html>\n<html><head><meta charset="utf-8">'
-        '<meta http-equiv="refresh" content="2"><title>campaign sandbox</title></head>\n'
-        f"<body><h1>campaign sandbox: {len(received)} received</h1>\n"
-        '<table border="1"><tr><th>#</th><th>at</th><th>endpoint</th><th>jid</th>'
-        f"<th>text</th><th>media</th></tr>\n{rows}\n</table></body></html>\n"
-    )
+def page_html(received: list[Received], base_url: str = "") -> str:
+    """The `/` page: the received messages as WhatsApp chats, by the preview's own renderer."""
+    from campaign.preview import render_chat
+
+    return render_chat(received, refresh_seconds=2, base_url=base_url)
 
 
 class _Server(ThreadingHTTPServer):
@@ -159,7 +142,7 @@ class _Handler(BaseHTTPRequestHandler):
         sandbox = self.server.sandbox
         parts = urlsplit(self.path)
         if parts.path in ("/", "/index.html"):
-            page = page_html(sandbox.received).encode("utf-8")
+            page = page_html(sandbox.received, sandbox.url).encode("utf-8")
             self._reply(200, page, "text/html; charset=utf-8")
         elif parts.path == "/messages.json":
             self._json(200, [asdict(r) for r in sandbox.received])

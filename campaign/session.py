@@ -73,8 +73,6 @@ def run_send(
     if opts.test_to and opts.dry_run:
         raise InputError("--test-to sends one real message; it cannot be combined with --dry-run.")
     base_url = (opts.base_url or DEFAULT_BASE_URL).rstrip("/")
-    results_path = opts.results or default_results_path(opts.contacts)
-    check_results_path(results_path, opts.contacts)
     name = opts.name or campaign_name(opts.contacts, opts.template)
     state = opts.state or default_state_dir(opts.contacts) / f"{name}.sqlite3"
 
@@ -83,6 +81,8 @@ def run_send(
         since = clock.now() - opts.skip_contacted_within * DAY
         recent = sent_since(state.parent, since, exclude=state)
     plan = plan_campaign(opts, base_url=base_url, suppressed=recent)
+    results_path = opts.results or default_results_path(opts.contacts)
+    check_results_path(results_path, opts.contacts)
     for notice in plan.notices:
         ui.warn(f"Note: {notice}")
     if opts.check_media and plan.kind != "text":
@@ -223,7 +223,7 @@ def _estimate(todo: int, pacer: Pacer, schedule: Schedule, clock: Clock) -> floa
 
 
 def _format_duration(seconds: float) -> str:
-    seconds = int(round(seconds))
+    seconds = round(seconds)
     d, rem = divmod(seconds, 86400)
     h, rem = divmod(rem, 3600)
     m, s = divmod(rem, 60)

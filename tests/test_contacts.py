@@ -27,13 +27,15 @@ def load(path: Path, **kw: object) -> Sheet:
 
 @pytest.fixture
 def excel_sheet(write_xlsx: Callable[..., Path]) -> Sheet:
-    path = write_xlsx([
-        ["Name", "Phone", "Code", "Note", "Joined"],
-        ["Dana", 972501234567, "007", "NA", dt.date(2024, 3, 5)],
-        [None, None, None, None, None],
-        ["Avi", 502345678, None, "", dt.datetime(2024, 3, 5, 14, 30)],
-        ["Rina", "0521234567", "0", None, None],
-    ])  # fmt: skip
+    path = write_xlsx(
+        [
+            ["Name", "Phone", "Code", "Note", "Joined"],
+            ["Dana", 972501234567, "007", "NA", dt.date(2024, 3, 5)],
+            [None, None, None, None, None],
+            ["Avi", 502345678, None, "", dt.datetime(2024, 3, 5, 14, 30)],
+            ["Rina", "0521234567", "0", None, None],
+        ]
+    )
     return load(path)
 
 
@@ -68,13 +70,15 @@ def test_xlsx_empty_row_dropped_and_rows_keep_spreadsheet_numbers(excel_sheet: S
 
 
 def test_xlsx_title_row_above_header_is_found(write_xlsx: Callable[..., Path]) -> None:
-    path = write_xlsx([
-        ["Spring campaign 2024"],
-        ["Name", "Phone", "City"],
-        ["Dana", "0502345678", "Tel Aviv"],
-        [],
-        ["Avi", 521234567, "Haifa"],
-    ])  # fmt: skip
+    path = write_xlsx(
+        [
+            ["Spring campaign 2024"],
+            ["Name", "Phone", "City"],
+            ["Dana", "0502345678", "Tel Aviv"],
+            [],
+            ["Avi", 521234567, "Haifa"],
+        ]
+    )
     sheet = load(path)
     assert sheet.header_row == 2
     assert sheet.columns == ("Name", "Phone", "City")
@@ -98,11 +102,13 @@ def test_xlsx_table_starting_lower_down_keeps_real_row_numbers(tmp_path: Path) -
 
 
 def test_header_row_option_picks_the_row(write_xlsx: Callable[..., Path]) -> None:
-    path = write_xlsx([
-        ["Exported", "from", "CRM", "today"],
-        ["Name", "Phone"],
-        ["Dana", "0502345678"],
-    ])  # fmt: skip
+    path = write_xlsx(
+        [
+            ["Exported", "from", "CRM", "today"],
+            ["Name", "Phone"],
+            ["Dana", "0502345678"],
+        ]
+    )
     sheet = load(path, header_row=2)
     assert sheet.columns == ("Name", "Phone")
     assert sheet.rows == [("Dana", "0502345678")]
@@ -194,12 +200,14 @@ def test_csv_neither_utf8_nor_cp1255_is_an_error(tmp_path: Path) -> None:
 
 
 def test_csv_cells_are_text_as_written(write_csv: Callable[..., Path]) -> None:
-    path = write_csv([
-        ["Name", "Phone", "Note", "Code"],
-        ["NA", "0502345678", "nan", "007"],
-        ["", "9.72501E+11", "", "1.0"],
-        ["", "", "", ""],
-    ])  # fmt: skip
+    path = write_csv(
+        [
+            ["Name", "Phone", "Note", "Code"],
+            ["NA", "0502345678", "nan", "007"],
+            ["", "9.72501E+11", "", "1.0"],
+            ["", "", "", ""],
+        ]
+    )
     sheet = load(path)
     assert sheet.rows == [("NA", "0502345678", "nan", "007"), ("", "9.72501E+11", "", "1.0")]
     assert sheet.numbers == [2, 3]
@@ -221,8 +229,9 @@ def test_semicolon_delimited_csv(write_csv: Callable[..., Path]) -> None:
 
 
 def test_tab_delimited_tsv(write_csv: Callable[..., Path]) -> None:
-    path = write_csv([["Name", "Phone"], ["Cohen, Dana", "0502345678"]], "contacts.tsv",
-                     delimiter="\t")  # fmt: skip
+    path = write_csv(
+        [["Name", "Phone"], ["Cohen, Dana", "0502345678"]], "contacts.tsv", delimiter="\t"
+    )
     sheet = load(path)
     assert sheet.delimiter == "\t"
     assert sheet.rows == [("Cohen, Dana", "0502345678")]
@@ -230,8 +239,11 @@ def test_tab_delimited_tsv(write_csv: Callable[..., Path]) -> None:
 
 @pytest.mark.parametrize("delimiter", [",", ";", "\t"])
 def test_txt_delimited_file(write_csv: Callable[..., Path], delimiter: str) -> None:
-    path = write_csv([["Name", "Phone", "City"], ["Dana", "0502345678", "Haifa"]], "contacts.txt",
-                     delimiter=delimiter)  # fmt: skip
+    path = write_csv(
+        [["Name", "Phone", "City"], ["Dana", "0502345678", "Haifa"]],
+        "contacts.txt",
+        delimiter=delimiter,
+    )
     sheet = load(path)
     assert sheet.delimiter == delimiter
     assert sheet.rows == [("Dana", "0502345678", "Haifa")]
@@ -241,8 +253,9 @@ def test_multiline_quoted_cell_is_one_cell_and_one_row(tmp_path: Path) -> None:
     path = tmp_path / "contacts.csv"
     path.write_text(
         'Name,Phone,Address\r\nDana,0502345678,"Herzl 1\r\nTel Aviv"\r\n,,\r\nAvi,0521234567,x\r\n',
-        encoding="utf-8", newline="",
-    )  # fmt: skip
+        encoding="utf-8",
+        newline="",
+    )
     sheet = load(path)
     assert sheet.rows == [("Dana", "0502345678", "Herzl 1\r\nTel Aviv"), ("Avi", "0521234567", "x")]
     # Row numbers count records, as Excel shows them, not physical lines.
@@ -278,8 +291,9 @@ def test_ods_written_by_pandas(tmp_path: Path) -> None:
     pd = pytest.importorskip("pandas")
     pytest.importorskip("odf")
     path = tmp_path / "contacts.ods"
-    frame = pd.DataFrame({"Name": ["Dana", "Avi"], "Phone": [502345678, 972521234567],
-                          "Code": ["007", "NA"]})  # fmt: skip
+    frame = pd.DataFrame(
+        {"Name": ["Dana", "Avi"], "Phone": [502345678, 972521234567], "Code": ["007", "NA"]}
+    )
     frame.to_excel(path, engine="odf", index=False)
     sheet = load(path)
     assert sheet.columns == ("Name", "Phone", "Code")

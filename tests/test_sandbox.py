@@ -234,10 +234,13 @@ def test_pages_and_unknown_paths(http: httpx.Client, sandbox: Sandbox) -> None:
     assert sandbox.requests == 1  # pages and 404s are not API requests
 
 
-def test_page_html_lists_newest_first() -> None:
-    items = [Received(i, "send-text", JID, f"msg {i}", "", 0.0) for i in (1, 2)]
+def test_page_shows_each_chat_in_order_with_the_most_recent_chat_last() -> None:
+    other = "972547654321@s.whatsapp.net"
+    items = [Received(1, "send-text", JID, "msg 1", "", 0.0),
+             Received(2, "send-text", other, "msg 2", "", 0.0),
+             Received(3, "send-text", JID, "msg 3", "", 0.0)]  # fmt: skip
     page = page_html(items)
-    assert page.index("msg 2") < page.index("msg 1")
+    assert page.index("msg 2") < page.index("msg 1") < page.index("msg 3")
 
 
 def test_stop_closes_keep_alive_connections(http: httpx.Client) -> None:

@@ -45,7 +45,7 @@ def test_every_recipient_gets_exactly_one_message_with_its_text(
     rows = results(contacts.with_name("contacts.results.csv"))
     assert [row["status"] for row in rows] == ["sent"] * 4
     assert [row["attempts"] for row in rows] == ["1"] * 4
-    assert all(row["sent_at"].startswith("20") and "+" in row["sent_at"][19:] or
+    assert all((row["sent_at"].startswith("20") and "+" in row["sent_at"][19:]) or
                row["sent_at"].endswith("Z") for row in rows)  # fmt: skip
     assert "sent" in r.output and "contacts.results.csv" in r.output
 

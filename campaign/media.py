@@ -1,0 +1,145 @@
+"""SPEC step 6, `--check-media`: fetch each distinct media URL once, before the first send.
+
+The API fetches the media itself and answers "Media not accessible" for a dead link, halfway
+through a blast; checking first turns those rows `invalid` while nothing has been sent yet.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from http import HTTPStatus
+from urllib.parse import urlsplit
+
+import httpx
+
+from campaign.plan import SENDABLE, Row
+
+PAGE_WARNING = (
+    "warning: the media URL returns a web page (text/html), not the file; "
+    "use a direct download link"
+)
+MAX_URL_SHOWN = 120
+# Servers that refuse HEAD itself rather than the file: ask again with GET.
+HEAD_REFUSED = frozenset({403, 405, 501})
+USER_AGENT = "campaign (media check)"
+
+
+@dataclass(frozen=True)
+class Probe:
+    """What one URL answered: a problem when unreachable, else its Content-Type."""
+
+    problem: str = ""
+    content_type: str = ""
+
+
+def check_media(
+    rows: list[Row],
+    *,
+    timeout: float = 10.0,
+    http: httpx.Client | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> dict[str, str]:
+    """Fetch each distinct media URL of the sendable rows once and mark the rows it fails.
+
+    Unreachable media makes its rows `invalid`; a web page where a file should be only adds a
+    warning. Returns {url: problem} for the unreachable URLs (problem as in "HTTP 404 Not Found").
+    """
+    urls = list(dict.fromkeys(r.media for r in rows if r.status in SENDABLE and r.media))
+    client = http or httpx.Client(
+        follow_redirects=True, timeout=timeout, headers={"User-Agent": USER_AGENT}
+    )
+    probes: dict[str, Probe] = {}
+    try:
+        for done, url in enumerate(urls, 1):
+            probes[url] = probe(client, url, timeout=timeout)
+            if progress is not None:
+                progress(done, len(urls))
+    finally:
+        if http is None:
+            client.close()
+    for row in rows:
+        found = probes.get(row.media) if row.status in SENDABLE else None
+        if found is None:
+            continue
+        if found.problem:
+            row.status = "invalid"
+            row.error = _join(
+                f"media not reachable: {found.problem} ({shorten(row.media)})", row.error
+            )
+        elif _is_page(found.content_type, row.media) and PAGE_WARNING not in row.error:
+            row.error = _join(row.error, PAGE_WARNING)
+    return {url: p.problem for url, p in probes.items() if p.problem}
+
+
+def probe(client: httpx.Client, url: str, *, timeout: float) -> Probe:
+    """HEAD, then a streamed GET (headers only) when HEAD gives no clear answer."""
+    try:
+        head = client.head(url, follow_redirects=True)
+    except (httpx.ConnectError, httpx.ConnectTimeout) as e:
+        return Probe(problem=_describe_error(e, timeout))  # refused, DNS, TLS: GET would be too
+    except (httpx.HTTPError, httpx.InvalidURL):
+        head = None  # some servers drop a HEAD or time out on it, yet serve GET
+    if head is not None:
+        content_type = _content_type(head)
+        if head.status_code in (404, 410):
+            return Probe(problem=_describe_status(head))
+        if head.status_code < 400 and content_type:
+            return Probe(content_type=content_type)
+    try:
+        # Never the body: a video may be hundreds of MB. Closing the stream drops the connection.
+        with client.stream("GET", url, follow_redirects=True) as got:
+            if got.status_code >= 400:
+                return Probe(problem=_describe_status(got))
+            return Probe(content_type=_content_type(got))
+    except (httpx.HTTPError, httpx.InvalidURL) as e:
+        return Probe(problem=_describe_error(e, timeout))
+
+
+def shorten(url: str, limit: int = MAX_URL_SHOWN) -> str:
+    return url if len(url) <= limit else url[: limit - 3] + "..."
+
+
+def _content_type(response: httpx.Response) -> str:
+    return response.headers.get("content-type", "").split(";")[0].strip().lower()
+
+
+def _is_page(content_type: str, url: str) -> bool:
+    # A Drive or Dropbox share link serves a viewer page, which WhatsApp would get as the
+    # "file"; a URL that itself names an .html document is taken at its word.
+    path = urlsplit(url).path.lower()
+    return content_type in ("text/html", "application/xhtml+xml") and not path.endswith(
+        (".html", ".htm", ".xhtml")
+    )
+
+
+def _describe_status(response: httpx.Response) -> str:
+    reason = response.reason_phrase
+    if not reason:
+        try:
+            reason = HTTPStatus(response.status_code).phrase
+        except ValueError:
+            reason = ""
+    return f"HTTP {response.status_code} {reason}".rstrip()
+
+
+def _describe_error(error: Exception, timeout: float) -> str:
+    text = str(error)
+    lowered = text.lower()
+    if isinstance(error, httpx.TimeoutException):
+        return f"timed out after {timeout:g}s"
+    if isinstance(error, httpx.TooManyRedirects):
+        return "too many redirects"
+    if isinstance(error, httpx.InvalidURL | httpx.UnsupportedProtocol):
+        return f"invalid URL ({text})"
+    if "refused" in lowered:
+        return "connection refused"
+    if any(s in lowered for s in ("name or service not known", "nodename nor", "getaddrinfo")):
+        return "host not found"
+    if "certificate" in lowered:
+        return "TLS certificate not trusted"
+    return f"{type(error).__name__}: {text}" if text else type(error).__name__
+
+
+def _join(*parts: str) -> str:
+    return "; ".join(p for p in parts if p)
