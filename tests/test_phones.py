@@ -252,3 +252,26 @@ def test_no_phone_column_lists_the_columns() -> None:
         "no phone column found. The columns are: 'Name', 'City', 'שם משפחה'. "
         "Name the one that holds the numbers with --phone-column NAME."
     )
+
+
+@given(st.text(alphabet="0123456789", min_size=7, max_size=13), st.sampled_from(["IL", "US", "GB"]))
+@settings(max_examples=400, deadline=None)
+def test_fast_path_agrees_with_phonenumbers_full_parse(digits: str, country: str) -> None:
+    """The metadata fast path only answers when phonenumbers itself says the number is valid."""
+    import phonenumbers
+
+    from campaign.phones import _fast_path
+
+    fast = _fast_path(digits, country, international=False)
+    if fast is None:
+        return
+    parsed = []
+    for text, region in ((digits, country), ("+" + digits, None)):
+        try:
+            n = phonenumbers.parse(text, region)
+        except phonenumbers.NumberParseException:
+            continue
+        if phonenumbers.is_valid_number(n):
+            parsed.append(n)
+    e164 = {phonenumbers.format_number(n, phonenumbers.PhoneNumberFormat.E164)[1:] for n in parsed}
+    assert fast in e164
