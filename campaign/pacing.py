@@ -148,6 +148,8 @@ class Schedule:
         return f"outside the window {self.window}"
 
     def _open_at(self, t: float) -> float:
+        if self.window is None and not self.skip_days:
+            return t
         for _ in range(30):
             local = dt.datetime.fromtimestamp(t, self.tz)
             if local.weekday() in self.skip_days:
