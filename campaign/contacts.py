@@ -8,7 +8,7 @@ import io
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from campaign.errors import InputError
+from campaign.errors import EmptySheetError, InputError
 
 DELIMITED = {".csv", ".tsv", ".txt"}
 WORKBOOKS = {".xlsx", ".xlsm", ".xls", ".ods"}
@@ -80,7 +80,7 @@ def _to_sheet(
     else:
         h = _find_header(grid)
         if h is None:
-            raise InputError(f"{where}: the sheet is empty. Export the contacts with a header row.")
+            raise EmptySheetError(f"{where}: the sheet is empty. Export the contacts with a header row.")
     header = grid[h]
     body = grid[h + 1 :]
     width = _last_used(header)

@@ -13,6 +13,10 @@ class InputError(CampaignError):
     """Bad input: a file, a sheet, a column, an option. Nothing was sent."""
 
 
+class EmptySheetError(InputError):
+    """The file or sheet has no rows at all (fine for an opt-out list, not for contacts)."""
+
+
 class TemplateError(InputError):
     """The Jinja2 template cannot be used: syntax error or unknown variable."""
 

@@ -10,7 +10,7 @@ from pathlib import Path
 from campaign.client import DEFAULT_BASE_URL, ENDPOINTS, encoded_url_length
 from campaign.config import SendOptions
 from campaign.contacts import Sheet, load_sheet
-from campaign.errors import InputError
+from campaign.errors import EmptySheetError, InputError
 from campaign.phones import find_phone_column, to_jid
 from campaign.render import MessageTemplate, read_template
 
@@ -140,7 +140,11 @@ def load_suppressions(paths: Iterable[Path], *, country: str) -> dict[str, str]:
     """JID -> reason, from opt-out files in any supported format (with or without a header)."""
     out: dict[str, str] = {}
     for path in paths:
-        sheet = load_sheet(Path(path))
+        try:
+            sheet = load_sheet(Path(path))
+        except EmptySheetError:
+            continue  # nobody has opted out yet
+
         try:
             cols = [find_phone_column(sheet.columns)]
         except InputError:
