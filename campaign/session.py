@@ -27,7 +27,7 @@ from campaign.errors import InputError
 from campaign.journal import Journal, campaign_name, default_state_dir, sent_since, template_digest
 from campaign.pacing import DAY, Pacer, Schedule, parse_skip_days, parse_timezone, parse_window
 from campaign.phones import to_jid
-from campaign.plan import Plan, Row, count_statuses, plan_campaign
+from campaign.plan import SENDABLE, Plan, Row, count_statuses, plan_campaign
 from campaign.results import check_results_path, default_results_path, write_results
 from campaign.runner import Clock, Runner, RunReport, merge_journal, send_test
 
@@ -85,10 +85,6 @@ def run_send(
     check_results_path(results_path, opts.contacts)
     for notice in plan.notices:
         ui.warn(f"Note: {notice}")
-    if opts.check_media and plan.kind != "text":
-        from campaign.media import check_media
-
-        check_media(plan.rows, timeout=opts.timeout)
 
     with ExitStack() as stack:
         journal = Journal(state)
@@ -106,6 +102,9 @@ def run_send(
             _report_template_change(journal, plan, opts, ui, save=not opts.dry_run)
             merge_journal(plan.rows, journal.records(), retry_unknown=opts.retry_unknown)
             schedule.history = sorted(journal.request_times(clock.now() - DAY))
+
+        if opts.check_media and plan.kind != "text":
+            _check_media(plan, ui, timeout=min(opts.timeout, 10.0))
 
         def write(rows: list[Row]) -> Path:
             return write_results(results_path, plan.sheet, rows, plan.kind)
@@ -159,6 +158,21 @@ def _interruptible(clock: Clock, stop: threading.Event) -> Any:
         stop.wait(seconds)
 
     return sleep
+
+
+def _check_media(plan: Plan, ui: UI, *, timeout: float) -> None:
+    """Fetch each distinct media URL once (after the journal merge: sent rows are not fetched)."""
+    from campaign.media import check_media
+
+    urls = {r.media for r in plan.rows if r.status in SENDABLE and r.media}
+    ui.info(f"Checking {len(urls)} media URL(s)...")
+    bad = check_media(plan.rows, timeout=timeout)
+    if bad:
+        ui.warn(f"{len(bad)} media URL(s) not reachable; their rows are now invalid:")
+        for url, problem in bad.items():
+            ui.warn(f"  {url}: {problem}")
+    else:
+        ui.info(f"All {len(urls)} media URL(s) are reachable.")
 
 
 def _credentials(opts: SendOptions, environ: Mapping[str, str], cwd: Path) -> tuple[str, str]:

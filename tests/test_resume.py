@@ -41,6 +41,15 @@ def start_cli(contacts: Path, url: str, *args: str) -> subprocess.Popen[str]:
     )  # fmt: skip
 
 
+def kill_in_flight(contacts: Path, box: Sandbox, gate: Gate) -> None:
+    """Start the CLI, SIGKILL it while the gate holds the k-th reply, then let the reply go."""
+    proc = start_cli(contacts, box.url)
+    assert gate.reached.wait(30), proc.communicate()[0]
+    proc.send_signal(signal.SIGKILL)  # the worst moment: message k went out, no reply yet
+    proc.wait(10)
+    gate.release.set()
+
+
 def run_cli(contacts: Path, url: str, *args: str) -> tuple[int, str]:
     proc = start_cli(contacts, url, *args)
     out, _ = proc.communicate(timeout=60)
@@ -52,11 +61,7 @@ def test_sigkill_while_the_kth_reply_is_in_flight_then_resume(tmp_path, write_cs
     contacts = write_csv(PEOPLE)
     gate = Gate(k)
     with Sandbox(token=SANDBOX_TOKEN, instance_id=SANDBOX_INSTANCE, on_accept=gate) as box:
-        proc = start_cli(contacts, box.url)
-        assert gate.reached.wait(30), proc.communicate()[0]
-        proc.send_signal(signal.SIGKILL)  # the worst moment: message k went out, no reply yet
-        proc.wait(10)
-        gate.release.set()
+        kill_in_flight(contacts, box, gate)
         code, out = run_cli(contacts, box.url)
         received = Counter(m.jid for m in box.received)
     assert max(received.values()) == 1, received  # nobody got two messages
@@ -96,11 +101,7 @@ def test_retry_unknown_resends_only_the_unknown_row(tmp_path, write_csv, results
     contacts = write_csv(PEOPLE)
     gate = Gate(2)
     with Sandbox(token=SANDBOX_TOKEN, instance_id=SANDBOX_INSTANCE, on_accept=gate) as box:
-        proc = start_cli(contacts, box.url)
-        assert gate.reached.wait(30)
-        proc.send_signal(signal.SIGKILL)
-        proc.wait(10)
-        gate.release.set()
+        kill_in_flight(contacts, box, gate)
         code, out = run_cli(contacts, box.url)
         assert code == 1 and "--retry-unknown" in out
         assert len(box.received) == N
@@ -172,11 +173,7 @@ def test_killed_run_leaves_no_stuck_lock(tmp_path, write_csv):
     contacts = write_csv(PEOPLE)
     gate = Gate(1)
     with Sandbox(token=SANDBOX_TOKEN, instance_id=SANDBOX_INSTANCE, on_accept=gate) as box:
-        proc = start_cli(contacts, box.url)
-        assert gate.reached.wait(30)
-        proc.send_signal(signal.SIGKILL)
-        proc.wait(10)
-        gate.release.set()
+        kill_in_flight(contacts, box, gate)
         code, out = run_cli(contacts, box.url)
     assert code == 1 and "in progress" not in out
 
