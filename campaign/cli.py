@@ -141,6 +141,9 @@ def send(contacts: Path | None, **kw: Any) -> None:
         code = run_send(opts, ui, argv=_command_line(click.get_current_context()))
     except CampaignError as e:
         raise CliError(e) from None
+    except KeyboardInterrupt:  # Ctrl-C while planning, before anything was sent
+        click.echo("\nInterrupted; nothing was sent.", err=True)
+        sys.exit(130)
     sys.exit(code)
 
 
@@ -207,6 +210,7 @@ class ConsoleUI:
         self._bar: Any = None
         self._interval = 0.0
         self.interrupts = 0
+        self._last_wait = ""
 
     def info(self, text: str = "") -> None:
         self._write(text, err=False)
@@ -247,9 +251,12 @@ class ConsoleUI:
         )
 
     def waiting(self, until: float, reason: str) -> None:
-        if self._bar is not None:
-            when = dt.datetime.fromtimestamp(until)
-            self._bar.set_postfix_str(f"waiting until {when:%a %H:%M} ({reason})", refresh=True)
+        when = f"waiting until {dt.datetime.fromtimestamp(until):%a %d %b %H:%M} ({reason})"
+        if self._bar is not None and not self._bar.disable:
+            self._bar.set_postfix_str(when, refresh=True)
+        elif when != self._last_wait:  # no bar (--quiet, or not a terminal): say it once
+            click.echo(when[0].upper() + when[1:] + ".", err=True)
+        self._last_wait = when
 
     def close(self) -> None:
         if self._bar is not None:

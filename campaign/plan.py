@@ -7,6 +7,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import phonenumbers
+
 from campaign.client import DEFAULT_BASE_URL, ENDPOINTS, encoded_url_length
 from campaign.config import SendOptions
 from campaign.contacts import Sheet, load_sheet
@@ -162,29 +164,37 @@ def load_suppressions(paths: Iterable[Path], *, country: str) -> dict[str, str]:
 def plan_campaign(opts: SendOptions, *, base_url: str = DEFAULT_BASE_URL,
                   suppressed: Mapping[str, str] | None = None) -> Plan:
     """Load the sheet and templates named by `opts` and build the plan (SPEC steps 1-6)."""
-    if (opts.template is None) == (opts.message is None):
+    if opts.template is not None and opts.message is not None:
+        raise InputError("give the message as --template FILE or --message TEXT, not both.")
+    if opts.kind == "text" and opts.template is None and opts.message is None:
         raise InputError(
-            "give the message as --template FILE or --message TEXT (exactly one of them)."
+            "no message: give it as --template FILE or --message TEXT (Jinja2, e.g. "
+            "'Hi {{ first_name }}')."
         )
     if opts.kind not in ENDPOINTS:
         raise InputError(f"--type {opts.kind!r} is not one of: {', '.join(ENDPOINTS)}.")
+    if opts.country.upper() not in phonenumbers.SUPPORTED_REGIONS:
+        raise InputError(
+            f"--country {opts.country!r} is not a two-letter country code phonenumbers knows "
+            "(e.g. IL, US, GB, DE)."
+        )
     sheet = load_sheet(opts.contacts, sheet=opts.sheet, header_row=opts.header_row)
     if opts.template is not None:
         source, origin = read_template(opts.template), str(opts.template)
     else:
-        source, origin = opts.message or "", "--message"
+        source, origin = opts.message or "", "--message"  # media with no caption: ""
     message = MessageTemplate(source, origin=origin, columns=sheet.columns)
     media = None
     if opts.media_url is not None:
         media = MessageTemplate(opts.media_url, origin="--media-url", columns=sheet.columns)
-    all_suppressed = dict(load_suppressions(opts.suppress, country=opts.country))
+    all_suppressed = dict(load_suppressions(opts.suppress, country=opts.country.upper()))
     all_suppressed.update(suppressed or {})
     plan = build_plan(
         sheet,
         message=message,
         media=media,
         kind=opts.kind,
-        country=opts.country,
+        country=opts.country.upper(),
         strict_phones=opts.strict_phones,
         phone_column=opts.phone_column,
         suppressed=all_suppressed,
@@ -192,4 +202,6 @@ def plan_campaign(opts: SendOptions, *, base_url: str = DEFAULT_BASE_URL,
     )
     if opts.kind == "audio" and source.strip():
         plan.notices.append("audio messages have no caption: the message text is not sent.")
+    if opts.kind == "text" and opts.media_url:
+        plan.notices.append("--media-url is ignored for --type text (use image, video, audio or doc).")
     return plan

@@ -119,7 +119,9 @@ def run_send(
             box = stack.enter_context(Sandbox(token=SANDBOX_CREDENTIAL))
             base_url = box.url
             ui.info(f"Sandbox API started at {base_url} (nothing leaves this machine).")
-        http = stack.enter_context(make_http_client(timeout=opts.timeout))
+        http = stack.enter_context(
+            make_http_client(timeout=opts.timeout, connect_timeout=min(10.0, opts.timeout))
+        )
         client = IbotClient(http, base_url=base_url, token=token, instance_id=instance_id)
         if opts.test_to:
             return _test_to(plan, opts, ui, client, clock)

@@ -611,14 +611,36 @@ def test_media_type_without_media_url(cli: Cli, contacts: Path) -> None:
     )
 
 
-@pytest.mark.parametrize("args", [(), ("-m", "Hi", "-t", "message.txt")])
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        ((), "no message: give it as --template FILE or --message TEXT (Jinja2, e.g. "
+             "'Hi {{ first_name }}')."),
+        (("-m", "Hi", "-t", "message.txt"),
+         "give the message as --template FILE or --message TEXT, not both."),
+    ],
+)  # fmt: skip
 def test_exactly_one_of_template_and_message(
-    cli: Cli, contacts: Path, template: Callable[..., Path], args: tuple[str, ...]
+    cli: Cli, contacts: Path, template: Callable[..., Path], args: tuple[str, ...], message: str
 ) -> None:
     template("Hi")
+    assert_input_error(dry(cli, contacts, *args), message)
+
+
+def test_media_without_a_caption_is_allowed(
+    cli: Cli, write_csv: Callable[..., Path], results: Callable[[Path], list[dict[str, str]]]
+) -> None:
+    path = write_csv([["Phone", "Pic"], ["0502345678", "https://x.example/a.jpg"]])
+    r = dry(cli, path, "--type", "image", "--media-url", "{{ pic }}")
+    assert r.exit_code == 0, r.output
+    (row,) = results(path.with_name("contacts.results.csv"))
+    assert (row["status"], row["message"], row["media"]) == ("ready", "", "https://x.example/a.jpg")
+
+
+def test_unknown_country_is_exit_2(cli: Cli, contacts: Path) -> None:
     assert_input_error(
-        dry(cli, contacts, *args),
-        "give the message as --template FILE or --message TEXT (exactly one of them).",
+        dry(cli, contacts, "-m", "Hi", "--country", "XX"),
+        "--country 'XX' is not a two-letter country code phonenumbers knows (e.g. IL, US, GB, DE).",
     )
 
 
