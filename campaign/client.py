@@ -19,7 +19,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal
-from urllib.parse import quote, quote_plus, urlsplit
+from urllib.parse import quote, quote_plus, urlencode, urlsplit
 
 import httpx
 
@@ -74,6 +74,16 @@ def _endpoint_url(base_url: str, kind: str) -> str:
     return f"{base_url.rstrip('/')}/{ENDPOINTS[kind][0]}"
 
 
+def request_url(base_url: str, kind: str, params: Mapping[str, str]) -> httpx.URL:
+    """The GET URL, with spaces as %20 like the reference's example (`msg=Hello%20World`).
+
+    httpx's own `params=` writes spaces as '+', which only form decoders read as a space; %20
+    is a space to every decoder. '@' stays readable in the JID, as in the reference.
+    """
+    query = urlencode(params, quote_via=quote, safe="@")
+    return httpx.URL(f"{_endpoint_url(base_url, kind)}?{query}")
+
+
 def encoded_url_length(
     base_url: str,
     kind: str,
@@ -87,7 +97,7 @@ def encoded_url_length(
     """Length of the GET URL exactly as httpx would encode it (Hebrew costs 6 chars a letter)."""
     params = {"token": "x" * token_length, "instance_id": "x" * instance_id_length}
     params |= build_params(kind, jid=jid, text=text, media_url=media_url)
-    return len(str(httpx.URL(_endpoint_url(base_url, kind), params=params)))
+    return len(str(request_url(base_url, kind, params)))
 
 
 _QUERY_SECRET = re.compile(r"\b(token|instance_id)=[^&\s\"'#<>]+", re.IGNORECASE)
@@ -279,7 +289,7 @@ class IbotClient:
         # Classify inside `except`, return after it: no httpx exception (whose request holds
         # the token) survives as a __context__ of anything raised later.
         try:
-            response = self._http.get(_endpoint_url(self.base_url, kind), params=params)
+            response = self._http.get(request_url(self.base_url, kind, params))
         except httpx.InvalidURL:
             outcome = Outcome("abort", "the base URL is not a valid URL")
         except httpx.HTTPError as error:

@@ -402,3 +402,17 @@ def test_logged_exceptions_are_redacted(caplog: pytest.LogCaptureFixture) -> Non
     except RuntimeError:
         logging.getLogger("httpx").exception("request %s failed", f"?token={TOKEN}")
     assert caplog.records and not leaks(caplog.text)
+
+
+def test_spaces_are_sent_as_percent_20_like_the_reference_and_plus_survives() -> None:
+    seen: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(200, json=SENT)
+
+    make_client(handler).send_once("text", jid=JID, text="Hello World +972 & שלום")
+    raw = seen[0].url.query.decode("ascii")
+    assert "msg=Hello%20World%20%2B972%20%26%20%D7%A9" in raw
+    assert f"jid={JID}" in raw  # '@' readable, as in the reference's example
+    assert seen[0].url.params["msg"] == "Hello World +972 & שלום"
