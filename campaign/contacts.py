@@ -78,9 +78,10 @@ def _to_sheet(
             )
         h = header_row - 1
     else:
-        h = _find_header(grid)
-        if h is None:
+        found = _find_header(grid)
+        if found is None:
             raise EmptySheetError(f"{where}: the sheet is empty. Export the contacts with a header row.")
+        h = found
     header = grid[h]
     body = grid[h + 1 :]
     width = _last_used(header)

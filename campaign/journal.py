@@ -12,6 +12,7 @@ import hashlib
 import os
 import re
 import sqlite3
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -238,7 +239,7 @@ def sent_since(state_dir: Path, since: float, *, exclude: Path | None = None) ->
     return {jid: why for jid, (_, why) in out.items()}
 
 
-if os.name == "nt":  # pragma: no cover - the lock on Windows
+if sys.platform == "win32":  # pragma: no cover - the lock on Windows
     import msvcrt
 
     def _lock(fd: int) -> None:

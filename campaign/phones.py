@@ -109,7 +109,7 @@ def to_jid(raw: str, country: str = "IL", strict: bool = False) -> PhoneResult:
         )
     jid = phonenumbers.format_number(number, PhoneNumberFormat.E164)[1:] + USER_JID
     if not phonenumbers.is_valid_number(number):
-        region = phonenumbers.region_code_for_country_code(number.country_code)
+        region = phonenumbers.region_code_for_country_code(number.country_code or 0)
         warning = f"'{text}' is not in {region}'s known number ranges; check it"
         if strict:
             return PhoneResult(None, warning + " (rejected by --strict-phones)")

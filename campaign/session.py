@@ -205,7 +205,7 @@ def _report_template_change(journal: Journal, plan: Plan, opts: SendOptions, ui:
 def _describe(plan: Plan, ui: UI) -> None:
     sheet = plan.sheet
     where = f" (sheet '{sheet.sheet_name}')" if sheet.sheet_name else ""
-    ui.info(f"{sheet.path.name}{where}: {len(plan.rows)} rows, phone column "
+    ui.info(f"{sheet.path.name}{where}: {len(plan.rows)} row(s), phone column "
             f"'{plan.phone_column}', header on row {sheet.header_row}.")  # fmt: skip
 
 
