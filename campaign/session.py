@@ -205,7 +205,8 @@ def _report_template_change(journal: Journal, plan: Plan, opts: SendOptions, ui:
 def _describe(plan: Plan, ui: UI) -> None:
     sheet = plan.sheet
     where = f" (sheet '{sheet.sheet_name}')" if sheet.sheet_name else ""
-    ui.info(f"{sheet.path.name}{where}: {len(plan.rows)} row(s), phone column "
+    n = len(plan.rows)
+    ui.info(f"{sheet.path.name}{where}: {n} row{'' if n == 1 else 's'}, phone column "
             f"'{plan.phone_column}', header on row {sheet.header_row}.")  # fmt: skip
 
 

@@ -273,7 +273,7 @@ def test_other_sheets_are_named_in_a_notice(cli: Cli, workbook: Path, results: R
         "Note: contacts.xlsx has 2 sheets; using 'Contacts' (others: VIP). "
         "Pick one with --sheet NAME.\n"
     ) in r.stderr
-    assert "contacts.xlsx (sheet 'Contacts'): 1 rows" in r.stdout
+    assert "contacts.xlsx (sheet 'Contacts'): 1 row," in r.stdout
 
 
 def test_sheet_option_picks_the_sheet(cli: Cli, workbook: Path, results: Results) -> None:
