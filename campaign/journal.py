@@ -59,10 +59,14 @@ class Record:
     sent_at: str
 
 
-def campaign_name(contacts: Path, template: Path | None) -> str:
-    """Default identity: the contacts and template file names (`contacts-welcome`)."""
-    raw = contacts.stem + ("-" + template.stem if template is not None else "-message")
-    return re.sub(r"[^\w.-]+", "_", raw).strip("_") or "campaign"
+def campaign_name(contacts: Path, template: Path | None, name: str | None = None) -> str:
+    """The identity: --name, or the contacts and template file names (`contacts-welcome`).
+
+    Made safe as a file name, since the journal is `<name>.sqlite3`.
+    """
+    if name is None:
+        name = contacts.stem + ("-" + template.stem if template is not None else "-message")
+    return re.sub(r"[^\w.-]+", "_", name).strip("_.") or "campaign"
 
 
 def default_state_dir(contacts: Path) -> Path:

@@ -73,7 +73,7 @@ def run_send(
     if opts.test_to and opts.dry_run:
         raise InputError("--test-to sends one real message; it cannot be combined with --dry-run.")
     base_url = (opts.base_url or DEFAULT_BASE_URL).rstrip("/")
-    name = opts.name or campaign_name(opts.contacts, opts.template)
+    name = campaign_name(opts.contacts, opts.template, opts.name)
     state = opts.state or default_state_dir(opts.contacts) / f"{name}.sqlite3"
 
     recent: dict[str, str] = {}
@@ -106,8 +106,13 @@ def run_send(
         if opts.check_media and plan.kind != "text":
             _check_media(plan, ui, timeout=min(opts.timeout, 10.0))
 
+        target = [results_path]
+
         def write(rows: list[Row]) -> Path:
-            return write_results(results_path, plan.sheet, rows, plan.kind)
+            # Once the sheet was open in Excel and a copy was written, keep writing that copy
+            # rather than a new timestamped file every 30 seconds.
+            target[0] = write_results(target[0], plan.sheet, rows, plan.kind)
+            return target[0]
 
         _describe(plan, ui)
         if opts.dry_run:
