@@ -19,12 +19,17 @@ from campaign.errors import CampaignError, InputError
 DRY_RUN_SHOWN = 3
 
 
-class CliError(click.ClickException):
-    """A CampaignError as one paragraph on stderr, with its exit code and no traceback."""
+class _InputExit(click.ClickException):
+    exit_code = 2
 
-    def __init__(self, error: CampaignError) -> None:
-        super().__init__(str(error))
-        self.exit_code = error.exit_code
+
+class _ApiExit(click.ClickException):
+    exit_code = 3
+
+
+def cli_error(error: CampaignError) -> click.ClickException:
+    """A CampaignError as one paragraph on stderr, with its exit code and no traceback."""
+    return (_ApiExit if error.exit_code == 3 else _InputExit)(str(error))
 
 
 def _apply_config(ctx: click.Context, _param: click.Parameter, value: str | None) -> None:
@@ -43,7 +48,7 @@ def _apply_config(ctx: click.Context, _param: click.Parameter, value: str | None
     try:
         values = load_config(Path(value), known)
     except CampaignError as e:
-        raise CliError(e) from None
+        raise cli_error(e) from None
     ctx.default_map = {**(ctx.default_map or {}), **values}
 
 
@@ -140,7 +145,7 @@ def send(contacts: Path | None, **kw: Any) -> None:
     try:
         code = run_send(opts, ui, argv=_command_line(click.get_current_context()))
     except CampaignError as e:
-        raise CliError(e) from None
+        raise cli_error(e) from None
     except KeyboardInterrupt:  # Ctrl-C while planning, before anything was sent
         click.echo("\nInterrupted; nothing was sent.", err=True)
         sys.exit(130)
@@ -178,7 +183,7 @@ def sandbox(port: int, token: str | None, instance_id: str | None, failure_rate:
         serve(port=port, token=token, instance_id=instance_id, faults=faults,
               echo=lambda line: click.echo(line))  # fmt: skip
     except OSError as e:
-        raise CliError(InputError(f"cannot listen on 127.0.0.1:{port} ({e.strerror}). "
+        raise cli_error(InputError(f"cannot listen on 127.0.0.1:{port} ({e.strerror}). "
                                   "Pick another --port.")) from None  # fmt: skip
 
 
@@ -242,13 +247,13 @@ class ConsoleUI:
     def advance(self, row: Any, counts: Mapping[str, int]) -> None:
         if self._bar is None:
             return
-        self._bar.update(1)
-        left = (self._bar.total or 0) - self._bar.n
+        left = (self._bar.total or 0) - self._bar.n - 1
         eta = dt.datetime.now() + dt.timedelta(seconds=left * self._interval)
         self._bar.set_postfix_str(
             f"sent {counts.get('sent', 0)}, failed {counts.get('failed', 0)}, "
-            f"unknown {counts.get('unknown', 0)}, done ~{eta:%H:%M}", refresh=True
+            f"unknown {counts.get('unknown', 0)}, done ~{eta:%H:%M}", refresh=False
         )
+        self._bar.update(1)
 
     def waiting(self, until: float, reason: str) -> None:
         when = f"waiting until {dt.datetime.fromtimestamp(until):%a %d %b %H:%M} ({reason})"
