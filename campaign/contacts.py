@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -188,7 +189,12 @@ def sniff_delimiter(text: str, suffix: str) -> str:
 
 def _read_delimited(path: Path) -> tuple[list[list[str]], str]:
     text = decode(path.read_bytes(), path.name)
-    delimiter = sniff_delimiter(text, path.suffix.lower())
+    # Excel writes and reads a first line `sep=;` naming the delimiter, and hides it: so do we.
+    hint = re.match(r"sep=([,;\t|])\r?\n", text)
+    if hint:
+        text, delimiter = text[hint.end():], hint.group(1)
+    else:
+        delimiter = sniff_delimiter(text, path.suffix.lower())
     try:
         grid = list(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter))
     except csv.Error as e:

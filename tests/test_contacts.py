@@ -354,3 +354,12 @@ def test_missing_file(tmp_path: Path) -> None:
     assert str(e.value) == (
         f"{path}: no such file. Check the path (run from the folder that holds it)."
     )
+
+
+def test_excel_sep_hint_line_names_the_delimiter_and_is_hidden(tmp_path: Path) -> None:
+    path = tmp_path / "contacts.csv"
+    path.write_bytes(b"sep=;\r\nName;Phone\r\nDana, Tel Aviv;0502345678\r\n")
+    sheet = load_sheet(path)
+    assert sheet.columns == ("Name", "Phone")
+    assert sheet.rows == [("Dana, Tel Aviv", "0502345678")]
+    assert sheet.numbers == [2] and sheet.delimiter == ";"
