@@ -32,6 +32,15 @@ class Sheet:
     delimiter: str = ","
     notices: tuple[str, ...] = field(default=())
 
+    @property
+    def label(self) -> str:
+        """How error messages name this table: `contacts.xlsx, sheet 'Contacts'`."""
+        return label(self.path, self.sheet_name)
+
+
+def label(path: Path, sheet_name: str | None) -> str:
+    return path.name + (f", sheet '{sheet_name}'" if sheet_name else "")
+
 
 def load_sheet(path: Path, *, sheet: str | None = None, header_row: int | None = None) -> Sheet:
     """Read `path` as text cells, find its header and drop fully empty rows."""
@@ -69,7 +78,7 @@ def _to_sheet(
     delimiter: str,
     notices: tuple[str, ...],
 ) -> Sheet:
-    where = f"{path.name}" + (f", sheet '{sheet_name}'" if sheet_name else "")
+    where = label(path, sheet_name)
     if header_row is not None:
         if header_row < 1 or header_row > len(grid) or not any(c.strip() for c in grid[header_row - 1]):
             raise InputError(

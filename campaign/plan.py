@@ -81,8 +81,7 @@ def build_plan(
     try:
         index = find_phone_column(sheet.columns, phone_column)
     except InputError as e:
-        where = sheet.path.name + (f", sheet '{sheet.sheet_name}'" if sheet.sheet_name else "")
-        raise InputError(f"{where}: {e}") from None
+        raise InputError(f"{sheet.label}: {e}") from None
     suppressed = suppressed or {}
     first_row: dict[str, int] = {}
     rows: list[Row] = []
@@ -173,7 +172,8 @@ def plan_campaign(opts: SendOptions, *, base_url: str = DEFAULT_BASE_URL,
         )
     if opts.kind not in ENDPOINTS:
         raise InputError(f"--type {opts.kind!r} is not one of: {', '.join(ENDPOINTS)}.")
-    if opts.country.upper() not in phonenumbers.SUPPORTED_REGIONS:
+    country = opts.country.upper()
+    if country not in phonenumbers.SUPPORTED_REGIONS:
         raise InputError(
             f"--country {opts.country!r} is not a two-letter country code phonenumbers knows "
             "(e.g. IL, US, GB, DE)."
@@ -187,14 +187,14 @@ def plan_campaign(opts: SendOptions, *, base_url: str = DEFAULT_BASE_URL,
     media = None
     if opts.media_url is not None:
         media = MessageTemplate(opts.media_url, origin="--media-url", columns=sheet.columns)
-    all_suppressed = dict(load_suppressions(opts.suppress, country=opts.country.upper()))
+    all_suppressed = dict(load_suppressions(opts.suppress, country=country))
     all_suppressed.update(suppressed or {})
     plan = build_plan(
         sheet,
         message=message,
         media=media,
         kind=opts.kind,
-        country=opts.country.upper(),
+        country=country,
         strict_phones=opts.strict_phones,
         phone_column=opts.phone_column,
         suppressed=all_suppressed,

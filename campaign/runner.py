@@ -14,7 +14,7 @@ from typing import Protocol
 from campaign.client import IbotClient, Outcome
 from campaign.journal import Journal, Record
 from campaign.pacing import Pacer, Schedule
-from campaign.plan import Row, count_statuses
+from campaign.plan import SENDABLE, Row, count_statuses
 
 # Rewrite the results sheet at least this often during a run, so a crash loses no report.
 # Not after every send: an XLSX of 30k rows takes ~2 s to write. Also written before any long wait
@@ -107,7 +107,7 @@ class Runner:
         self._since_write = 0
 
     def run(self) -> RunReport:
-        targets = [r for r in self.rows if r.status in ("ready", "failed", "pending")]
+        targets = [r for r in self.rows if r.status in SENDABLE]
         for r in targets:
             r.status = "pending"
         planned = targets if self.limit is None else targets[: self.limit]
@@ -208,7 +208,7 @@ class Runner:
 def send_test(rows: list[Row], *, kind: str, client: IbotClient, to_jid: str,
               retries: int, clock: Clock) -> tuple[Row, Outcome]:
     """`--test-to`: the first sendable row's message to one number; the campaign is untouched."""
-    row = next(r for r in rows if r.status in ("ready", "failed"))
+    row = next(r for r in rows if r.status in SENDABLE)
     outcome, _ = client.send(kind, jid=to_jid, text=row.message, media_url=row.media,
                              retries=retries, sleep=clock.sleep, rand=clock.rand)  # fmt: skip
     return row, outcome

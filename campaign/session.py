@@ -130,7 +130,7 @@ def run_send(
         client = IbotClient(http, base_url=base_url, token=token, instance_id=instance_id)
         if opts.test_to:
             return _test_to(plan, opts, ui, client, clock)
-        sendable = [r for r in plan.rows if r.status in ("ready", "failed")]
+        sendable = [r for r in plan.rows if r.status in SENDABLE]
         todo = len(sendable) if opts.limit is None else min(opts.limit, len(sendable))
         pacer = Pacer(delay=opts.delay, jitter=opts.jitter, rand=clock.rand)
         if todo and not opts.yes:
@@ -254,7 +254,7 @@ def _format_duration(seconds: float) -> str:
 
 
 def _show_messages(plan: Plan, ui: UI, n: int) -> None:
-    shown = [r for r in plan.rows if r.status in ("ready", "pending", "failed")][:n]
+    shown = [r for r in plan.rows if r.status in SENDABLE][:n]
     for r in shown:
         media = f"  [{plan.kind}: {r.media}]" if plan.kind != "text" else ""
         ui.info(f"--- row {r.number} → {r.jid}{media}")
@@ -310,7 +310,7 @@ def _test_to(plan: Plan, opts: SendOptions, ui: UI, client: IbotClient, clock: C
     result = to_jid(opts.test_to or "", opts.country)
     if result.jid is None:
         raise InputError(f"--test-to {opts.test_to!r}: {result.problem}.")
-    if not any(r.status in ("ready", "failed") for r in plan.rows):
+    if not any(r.status in SENDABLE for r in plan.rows):
         raise InputError("--test-to: no sendable row to take the message from.")
     row, outcome = send_test(plan.rows, kind=plan.kind, client=client, to_jid=result.jid,
                              retries=opts.retries, clock=clock)  # fmt: skip
