@@ -50,6 +50,17 @@ def kill_in_flight(contacts: Path, box: Sandbox, gate: Gate) -> None:
     gate.release.set()
 
 
+def signal_in_flight(contacts: Path, box: Sandbox, gate: Gate, signum: int) -> tuple[int, str]:
+    """Start the CLI, send `signum` while the gate holds a reply, release it; (exit code, output)."""
+    proc = start_cli(contacts, box.url)
+    assert gate.reached.wait(30)
+    proc.send_signal(signum)
+    threading.Event().wait(0.2)
+    gate.release.set()  # the reply arrives after the signal
+    out, _ = proc.communicate(timeout=30)
+    return proc.returncode, out
+
+
 def run_cli(contacts: Path, url: str, *args: str) -> tuple[int, str]:
     proc = start_cli(contacts, url, *args)
     out, _ = proc.communicate(timeout=60)
@@ -119,13 +130,8 @@ def test_ctrl_c_finishes_the_request_in_flight_then_exits_130(tmp_path, write_cs
     contacts = write_csv(PEOPLE)
     gate = Gate(3)
     with Sandbox(token=SANDBOX_TOKEN, instance_id=SANDBOX_INSTANCE, on_accept=gate) as box:
-        proc = start_cli(contacts, box.url)
-        assert gate.reached.wait(30)
-        proc.send_signal(signal.SIGINT)
-        threading.Event().wait(0.2)
-        gate.release.set()  # the reply arrives after the Ctrl-C
-        out, _ = proc.communicate(timeout=30)
-        assert proc.returncode == 130, out
+        code, out = signal_in_flight(contacts, box, gate, signal.SIGINT)
+        assert code == 130, out
         assert "campaign send" in out and "To go on" in out
         rows = results(contacts.with_name("contacts.results.csv"))
         assert [r["status"] for r in rows] == ["sent"] * 3 + ["pending"] * 3
@@ -141,13 +147,8 @@ def test_sigterm_is_handled_like_ctrl_c(tmp_path, write_csv, results):
     contacts = write_csv(PEOPLE)
     gate = Gate(1)
     with Sandbox(token=SANDBOX_TOKEN, instance_id=SANDBOX_INSTANCE, on_accept=gate) as box:
-        proc = start_cli(contacts, box.url)
-        assert gate.reached.wait(30)
-        proc.send_signal(signal.SIGTERM)
-        threading.Event().wait(0.2)
-        gate.release.set()
-        out, _ = proc.communicate(timeout=30)
-    assert proc.returncode == 130, out
+        code, out = signal_in_flight(contacts, box, gate, signal.SIGTERM)
+    assert code == 130, out
     rows = results(contacts.with_name("contacts.results.csv"))
     assert [r["status"] for r in rows] == ["sent"] + ["pending"] * (N - 1)
 
