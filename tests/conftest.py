@@ -26,6 +26,14 @@ def _no_real_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.delenv(name, raising=False)
 
 
+@pytest.fixture(autouse=True)
+def campaign_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The per-user state folder of every test (and of the CLI subprocesses it starts)."""
+    home = tmp_path_factory.mktemp("campaign-home")
+    monkeypatch.setenv("CAMPAIGN_HOME", str(home))
+    return home
+
+
 @pytest.fixture
 def write_csv(tmp_path: Path) -> Callable[..., Path]:
     """Write rows as a delimited file with the given encoding and delimiter."""
