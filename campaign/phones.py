@@ -3,37 +3,98 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache, lru_cache
 
 import phonenumbers
-from phonenumbers import NumberParseException, PhoneMetadata, PhoneNumberFormat
+from phonenumbers import (
+    COUNTRY_CODE_TO_REGION_CODE,
+    NumberParseException,
+    PhoneMetadata,
+    PhoneNumberFormat,
+    PhoneNumberType,
+)
 
 from campaign.errors import InputError
 
 USER_JID = "@s.whatsapp.net"
 GROUP_JID = "@g.us"
-# Header words that name a phone column, exact matches first, then "contains" (English and Hebrew).
-PHONE_WORDS = (
-    "phone", "mobile", "cell", "cellphone", "whatsapp", "jid", "tel", "telephone", "msisdn",
-    "phone number", "mobile phone", "טלפון", "נייד", "פלאפון", "סלולרי", "טלפון נייד", "וואטסאפ",
-    "מספר טלפון",
-)  # fmt: skip
-# Matched at the start of a word, in this order of trust: 'Mobile No.' yes, 'Cancelled' no.
-CONTAINS_WORDS = ("phone", "mobile", "whatsapp", "טלפון", "נייד", "פלאפון", "סלולר", "וואטסאפ",
-                  "cell")  # fmt: skip
+TEXT_HINT = "format the phone column as Text in Excel and export again"
 
-# Bidi marks and invisible spaces that ride along when numbers are copied from RTL text.
-_INVISIBLE = dict.fromkeys(
-    map(ord, "\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\ufeff\u200b"), None
+
+def _fold(text: str) -> str:
+    """Case and accents folded, so 'Téléphone', 'TELEPHONE' and 'telephone' compare equal."""
+    decomposed = unicodedata.normalize("NFKD", text.casefold())
+    return "".join(c for c in decomposed if not unicodedata.combining(c)).strip()
+
+
+def _words(*groups: str) -> frozenset[str]:
+    return frozenset(_fold(w) for g in groups for w in g.split())
+
+
+# Header words, by how likely the column is to reach someone on WhatsApp. They are matched as
+# whole words (after folding), so 'Phonetic First Name' and 'Cancelled' are not phone columns.
+WHATSAPP_WORDS = _words("whatsapp wa jid וואטסאפ ווטסאפ واتساب واتس ватсап вотсап")
+MOBILE_WORDS = _words(
+    "mobile mobil mobiel mob cell cellphone cellular handy portable celular movil móvil telemovel "
+    "telemóvel cellulare gsm cep נייד פלאפון סלולרי סלולר جوال الجوال موبايل محمول мобильный "
+    "мобильного сотовый mobilní komórkowy 手机 携帯"
 )
+PHONE_WORDS = _words(
+    "phone phones telephone tel telefon telefono teléfono téléphone telefone telefoon telefonnummer "
+    "msisdn טלפון هاتف الهاتف телефон телефона тел 电话 電話"
+)
+# Whole headers that name a phone column without a phone word ('Number', 'Tel No' has one).
+NUMBER_HEADERS = frozenset(_fold(h) for h in (
+    "number", "contact number", "contact no", "numero", "número", "nummer", "מספר", "رقم",
+    "номер", "номер телефона",
+))  # fmt: skip
+# A phone word that also says the line is not a personal mobile: tried after the others.
+LANDLINE_WORDS = _words(
+    "home work business office landline fixed festnetz privat domicile bureau casa trabajo oficina "
+    "fijo fixo assistant assistant's company main other address car radio בית עבודה משרד منزل عمل "
+    "домашний рабочий"
+)
+# A phone word next to one of these names something that is not a number to message.
+NOT_PHONE_WORDS = _words(
+    "type label fax pager yomi phonetic ext extension tty tdd telex isdn code country prefix "
+    "verified consent opt status carrier count valid marketing פקס فاكس факс"
+)
+# 'Handynummer', 'Telefonnr', 'Mobiltelefon': a word glued to a suffix, German style.
+_SUFFIXES = ("nummer", "number", "numero", "nr", "no", "num", "telefon", "phone")
+_TOKEN = re.compile(r"[^\W_]+")
+
+# Bidi marks and invisible characters that ride along when numbers are copied from RTL text,
+# the soft hyphen, and look-alikes of '-' and '+' (iOS's non-breaking hyphen, Word's en dash).
+_INVISIBLE = (
+    "\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\ufeff\u200b\u200c\u200d\u00ad\u2060"
+)
+_DASHES = "\u2010\u2011\u2012\u2013\u2014\u2015\u2212\ufe58\ufe63\uff0d"
+_CLEAN = {
+    **dict.fromkeys(map(ord, _INVISIBLE), None),
+    **dict.fromkeys(map(ord, _DASHES), "-"),
+    **dict.fromkeys(map(ord, "\u00a0\u2007\u2009\u202f\u3000"), " "),
+    ord("\uff0b"): "+",
+}
 _SCIENTIFIC = re.compile(r"^[+-]?\d+(?:[.,]\d+)?[eE][+-]?\d+$")
 _FLOAT_TAIL = re.compile(r"^\+?\d+\.0+$")
 _ALLOWED = re.compile(r"^\+?[\d\s\-.()/]+$")
+_FORMULA = re.compile(r'^=\s*"(.*)"$')  # Excel's CSV trick to keep zeros: ="0547654321"
+_EXTENSION = re.compile(
+    r"\s*(?:;\s*ext\s*=\s*|,?\s*(?:ext(?:ension)?\.?|x|#)\s*)(\d{1,7})\s*$", re.IGNORECASE
+)
+# Separators between several numbers in one cell: Google's ' ::: ', lines, ';', ',', ' or '.
+_SEVERAL = re.compile(r"\s*(?::::|\n|\||;(?!\s*ext)|,(?=\s*[+(\d])|\s(?:or|או|או:)\s)\s*", re.IGNORECASE)
+_SLASH = re.compile(r"\s*/\s*")
+_DATE = re.compile(
+    r"^(?:(\d{4})[-/.](\d{1,2})[-/.](\d{1,2})(?:[ T]\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?"
+    r"|(\d{1,2})[./-](\d{1,2})[./-](\d{4})|(\d{1,2})[./](\d{1,2})[./](\d{2}))$"
+)
 _JID_USER = re.compile(r"[0-9]{5,20}")
 _GROUP_USER = re.compile(r"[0-9]+(?:-[0-9]+)*")
-TEXT_HINT = "format the phone column as Text in Excel and export again"
+_MOBILE_TYPES = (PhoneNumberType.MOBILE, PhoneNumberType.FIXED_LINE_OR_MOBILE)
 
 
 @dataclass(frozen=True)
@@ -44,34 +105,119 @@ class PhoneResult:
     problem: str = ""
 
 
-def find_phone_column(columns: Sequence[str], explicit: str | None = None) -> int:
-    """Index of the phone column: `explicit` by name, or detected from the header words."""
+# --- the phone column ---------------------------------------------------------------------------
+
+
+def header_rank(name: str) -> int:
+    """How much a header looks like a phone column: 4 WhatsApp, 3 mobile, 2 phone, 1 landline, 0 not."""
+    folded = _fold(name)
+    if not folded:
+        return 0
+    tokens = [t for t in _TOKEN.findall(folded) if not t.isdigit() and t != "value"]
+    if not tokens:
+        return 0
+    if any(t in NOT_PHONE_WORDS for t in tokens):
+        return 0
+    kinds = {_word_kind(t) for t in tokens}
+    if 4 in kinds:
+        return 4
+    if 3 in kinds:
+        return 3
+    if 2 in kinds:
+        return 1 if any(t in LANDLINE_WORDS for t in tokens) else 2
+    if " ".join(tokens) in NUMBER_HEADERS:
+        return 2
+    return 0
+
+
+@cache
+def _word_kind(token: str) -> int:
+    for kind, words in ((4, WHATSAPP_WORDS), (3, MOBILE_WORDS), (2, PHONE_WORDS)):
+        if token in words:
+            return kind
+        for w in words:
+            if len(w) > 2 and token.startswith(w) and token[len(w):] in _SUFFIXES:
+                return kind
+    return 0
+
+
+def header_candidates(columns: Sequence[str]) -> list[int]:
+    """Columns whose header names a phone, best first: WhatsApp, mobile, phone, then landlines.
+
+    Among equals an exact word ('Phone') beats a header that contains one ('Phone (old)'), then
+    the leftmost wins.
+    """
+    ranked = []
+    for i, c in enumerate(columns):
+        rank = header_rank(c)
+        if rank:
+            exact = _fold(c) in WHATSAPP_WORDS | MOBILE_WORDS | PHONE_WORDS
+            ranked.append((-rank, not exact, i))
+    return [i for *_, i in sorted(ranked)]
+
+
+def explicit_columns(columns: Sequence[str], names: Sequence[str]) -> list[int]:
+    """`--phone-column` names (case-insensitive) to indexes, in the order given."""
     folded = [c.strip().casefold() for c in columns]
-    listing = ", ".join(f"'{c}'" for c in columns if c)
+    out: list[int] = []
+    for name in names:
+        want = name.strip().casefold()
+        if want not in folded:
+            listing = ", ".join(f"'{c}'" for c in columns if c)
+            raise InputError(
+                f"--phone-column '{name}' is not a column of the sheet. The columns are: {listing}."
+            )
+        if folded.index(want) not in out:
+            out.append(folded.index(want))
+    return out
+
+
+def find_phone_column(columns: Sequence[str], explicit: str | None = None) -> int:
+    """Index of the phone column: `explicit` by name, or the best header (no cells looked at)."""
     if explicit is not None:
-        want = explicit.strip().casefold()
-        if want in folded:
-            return folded.index(want)
-        raise InputError(
-            f"--phone-column '{explicit}' is not a column of the sheet. The columns are: {listing}."
-        )
-    for word in PHONE_WORDS:
-        if word in folded:
-            return folded.index(word)
-    for word in CONTAINS_WORDS:
-        for i, name in enumerate(folded):
-            if re.search(rf"(?<![^\W\d_]){word}", name):
-                return i
+        return explicit_columns(columns, [explicit])[0]
+    found = header_candidates(columns)
+    if found:
+        return found[0]
+    listing = ", ".join(f"'{c}'" for c in columns if c)
     raise InputError(
         f"no phone column found. The columns are: {listing}. "
         "Name the one that holds the numbers with --phone-column NAME."
     )
 
 
+def usable_share(cells: Sequence[str], country: str) -> tuple[int, int]:
+    """(non-empty cells, cells that give a JID): how much a column reads as phone numbers."""
+    filled = [c for c in cells if c.strip()]
+    return len(filled), sum(1 for c in filled if to_jid(c, country).jid is not None)
+
+
+def is_mobile_label(text: str) -> bool:
+    """Google's `Phone 1 - Label` cell says 'Mobile', '* Mobile', 'Cell' or 'WhatsApp'."""
+    return header_rank(text.replace("*", " ")) >= 3
+
+
+def label_column(columns: Sequence[str], index: int) -> int | None:
+    """Google's `Phone 1 - Value` has its kind in `Phone 1 - Type` (old) or `- Label` (2024)."""
+    name = columns[index]
+    m = re.fullmatch(r"(.*\S)\s*-\s*value", name.strip(), re.IGNORECASE)
+    if not m:
+        return None
+    for kind in ("Type", "Label"):
+        want = f"{m.group(1)} - {kind}".casefold()
+        for j, c in enumerate(columns):
+            if c.strip().casefold() == want:
+                return j
+    return None
+
+
+# --- one cell to a JID --------------------------------------------------------------------------
+
+
 @lru_cache(maxsize=65536)
 def to_jid(raw: str, country: str = "IL", strict: bool = False) -> PhoneResult:
     """One cell to a JID like 972502345678@s.whatsapp.net; existing user and group JIDs are kept."""
-    text = raw.translate(_INVISIBLE).replace("\u00a0", " ").strip()
+    text = _clean(raw)
     if not text:
         return PhoneResult(None, "no phone number")
     if "@" in text:
@@ -81,28 +227,99 @@ def to_jid(raw: str, country: str = "IL", strict: bool = False) -> PhoneResult:
             None, f"'{text}' is Excel scientific notation and its digits are lost: {TEXT_HINT}"
         )
     if _FLOAT_TAIL.match(text):
-        return PhoneResult(
-            None, f"'{text}' ends in '.0' (Excel stored it as a number): {TEXT_HINT}"
-        )
+        return PhoneResult(None, f"'{text}' ends in '.0' (Excel stored it as a number): {TEXT_HINT}")
+    parts = _several(text)
+    if len(parts) == 1:
+        return _one(parts[0], country, strict)
+    return _pick(parts, country, strict)
+
+
+def _clean(raw: str) -> str:
+    text = raw.translate(_CLEAN)
+    if not text.isascii():
+        # Full-width '＋０５０' and Arabic-Indic digits become ASCII: NFKC, then digit values.
+        text = unicodedata.normalize("NFKC", text)
+        text = "".join(str(unicodedata.decimal(c)) if c.isdecimal() else c for c in text)
+    text = text.strip()
+    m = _FORMULA.match(text)
+    if m:
+        text = m.group(1).strip()
+    if text[:1] in ("'", "\u2019", "\u2018"):
+        text = text[1:].strip()  # Excel's 'keep as text' apostrophe, written out by some tools
+    if text[:4].lower() == "tel:":
+        text = text[4:].strip()
+    return text
+
+
+def _several(text: str) -> list[str]:
+    """A cell with several numbers as a list; shorthand '050-5556667/8' as two full numbers."""
+    parts = [p for p in _SEVERAL.split(text) if p.strip()]
+    out: list[str] = []
+    for part in parts:
+        pieces = _SLASH.split(part)
+        # Only split at '/' when the left side is a number by itself: '030/1234567' is one number.
+        if len(pieces) == 1 or not _digits(pieces[0]) or len(_digits(pieces[0])) < 7:
+            out.append(part)
+            continue
+        out.append(pieces[0])
+        previous = _digits(pieces[0])
+        for piece in pieces[1:]:
+            digits = _digits(piece)
+            if digits and len(digits) <= 4 and piece.strip().isdigit():
+                previous = previous[: len(previous) - len(digits)] + digits
+                out.append(("+" if pieces[0].lstrip().startswith("+") else "") + previous)
+            else:
+                out.append(piece)
+                previous = digits
+    return out or [text]
+
+
+def _digits(text: str) -> str:
+    return "".join(c for c in text if c.isdigit())
+
+
+def _pick(parts: list[str], country: str, strict: bool) -> PhoneResult:
+    """The first mobile number of several (else the first usable), naming the others."""
+    results = [(p, _one(p, country, strict)) for p in parts]
+    usable = [(p, r) for p, r in results if r.jid]
+    if not usable:
+        return PhoneResult(None, f"none of the {len(parts)} numbers in the cell is usable: "
+                           + "; ".join(r.problem for _, r in results))  # fmt: skip
+    chosen = next((pr for pr in usable if _is_mobile(pr[1].jid or "")), usable[0])
+    others = ", ".join(p for p, _ in results if p is not chosen[0])
+    note = f"warning: the cell holds {len(parts)} numbers: used {chosen[0]}, not {others}"
+    own = chosen[1].problem
+    return PhoneResult(chosen[1].jid, note + (f"; {own}" if own else ""))
+
+
+def _is_mobile(jid: str) -> bool:
+    number = _parse("+" + jid.partition("@")[0], None)
+    return number is not None and phonenumbers.number_type(number) in _MOBILE_TYPES
+
+
+def _one(text: str, country: str, strict: bool) -> PhoneResult:
+    if _is_date(text):
+        return PhoneResult(None, f"'{text}' is a date, not a phone number")
+    warnings = []
+    ext = _EXTENSION.search(text)
+    if ext and ext.start() > 0:
+        warnings.append(f"extension {ext.group(1)} dropped (WhatsApp numbers have none)")
+        text = text[: ext.start()].strip()
     if not _ALLOWED.match(text):
         return PhoneResult(None, f"'{text}' is not a phone number")
-    digits = "".join(str(int(c)) for c in text if c.isdecimal())  # any script's digits, as ASCII
+    digits = "".join(c for c in text if c.isdecimal())
     international = text.startswith("+") or digits.startswith("00")
-    if international:
-        digits = digits[2:] if not text.startswith("+") else digits
+    if international and not text.startswith("+"):
+        digits = digits[2:]
     fast = _fast_path(digits, country, international)
     if fast is not None:
-        return PhoneResult(fast + USER_JID)
+        return PhoneResult(fast + USER_JID, _warn(warnings))
     if international:
         number = _parse("+" + digits, None)
     else:
-        # National ('0502345678', or '502345678' after Excel ate the zero) or international
-        # without its plus ('972502345678', '12025550123'): a valid reading beats a merely
-        # possible one, and the national reading wins a tie.
-        readings = [n for n in (_parse(digits, country), _parse("+" + digits, None)) if n]
-        number = next((n for n in readings if phonenumbers.is_valid_number(n)), None) or next(
-            (n for n in readings if phonenumbers.is_possible_number(n)), None
-        )
+        number, ambiguity = _read_without_plus(digits, country)
+        if ambiguity:
+            warnings.append(ambiguity)
     if number is None or not phonenumbers.is_possible_number(number):
         return PhoneResult(
             None, f"'{text}' is not a possible phone number for {country} (wrong length or prefix)"
@@ -113,8 +330,62 @@ def to_jid(raw: str, country: str = "IL", strict: bool = False) -> PhoneResult:
         warning = f"'{text}' is not in {region}'s known number ranges; check it"
         if strict:
             return PhoneResult(None, warning + " (rejected by --strict-phones)")
-        return PhoneResult(jid, "warning: " + warning)
-    return PhoneResult(jid)
+        warnings.append(warning)
+    return PhoneResult(jid, _warn(warnings))
+
+
+def _warn(warnings: list[str]) -> str:
+    return "warning: " + "; ".join(warnings) if warnings else ""
+
+
+def _is_date(text: str) -> bool:
+    m = _DATE.match(text)
+    if not m:
+        return False
+    g = [x for x in m.groups() if x is not None]
+    if len(g[0]) == 4:
+        month, day = int(g[1]), int(g[2])
+    else:
+        first, second = int(g[0]), int(g[1])
+        day, month = (first, second) if second <= 12 else (second, first)
+    return 1 <= month <= 12 and 1 <= day <= 31
+
+
+def _score(number: phonenumbers.PhoneNumber | None) -> int:
+    if number is None or not phonenumbers.is_possible_number(number):
+        return 0
+    if not phonenumbers.is_valid_number(number):
+        return 1
+    return 3 if phonenumbers.number_type(number) in _MOBILE_TYPES else 2
+
+
+def _read_without_plus(digits: str, country: str) -> tuple[phonenumbers.PhoneNumber | None, str]:
+    """National ('0502345678', or '502345678' after Excel ate the zero) or international without
+    its '+' (Excel drops a typed '+': '4915123456789'). A mobile reading beats a landline one,
+    a valid one a merely possible one; when both readings are equally plausible the national one
+    wins, unless the digits start with the home country's own code, and the row says so."""
+    national = _parse(digits, country)
+    foreign = _parse("+" + digits, None)
+    a, b = _score(national), _score(foreign)
+    if foreign is None or b == 0 or (national is not None and national == foreign):
+        return national, ""
+    if national is None or a == 0:
+        return foreign, ""
+    if a != b:
+        return (national, "") if a > b else (foreign, "")
+    if a < 2:
+        return national, ""
+    home = str(phonenumbers.country_code_for_region(country))
+    chosen, other = (foreign, national) if digits.startswith(home) else (national, foreign)
+    how = "an international number" if other is foreign else f"a {country} number"
+    return chosen, (
+        f"'{digits}' read as {_show(chosen)}; as {how} it would be {_show(other)}: check it"
+    )
+
+
+def _show(number: phonenumbers.PhoneNumber) -> str:
+    region = phonenumbers.region_code_for_number(number) or "?"
+    return f"{phonenumbers.format_number(number, PhoneNumberFormat.INTERNATIONAL)} ({region})"
 
 
 @cache
@@ -137,8 +408,29 @@ def _region_patterns(country: str) -> tuple[str, str, re.Pattern[str], re.Patter
     return str(md.country_code), prefix, general, re.compile("|".join(f"(?:{k})" for k in kinds))
 
 
+@cache
+def _possible_lengths(code: int) -> frozenset[int]:
+    """Every length a national number may have under country calling code `code`."""
+    lengths: set[int] = set()
+    for region in COUNTRY_CODE_TO_REGION_CODE.get(code, ()):
+        md = (PhoneMetadata.metadata_for_nongeo_region(code) if region == "001"
+              else PhoneMetadata.metadata_for_region(region))  # fmt: skip
+        if md is not None and md.general_desc is not None:
+            lengths.update(md.general_desc.possible_length or ())
+    return frozenset(lengths)
+
+
+def _foreign_possible(digits: str) -> bool:
+    """Could these digits, read with a '+', be a possible number of some country?"""
+    for k in (1, 2, 3):
+        code = int(digits[:k]) if digits[:k].isdigit() and digits[0] != "0" else 0
+        if code in COUNTRY_CODE_TO_REGION_CODE and len(digits) - k in _possible_lengths(code):
+            return True
+    return False
+
+
 def _fast_path(digits: str, country: str, international: bool) -> str | None:
-    """E.164 digits for a number that is plainly valid in `country` (mobile or fixed line).
+    """E.164 digits for a number that is plainly valid in `country` and has no other reading.
 
     phonenumbers.parse costs ~50 µs a cell; this regex check on its own metadata is ~2 µs and
     covers the common case of a sheet of local numbers. Anything else takes the full path.
@@ -147,15 +439,22 @@ def _fast_path(digits: str, country: str, international: bool) -> str | None:
     if info is None:
         return None
     code, prefix, general, valid = info
+
+    def ok(nsn: str) -> bool:
+        return nsn[:1] not in ("", "0") and bool(general.fullmatch(nsn)) and bool(valid.fullmatch(nsn))
+
     if international:
-        candidates = [digits[len(code):]] if digits.startswith(code) else []
-    else:
-        national = digits[len(prefix):] if prefix and digits.startswith(prefix) else digits
-        candidates = [national] + ([digits[len(code):]] if digits.startswith(code) else [])
-    for nsn in candidates:
-        if nsn[:1] not in ("", "0") and general.fullmatch(nsn) and valid.fullmatch(nsn):
-            return code + nsn
-    return None
+        return code + digits[len(code):] if digits.startswith(code) and ok(digits[len(code):]) else None
+    national = digits[len(prefix):] if prefix and digits.startswith(prefix) else digits
+    readings = [(national, True)] if ok(national) else []
+    if digits.startswith(code) and ok(digits[len(code):]):
+        readings.append((digits[len(code):], False))
+    if len(readings) != 1:
+        return None
+    nsn, is_national = readings[0]
+    if is_national and _foreign_possible(digits):
+        return None  # '4915123456789' under DE: a German number, or +49 1512...?
+    return code + nsn
 
 
 def _parse(text: str, region: str | None) -> phonenumbers.PhoneNumber | None:
