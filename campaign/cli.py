@@ -49,6 +49,9 @@ def _apply_config(ctx: click.Context, _param: click.Parameter, value: str | None
         values = load_config(Path(value), known)
     except CampaignError as e:
         raise cli_error(e) from None
+    for p in ctx.command.params:  # phone_column = "Mobile" means one value of a repeatable option
+        if isinstance(p, click.Option) and p.multiple and isinstance(values.get(p.name or ""), str):
+            values[p.name or ""] = [values[p.name or ""]]
     ctx.default_map = {**(ctx.default_map or {}), **values}
 
 
@@ -73,14 +76,19 @@ def main() -> None:
 @click.option("--sheet", help="Workbook sheet to read (default: the first; others are listed).")
 @click.option("--header-row", type=click.IntRange(min=1),
               help="Row number of the column names (default: found automatically).")
-@click.option("--phone-column", help="Column holding the phone numbers (default: detected from "
-              "headers like Phone, Mobile, WhatsApp, טלפון, נייד).")
+@click.option("--phone-column", multiple=True, help="Column holding the phone numbers (default: "
+              "detected from headers like Phone, Mobile, WhatsApp, טלפון, נייד, and from the "
+              "cells). Repeatable: a row whose first column has no usable number takes the next.")
 @click.option("--country", default="IL", show_default=True,
               help="Country of numbers written without a country code (ISO code, e.g. IL, US).")
 @click.option("--strict-phones", is_flag=True,
               help="Reject numbers outside the country's known ranges instead of warning.")
 @click.option("--suppress", multiple=True, type=click.Path(path_type=Path, dir_okay=False),
               help="Opt-out list (any supported format); matching rows are not sent. Repeatable.")
+@click.option("--encoding", metavar="NAME", help="Text encoding of a CSV/TSV/TXT file, e.g. "
+              "cp1255, cp1252, utf-8 (default: detected, and named in the output).")
+@click.option("--skip-hidden", is_flag=True, help="Leave out rows hidden in the workbook (by hand "
+              "or by a filter): they become 'suppressed'.")
 @click.option("--dry-run", is_flag=True,
               help="Do everything but send: write the results sheet with 'ready' rows and show "
               "the first messages.")
@@ -236,11 +244,12 @@ class ConsoleUI:
         return click.confirm(question, default=False)
 
     # Progress, for the runner -------------------------------------------------------------
-    def start(self, total: int, interval: float) -> None:
+    def start(self, total: int, interval: float, label: str = "") -> None:
         from tqdm import tqdm
 
         self._interval = interval
-        self._bar = tqdm(total=total, unit="msg", file=sys.stderr, disable=self.quiet or total == 0,
+        self._bar = tqdm(total=total, unit="msg", desc=label or None, file=sys.stderr,
+                         disable=self.quiet or total == 0,
                          dynamic_ncols=True, bar_format="{l_bar}{bar}| {n_fmt}/{total_fmt} "
                          "[{elapsed}<{remaining}{postfix}]")  # fmt: skip
 

@@ -8,12 +8,14 @@ a write uncommitted until the next statement, which a SIGKILL loses).
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import hashlib
 import os
 import re
+import socket
 import sqlite3
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -78,12 +80,27 @@ def template_digest(source: str) -> str:
     return hashlib.sha256(source.encode("utf-8")).hexdigest()[:16]
 
 
-class Journal:
-    """One campaign's journal file. Use as a context manager; it holds the campaign's lock."""
+SQLITE_MAGIC = b"SQLite format 3\x00"
 
-    def __init__(self, path: Path) -> None:
+
+class JournalDamaged(InputError):
+    """The journal file could not be read; `salvage()` rebuilds it from what can be."""
+
+
+class Journal:
+    """One campaign's journal file. Use as a context manager; it holds the campaign's lock.
+
+    The lock is an OS lock on the journal file itself (however it is reached: a symlink, another
+    relative path) and on a lock file in the per-user state folder named after the journal's real
+    path, so deleting a file beside the journal does not let a second run in.
+    """
+
+    def __init__(self, path: Path, *, campaign: str = "", namespace: str = "live",
+                 locks: Path | None = None) -> None:  # fmt: skip
         self.path = Path(path)
-        self._lock_file: int | None = None
+        self.real = Path(os.path.realpath(self.path))
+        self.campaign, self.namespace, self.locks = campaign, namespace, locks
+        self._lock_fds: list[int] = []
         self.db: sqlite3.Connection | None = None
         self._sync = ""
         self._request_id: int | None = None
@@ -96,45 +113,125 @@ class Journal:
         self.close()
 
     def open(self, *, lock: bool = True) -> None:
+        """Open for writing (with the lock) or, with lock=False, read-only if the file exists."""
+        if not lock:
+            if self.real.is_file() and self.real.stat().st_size:
+                self._check_is_journal()
+                try:
+                    self.db = sqlite3.connect(f"file:{self.real}?mode=ro", uri=True, timeout=30,
+                                              isolation_level=None)  # fmt: skip
+                    self._check_readable()
+                except sqlite3.DatabaseError as e:
+                    self.close()
+                    raise JournalDamaged(
+                        f"--state {self.path}: the journal is damaged ({e}). Run the same command "
+                        "without --dry-run: it keeps the damaged file aside and salvages what it can."
+                    ) from None
+            return
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self.real.parent.mkdir(parents=True, exist_ok=True)
         except OSError as e:
             raise InputError(f"--state {self.path}: cannot create its folder ({e.strerror}).") from None
-        if lock:
-            self._acquire_lock()
+        self._acquire_lock()
+        self._check_is_journal()
         try:
             # isolation_level=None: no implicit transactions; we BEGIN and COMMIT ourselves.
-            self.db = sqlite3.connect(self.path, isolation_level=None, timeout=30)
+            self.db = sqlite3.connect(self.real, isolation_level=None, timeout=30)
             self.db.execute("PRAGMA journal_mode=WAL")
             self.db.execute("PRAGMA synchronous=FULL")
             self._sync = "FULL"
             self.db.executescript(SCHEMA)
+            self._check_readable()
         except sqlite3.DatabaseError as e:
-            self.close()
+            if self.db is not None:
+                self.db.close()
+                self.db = None
+            raise JournalDamaged(str(e)) from None
+        self._check_identity()
+
+    def _check_is_journal(self) -> None:
+        """Refuse a file that is not SQLite at all (a contacts sheet given to --state, say)."""
+        try:
+            with open(self.real, "rb") as f:
+                head = f.read(100)
+        except FileNotFoundError:
+            return
+        except OSError as e:
+            raise InputError(f"--state {self.path}: cannot read it ({e.strerror}).") from None
+        if head and not head.startswith(SQLITE_MAGIC) and head.strip(b"\x00") and \
+                not self.path.name.endswith(".sqlite3"):  # fmt: skip
             raise InputError(
-                f"--state {self.path}: not a campaign journal ({e}). Point --state elsewhere."
-            ) from None
+                f"--state {self.path} is not a campaign journal (it is some other file). "
+                "Point --state at a journal file of its own, e.g. .campaign/NAME.sqlite3."
+            )
+
+    def _check_readable(self) -> None:
+        assert self.db is not None
+        problems = [r[0] for r in self.db.execute("PRAGMA quick_check(5)")]
+        if problems != ["ok"]:
+            raise sqlite3.DatabaseError("; ".join(problems))
+        self.db.execute("SELECT count(*), max(started_at) FROM sends").fetchone()
+
+    def _check_identity(self) -> None:
+        """The journal knows its campaign and namespace; another campaign's is refused."""
+        meta = {k: self.get_meta(k) for k in ("campaign", "namespace")}
+        if self.campaign and meta["campaign"] not in (None, self.campaign):
+            raise InputError(
+                f"--state {self.path} is the journal of campaign '{meta['campaign']}', not "
+                f"'{self.campaign}'. Using it would skip whoever that campaign reached. To carry on "
+                f"that campaign, add --name '{meta['campaign']}'; for this one, drop --state (or "
+                "give it a journal of its own)."
+            )
+        if meta["namespace"] not in (None, self.namespace):
+            raise InputError(
+                f"--state {self.path} is the journal of a {_kind(meta['namespace'])}, and this run "
+                f"sends to {_kind(self.namespace)}. Rehearsals and real sends keep separate "
+                "journals: drop --state to use the right one."
+            )
+        for key, value in (("campaign", self.campaign), ("namespace", self.namespace)):
+            if value and meta[key] is None:
+                self.set_meta(key, value)
 
     def _acquire_lock(self) -> None:
-        # An OS file lock dies with its process, so a SIGKILLed run cannot leave it stuck.
-        fd = os.open(f"{self.path}.lock", os.O_RDWR | os.O_CREAT, 0o644)
-        try:
-            _lock(fd)
-        except OSError:
-            os.close(fd)
-            raise BusyError(
-                f"another run of this campaign is in progress (journal {self.path} is locked). "
-                "Wait for it to finish or stop it; two runs at once could send twice."
-            ) from None
-        self._lock_file = fd
+        # OS file locks die with their process, so a SIGKILLed run cannot leave them stuck.
+        owner = ""
+        paths = []
+        if self.locks is not None:
+            digest = hashlib.sha256(str(self.real).encode("utf-8", "surrogateescape")).hexdigest()
+            paths.append(self.locks / f"{digest[:32]}.lock")
+        if sys.platform == "win32":  # pragma: no cover - a byte lock on the journal blocks SQLite
+            paths.append(Path(f"{self.real}.lock"))
+        else:
+            paths.append(self.real)
+        for path in paths:
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+            except OSError as e:
+                self.close()
+                raise InputError(f"--state {self.path}: cannot open {path} ({e.strerror}).") from None
+            try:
+                _lock(fd)
+            except OSError:
+                os.close(fd)
+                if path != self.real:
+                    owner = _read_owner(path)
+                self.close()
+                raise BusyError(
+                    f"another run of this campaign is in progress{owner} (journal {self.path} is "
+                    "locked). Wait for it to finish or stop it; two runs at once could send twice."
+                ) from None
+            self._lock_fds.append(fd)
+            if path != self.real:
+                _write_owner(fd)
 
     def close(self) -> None:
         if self.db is not None:
             self.db.close()
             self.db = None
-        if self._lock_file is not None:
-            os.close(self._lock_file)
-            self._lock_file = None
+        for fd in self._lock_fds:
+            os.close(fd)
+        self._lock_fds = []
 
     @contextlib.contextmanager
     def _tx(self, *, sync: str = "FULL") -> Iterator[sqlite3.Connection]:
@@ -209,6 +306,12 @@ class Journal:
             )
             db.execute("UPDATE requests SET outcome = ? WHERE id = ?", (status, self._request_id))
 
+    def last_request(self) -> float | None:
+        """When this journal's last request started (pacing holds across a restart)."""
+        assert self.db is not None
+        row = self.db.execute("SELECT max(started_at) FROM requests").fetchone()
+        return row[0] if row else None
+
     def request_times(self, since: float) -> list[float]:
         """Start times of requests that may have delivered a message (for hourly/daily caps)."""
         assert self.db is not None
@@ -220,27 +323,118 @@ class Journal:
         return [r[0] for r in cur]
 
 
-def sent_since(state_dir: Path, since: float, *, exclude: Path | None = None) -> dict[str, str]:
-    """JID -> 'campaign NAME on DATE', for every campaign journal in `state_dir`."""
-    out: dict[str, tuple[float, str]] = {}
-    if not state_dir.is_dir():
-        return {}
-    for path in sorted(state_dir.glob("*.sqlite3")):
-        if exclude is not None and path.resolve() == exclude.resolve():
-            continue
+def journal_path(state: Path, suffix: str) -> Path:
+    """A namespace's journal beside the campaign's: `x.sqlite3` -> `x.rehearsal.sqlite3`."""
+    if not suffix:
+        return state
+    name = state.name[: -len(".sqlite3")] if state.name.endswith(".sqlite3") else state.stem
+    return state.with_name(f"{name}{suffix}.sqlite3")
+
+
+def _kind(namespace: str | None) -> str:
+    if namespace == "live":
+        return "real campaign (the ibot-chat API)"
+    if namespace == "sandbox":
+        return "rehearsal (the in-process sandbox)"
+    return f"rehearsal ({(namespace or '').removeprefix('loopback:')})"
+
+
+def _write_owner(fd: int) -> None:
+    """Who holds the lock, for the refusal message of a second run."""
+    since = dt.datetime.now().astimezone().isoformat(timespec="seconds")
+    data = f"{os.getpid()} {socket.gethostname()} {since}\n".encode()
+    with contextlib.suppress(OSError):
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, data, 0)
+
+
+def _read_owner(path: Path) -> str:
+    try:
+        pid, host, since = path.read_text().split()[:3]
+    except (OSError, ValueError, UnicodeDecodeError):
+        return ""
+    return f" (process {pid} on {host}, since {since})"
+
+
+def salvage(path: Path, *, sends: Mapping[str, tuple[str, float]], campaign: str,
+            namespace: str, now: dt.datetime | None = None) -> tuple[Path, int, int]:  # fmt: skip
+    """Rebuild a damaged journal from what SQLite can still read and from `sends` (the per-user
+    history of this journal: JID -> (outcome, time)). The damaged file is kept aside.
+
+    Returns (where the damaged file now is, records read from it, records added from `sends`).
+    Call with the journal's lock held.
+    """
+    real = Path(os.path.realpath(path))
+    read: dict[str, tuple[object, ...]] = {}
+    meta: dict[str, str] = {}
+    if real.exists() and real.stat().st_size:
+        read, meta = _readable_rows(real)
+    stamp = (now or dt.datetime.now()).strftime("%Y%m%d-%H%M%S")
+    aside = real.with_name(f"{real.name}.damaged-{stamp}")
+    for suffix in ("", "-wal", "-shm"):
+        src = Path(f"{real}{suffix}")
+        if src.exists():
+            os.replace(src, f"{aside}{suffix}")
+    db = sqlite3.connect(real, isolation_level=None)
+    try:
+        db.execute("PRAGMA journal_mode=WAL")
+        db.executescript(SCHEMA)
+        db.execute("BEGIN IMMEDIATE")
+        for key, value in {**meta, "campaign": campaign, "namespace": namespace}.items():
+            if value:
+                db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, value))
+        cols = "jid, row_number, status, error, message, media, attempts, started_at, sent_at"
+        for values in read.values():
+            db.execute(f"INSERT OR REPLACE INTO sends ({cols}) VALUES (?,?,?,?,?,?,?,?,?)", values)
+        added = 0
+        for jid, (outcome, at) in sends.items():
+            prev = read.get(jid)
+            if prev is not None and (prev[2] == "sent" or outcome != "sent"):
+                continue
+            status = {"sent": "sent", "failed": "failed"}.get(outcome, "unknown")
+            error = {"sent": "", "unknown": INTERRUPTED}.get(status, "earlier attempt failed")
+            sent_at = dt.datetime.fromtimestamp(at).astimezone().isoformat(timespec="seconds")
+            db.execute(f"INSERT OR REPLACE INTO sends ({cols}) VALUES (?,0,?,?,'','',1,?,?)",
+                       (jid, status, error, at, sent_at if status == "sent" else ""))  # fmt: skip
+            db.execute("INSERT INTO requests (jid, started_at, outcome) VALUES (?, ?, ?)", (jid, at, status))
+            added += 1
+        db.execute("COMMIT")
+    finally:
+        db.close()
+    return aside, len(read), added
+
+
+def _readable_rows(path: Path) -> tuple[dict[str, tuple[object, ...]], dict[str, str]]:
+    """Every row of `sends` and `meta` SQLite can still read, one at a time past damage."""
+    rows: dict[str, tuple[object, ...]] = {}
+    meta: dict[str, str] = {}
+    try:
+        db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    except sqlite3.DatabaseError:
+        return rows, meta
+    cols = "jid, row_number, status, error, message, media, attempts, started_at, sent_at"
+    try:
+        with contextlib.suppress(sqlite3.DatabaseError):
+            meta = dict(db.execute("SELECT key, value FROM meta").fetchall())
         try:
-            db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5)
-            rows = db.execute(
-                "SELECT jid, started_at, sent_at FROM sends WHERE status = 'sent' AND started_at >= ?",
-                (since,),
-            ).fetchall()
-            db.close()
+            for r in db.execute(f"SELECT {cols} FROM sends"):
+                rows[r[0]] = r
         except sqlite3.DatabaseError:
-            continue  # not a journal, or being written: skip rather than block the campaign
-        for jid, started, sent_at in rows:
-            if jid not in out or started > out[jid][0]:
-                out[jid] = (started, f"campaign '{path.stem}' sent to this number on {sent_at}")
-    return {jid: why for jid, (_, why) in out.items()}
+            misses, rowid = 0, 0
+            while misses < 2000:  # past the damage, row by row
+                rowid += 1
+                try:
+                    r = db.execute(f"SELECT {cols} FROM sends WHERE rowid = ?", (rowid,)).fetchone()
+                except sqlite3.DatabaseError:
+                    r = None
+                if r is None:
+                    misses += 1
+                    continue
+                misses = 0
+                rows.setdefault(r[0], r)
+    finally:
+        db.close()
+    return rows, meta
 
 
 if sys.platform == "win32":  # pragma: no cover - the lock on Windows

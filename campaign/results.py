@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import datetime as dt
 import os
@@ -28,11 +29,27 @@ STATUS_STYLES = {
 }
 
 
-def default_results_path(contacts: Path) -> Path:
+def default_results_path(contacts: Path, *, rehearsal: bool = False) -> Path:
     suffix = contacts.suffix.lower()
     if suffix in (".xls", ".ods"):
         suffix = ".xlsx"  # we write XLSX only; .xls/.ods writers would add dependencies for no gain
-    return contacts.with_name(f"{contacts.stem}.results{suffix}")
+    kind = ".rehearsal" if rehearsal else ""
+    return contacts.with_name(f"{contacts.stem}{kind}.results{suffix}")
+
+
+def remove_stale_temp_files(path: Path) -> int:
+    """Temp files a killed write left beside the results (`.<name>.XXXX.tmp`). Call under the lock."""
+    removed = 0
+    for tmp in path.parent.glob(f".{path.stem}*.tmp"):
+        try:
+            tmp.unlink()
+            removed += 1
+        except OSError:
+            pass  # not ours to fight over; it does no harm
+    for tmp in path.parent.glob(f".{path.stem}*.xlsm-tmp"):
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+    return removed
 
 
 def check_results_path(results: Path, contacts: Path) -> None:

@@ -13,25 +13,28 @@ from typing import Protocol
 
 from campaign.client import IbotClient, Outcome
 from campaign.journal import Journal, Record
-from campaign.pacing import Pacer, Schedule
+from campaign.pacing import DAY, Pacer, Schedule
 from campaign.plan import SENDABLE, Row, count_statuses
+from campaign.state import UserState
 
-# Rewrite the results sheet at least this often during a run, so a crash loses no report.
-# Not after every send: an XLSX of 30k rows takes ~2 s to write. Also written before any long wait
-# and at the end, so an interruption loses nothing (the journal has every outcome anyway).
+# Rewrite the results sheet this often during a run, so a crash loses little of the report (the
+# journal is the durable record; the sheet is rebuilt from it on the next run). Not after every
+# send: an XLSX of 100k rows takes ~5 s to write. Never more than WRITE_SHARE of the run's time
+# goes to these rewrites; the sheet is still written before any long wait and at the end.
 WRITE_EVERY_SECONDS = 30.0
 WRITE_EVERY_ROWS = 50
+WRITE_SHARE = 0.04
 
 
 class Progress(Protocol):
-    def start(self, total: int, interval: float) -> None: ...
+    def start(self, total: int, interval: float, label: str = "") -> None: ...
     def advance(self, row: Row, counts: Mapping[str, int]) -> None: ...
     def waiting(self, until: float, reason: str) -> None: ...
     def close(self) -> None: ...
 
 
 class NoProgress:
-    def start(self, total: int, interval: float) -> None: ...
+    def start(self, total: int, interval: float, label: str = "") -> None: ...
     def advance(self, row: Row, counts: Mapping[str, int]) -> None: ...
     def waiting(self, until: float, reason: str) -> None: ...
     def close(self) -> None: ...
@@ -50,6 +53,28 @@ class Clock:
         return dt.datetime.fromtimestamp(t, self.tz).astimezone(self.tz).isoformat(
             timespec="seconds"
         )
+
+
+@dataclass
+class Claims:
+    """Each send claimed in the per-user history just before it leaves: caps, warm-up and
+    `--skip-contacted-within` of every campaign on this computer see it, even while running."""
+
+    history: UserState
+    namespace: str
+    sender: str
+    campaign: str
+    journal: str
+    skip_within: float | None = None
+
+    def claim(self, jid: str, at: float) -> tuple[int | None, str]:
+        since = None if self.skip_within is None else at - self.skip_within
+        return self.history.claim(namespace=self.namespace, sender=self.sender, jid=jid,
+                                  campaign=self.campaign, journal=self.journal, at=at,
+                                  skip_since=since)  # fmt: skip
+
+    def send_times(self, since: float) -> list[float]:
+        return self.history.send_times(self.namespace, self.sender, since)
 
 
 @dataclass
@@ -97,14 +122,18 @@ class Runner:
         retries: int = 3,
         max_consecutive_failures: int = 5,
         stop_outside_window: bool = False,
+        claims: Claims | None = None,
+        label: str = "",
     ) -> None:
         self.rows, self.kind, self.client, self.journal = rows, kind, client, journal
         self.write, self.clock, self.pacer, self.schedule = write, clock, pacer, schedule
         self.stop, self.progress = stop, progress or NoProgress()
         self.limit, self.retries = limit, retries
         self.max_failures, self.stop_outside_window = max_consecutive_failures, stop_outside_window
+        self.claims, self.label = claims, label
         self._written_at = 0.0
         self._since_write = 0
+        self._write_cost = 0.0
 
     def run(self) -> RunReport:
         targets = [r for r in self.rows if r.status in SENDABLE]
@@ -112,7 +141,7 @@ class Runner:
             r.status = "pending"
         planned = targets if self.limit is None else targets[: self.limit]
         report = RunReport(exit_code=0)
-        self.progress.start(len(planned), self.pacer.mean_interval)
+        self.progress.start(len(planned), self.pacer.mean_interval, self.label)
         self._save(report, force=True)
         counts = count_statuses(self.rows)  # kept up to date per send: recounting is O(rows)
         consecutive = 0
@@ -121,10 +150,12 @@ class Runner:
                 if not self._wait_turn(report):
                     break
                 outcome = self._send(row)
-                report.attempted += 1
                 counts[row.status] = counts.get(row.status, 0) + 1
                 counts["pending"] -= 1
                 self.progress.advance(row, counts)
+                if outcome is None:
+                    continue  # another campaign reached them meanwhile: nothing was sent
+                report.attempted += 1
                 if outcome.kind == "abort":
                     report.stopped, report.exit_code = f"aborted by the API: {outcome.message}", 3
                     break
@@ -157,6 +188,9 @@ class Runner:
                 report.stopped = "interrupted"
                 return False
             now = self.clock.now()
+            if self.claims is not None and self.schedule.caps:
+                # Other campaigns through this number count toward its caps, even while running.
+                self.schedule.history = self.claims.send_times(now - DAY)
             due, reason = self.schedule.next_allowed(max(now, self.pacer.due()))
             if due <= now:
                 return True
@@ -170,10 +204,16 @@ class Runner:
             # when a laptop wakes from suspend.
             self.clock.sleep(min(due - now, 60.0))
 
-    def _send(self, row: Row) -> Outcome:
+    def _send(self, row: Row) -> Outcome | None:
         assert row.jid is not None
         before = row.attempts
         started = self.clock.now()
+        claim = None
+        if self.claims is not None:
+            claim, why = self.claims.claim(row.jid, started)
+            if claim is None:
+                row.status, row.error = "suppressed", why
+                return None
         self.journal.begin(row.jid, row_number=row.number, message=row.message, media=row.media,
                            at=started)  # fmt: skip
         self.pacer.started(started)
@@ -195,14 +235,21 @@ class Runner:
         journal_status = "failed" if row.status == "pending" else row.status
         self.journal.finish(row.jid, status=journal_status, error=row.error,
                             sent_at=row.sent_at, attempts=row.attempts)  # fmt: skip
+        if self.claims is not None and claim is not None:
+            self.claims.history.finish(claim, journal_status)
         self._since_write += 1
         return outcome
 
     def _save(self, report: RunReport, *, force: bool = False) -> None:
         now = self.clock.now()
-        if force or self._since_write >= WRITE_EVERY_ROWS or now - self._written_at >= WRITE_EVERY_SECONDS:
+        since = now - self._written_at
+        due = self._since_write >= WRITE_EVERY_ROWS or since >= WRITE_EVERY_SECONDS
+        # A big sheet is rewritten less often, so rewriting stays a small share of the run.
+        if force or (due and since * WRITE_SHARE >= self._write_cost):
+            began = time.perf_counter()
             report.results = self.write(self.rows)
-            self._written_at, self._since_write = now, 0
+            self._write_cost = time.perf_counter() - began
+            self._written_at, self._since_write = self.clock.now(), 0
 
 
 def send_test(rows: list[Row], *, kind: str, client: IbotClient, to_jid: str,

@@ -24,12 +24,27 @@ from campaign.client import (
 )
 from campaign.config import SendOptions
 from campaign.errors import InputError
-from campaign.journal import Journal, campaign_name, default_state_dir, sent_since, template_digest
+from campaign.journal import (
+    Journal,
+    JournalDamaged,
+    campaign_name,
+    default_state_dir,
+    journal_path,
+    salvage,
+    template_digest,
+)
 from campaign.pacing import DAY, Pacer, Schedule, parse_skip_days, parse_timezone, parse_window
 from campaign.phones import to_jid
 from campaign.plan import SENDABLE, Plan, Row, count_statuses, plan_campaign
-from campaign.results import check_results_path, default_results_path, write_results
-from campaign.runner import Clock, Runner, RunReport, merge_journal, send_test
+from campaign.results import (
+    check_results_path,
+    default_results_path,
+    remove_stale_temp_files,
+    write_results,
+)
+from campaign.runner import Claims, Clock, Runner, RunReport, merge_journal, send_test
+from campaign.state import Namespace, UserState, namespace_for
+from campaign.state import home as state_home
 
 SANDBOX_CREDENTIAL = "sandbox"
 
@@ -42,7 +57,7 @@ class UI(Protocol):
     def is_interactive(self) -> bool: ...
     def confirm(self, question: str) -> bool: ...
     def install_signals(self, stop: threading.Event) -> None: ...
-    def start(self, total: int, interval: float) -> None: ...
+    def start(self, total: int, interval: float, label: str = "") -> None: ...
     def advance(self, row: Row, counts: Mapping[str, int]) -> None: ...
     def waiting(self, until: float, reason: str) -> None: ...
     def close(self) -> None: ...
@@ -73,35 +88,41 @@ def run_send(
     if opts.test_to and opts.dry_run:
         raise InputError("--test-to sends one real message; it cannot be combined with --dry-run.")
     base_url = (opts.base_url or DEFAULT_BASE_URL).rstrip("/")
+    namespace = namespace_for(base_url, sandbox=opts.sandbox)
     name = campaign_name(opts.contacts, opts.template, opts.name)
-    state = opts.state or default_state_dir(opts.contacts) / f"{name}.sqlite3"
-
-    recent: dict[str, str] = {}
-    if opts.skip_contacted_within is not None:
-        since = clock.now() - opts.skip_contacted_within * DAY
-        recent = sent_since(state.parent, since, exclude=state)
-    plan = plan_campaign(opts, base_url=base_url, suppressed=recent)
-    results_path = opts.results or default_results_path(opts.contacts)
-    check_results_path(results_path, opts.contacts)
-    for notice in plan.notices:
-        ui.warn(f"Note: {notice}")
+    state = journal_path(opts.state or default_state_dir(opts.contacts) / f"{name}.sqlite3",
+                         namespace.journal_suffix)  # fmt: skip
 
     with ExitStack() as stack:
-        journal = Journal(state)
-        if opts.dry_run or opts.test_to:
-            if state.exists():
-                journal.open(lock=False)
-                stack.callback(journal.close)
-        else:
-            journal.open()
+        history = UserState(state_home(environ))
+        history.open()
+        stack.callback(history.close)
+        journal = Journal(state, campaign=name, namespace=namespace.key, locks=history.folder / "locks")
+        recent: dict[str, str] = {}
+        if opts.skip_contacted_within is not None:
+            since = clock.now() - opts.skip_contacted_within * DAY
+            recent = history.contacted_since(namespace.key, since, exclude_journal=str(journal.real))
+        plan = plan_campaign(opts, base_url=base_url, suppressed=recent)
+        results_path = opts.results or default_results_path(opts.contacts, rehearsal=namespace.rehearsal)
+        check_results_path(results_path, opts.contacts)
+        for notice in plan.notices:
+            ui.warn(f"Note: {notice}")
+
+        if opts.test_to:
+            pass  # --test-to never reads or writes any journal: the campaign is untouched
+        elif opts.dry_run:
+            journal.open(lock=False)
             stack.callback(journal.close)
-            recovered = journal.recover()
-            if recovered:
-                ui.warn(f"{recovered} send(s) were cut off by a crash and are now 'unknown'.")
+        else:
+            stack.callback(journal.close)
+            _open_journal(journal, history, plan, ui)
+            removed = remove_stale_temp_files(results_path)
+            if removed:
+                ui.warn(f"Note: removed {removed} temporary file(s) an interrupted run left beside "
+                        f"{results_path.name}.")  # fmt: skip
         if journal.db is not None:
             _report_template_change(journal, plan, opts, ui, save=not opts.dry_run)
             merge_journal(plan.rows, journal.records(), retry_unknown=opts.retry_unknown)
-            schedule.history = sorted(journal.request_times(clock.now() - DAY))
 
         if opts.check_media and plan.kind != "text":
             _check_media(plan, ui, timeout=min(opts.timeout, 10.0))
@@ -116,14 +137,24 @@ def run_send(
 
         _describe(plan, ui)
         if opts.dry_run:
-            return _dry_run(plan, opts, ui, write, schedule, clock)
+            # No credentials needed; if they are there, the estimate counts the number's history.
+            instance_id = SANDBOX_CREDENTIAL if opts.sandbox else load_credentials(environ, cwd)[1]
+            if instance_id:
+                schedule.history = history.send_times(namespace.key, history.sender_id(instance_id),
+                                                      clock.now() - DAY)  # fmt: skip
+            return _dry_run(plan, opts, ui, write, schedule, clock, namespace)
         token, instance_id = _credentials(opts, environ, cwd)
+        sender = history.sender_id(instance_id)
+        schedule.history = history.send_times(namespace.key, sender, clock.now() - DAY)
         if opts.sandbox:
             from campaign.sandbox import Sandbox
 
             box = stack.enter_context(Sandbox(token=SANDBOX_CREDENTIAL))
             base_url = box.url
-            ui.info(f"Sandbox API started at {base_url} (nothing leaves this machine).")
+            ui.info(f"Sandbox API started at {base_url}: a rehearsal, nothing goes to WhatsApp.")
+        elif namespace.rehearsal:
+            ui.info(f"Rehearsal: sending to {namespace.description}, not WhatsApp; its journal and "
+                    "history are its own, so the real run later still sends to everyone.")  # fmt: skip
         http = stack.enter_context(
             make_http_client(timeout=opts.timeout, connect_timeout=min(10.0, opts.timeout))
         )
@@ -133,28 +164,79 @@ def run_send(
         sendable = [r for r in plan.rows if r.status in SENDABLE]
         todo = len(sendable) if opts.limit is None else min(opts.limit, len(sendable))
         pacer = Pacer(delay=opts.delay, jitter=opts.jitter, rand=clock.rand)
+        # The interval holds across a restart, and across campaigns sending through this number.
+        last = max((t for t in (journal.last_request(), history.last_send(namespace.key, sender))
+                    if t is not None), default=None)  # fmt: skip
+        if last is not None:
+            pacer.started(last)
         if todo and not opts.yes:
             if not ui.is_interactive():
                 raise InputError(
                     f"about to send {todo} message(s), but there is no terminal to confirm on. "
                     "Add --yes to send without confirmation (try --dry-run first)."
                 )
-            _show_plan(plan, ui, todo, _estimate(todo, pacer, schedule, clock))
+            _show_plan(plan, ui, todo, _estimate(todo, pacer, schedule, clock), namespace)
             if not ui.confirm(f"Send {todo} message(s) now?"):
                 ui.info("Nothing sent.")
                 return 0
         stop = threading.Event()
         ui.install_signals(stop)
         clock.sleep = _interruptible(clock, stop)
+        skip_days = opts.skip_contacted_within
+        claims = Claims(history, namespace=namespace.key, sender=sender, campaign=name,
+                        journal=str(journal.real),
+                        skip_within=None if skip_days is None else skip_days * DAY)  # fmt: skip
         runner = Runner(
             plan.rows, kind=plan.kind, client=client, journal=journal, write=write, clock=clock,
             pacer=pacer, schedule=schedule, stop=stop, progress=ui, limit=opts.limit,
             retries=opts.retries, max_consecutive_failures=opts.max_consecutive_failures,
-            stop_outside_window=opts.stop_outside_window,
+            stop_outside_window=opts.stop_outside_window, claims=claims,
+            label="rehearsal" if namespace.rehearsal else "",
         )  # fmt: skip
         report = runner.run()
-        _summary(report, plan, ui, argv, clock)
+        _summary(report, plan, ui, argv, clock, namespace)
         return report.exit_code
+
+
+def _open_journal(journal: Journal, history: UserState, plan: Plan, ui: UI) -> None:
+    """Open the journal under its lock; a damaged or lost one is rebuilt, and the run stops."""
+    try:
+        journal.open()
+        lost = not journal.records() and bool(history.journal_sends(str(journal.real)))
+        why = "it is empty, but this computer's send history has sends of this campaign"
+    except JournalDamaged as e:
+        lost, why = True, str(e)
+    if lost:
+        if journal.db is not None:
+            journal.db.close()
+            journal.db = None
+        _salvage(journal, history, plan, why)
+    recovered = journal.recover()
+    history.recover(str(journal.real))
+    if recovered:
+        ui.warn(f"{recovered} send(s) were cut off by a crash and are now 'unknown'.")
+
+
+def _salvage(journal: Journal, history: UserState, plan: Plan, why: str) -> None:
+    sends = history.journal_sends(str(journal.real))
+    aside, read, added = salvage(journal.path, sends=sends, campaign=journal.campaign,
+                                 namespace=journal.namespace)  # fmt: skip
+    journal.open()  # the rebuilt one, still under our lock
+    records = journal.records()
+    reached = sum(r.status in ("sent", "unknown") for r in records.values())
+    again = [r.number for r in plan.rows
+             if r.status in SENDABLE and r.jid not in records]  # fmt: skip
+    rows = ", ".join(map(str, again[:20])) + (f" and {len(again) - 20} more" if len(again) > 20 else "")
+    would = (f"{len(again)} row(s) are recorded nowhere and will be sent: rows {rows}. If some of them "
+             "already got the message, put their numbers in an opt-out file and add --suppress FILE."
+             if again else "Every sendable row is recorded, so nobody gets the message twice.")  # fmt: skip
+    raise InputError(
+        f"--state {journal.path}: the journal could not be read ({why}). Nothing was sent. The damaged "
+        f"file is kept as {aside.name}; the journal was rebuilt from {read} record(s) SQLite could "
+        f"still read and {added} more from this computer's send history ({history.path}): {reached} "
+        f"people are recorded as reached and will not be messaged again. Run the same command again "
+        f"to carry on (add --dry-run first to see who is left). {would}"
+    )
 
 
 def _interruptible(clock: Clock, stop: threading.Event) -> Any:
@@ -263,10 +345,11 @@ def _show_messages(plan: Plan, ui: UI, n: int) -> None:
         ui.info("---")
 
 
-def _show_plan(plan: Plan, ui: UI, todo: int, seconds: float) -> None:
+def _show_plan(plan: Plan, ui: UI, todo: int, seconds: float, namespace: Namespace) -> None:
     _show_messages(plan, ui, 1)
     _counts(count_statuses(plan.rows), ui)
-    ui.info(f"{todo} message(s) to send, about {_format_duration(seconds)}.")
+    what = f"a rehearsal to {namespace.description}" if namespace.rehearsal else "WhatsApp"
+    ui.info(f"{todo} message(s) to send ({what}), about {_format_duration(seconds)}.")
 
 
 def _counts(counts: Mapping[str, int], ui: UI) -> None:
@@ -276,7 +359,7 @@ def _counts(counts: Mapping[str, int], ui: UI) -> None:
 
 
 def _dry_run(plan: Plan, opts: SendOptions, ui: UI, write: Any, schedule: Schedule,
-             clock: Clock) -> int:  # fmt: skip
+             clock: Clock, namespace: Namespace) -> int:  # fmt: skip
     if not opts.quiet:
         _show_messages(plan, ui, 3)
     _problems(plan, ui)
@@ -286,7 +369,8 @@ def _dry_run(plan: Plan, opts: SendOptions, ui: UI, write: Any, schedule: Schedu
     pacer = Pacer(delay=opts.delay, jitter=opts.jitter, rand=clock.rand)
     seconds = _estimate(todo, pacer, schedule, clock)
     counts = count_statuses(plan.rows)
-    ui.info("Dry run: nothing was sent.")
+    of = f" of a rehearsal to {namespace.description}" if namespace.rehearsal else ""
+    ui.info(f"Dry run{of}: nothing was sent.")
     _counts(counts, ui)
     finish = dt.datetime.fromtimestamp(clock.now() + seconds, clock.tz)
     ui.info(f"Sending {todo} would take about {_format_duration(seconds)} "
@@ -321,11 +405,17 @@ def _test_to(plan: Plan, opts: SendOptions, ui: UI, client: IbotClient, clock: C
     return 3 if outcome.kind == "abort" else 1
 
 
-def _summary(report: RunReport, plan: Plan, ui: UI, argv: list[str], clock: Clock) -> None:
+def _summary(report: RunReport, plan: Plan, ui: UI, argv: list[str], clock: Clock,
+             namespace: Namespace) -> None:  # fmt: skip
     if report.stopped:
         ui.warn(f"Stopped: {report.stopped}.")
-    ui.info(f"Sent {sum(1 for r in plan.rows if r.status == 'sent')} of {len(plan.rows)} rows "
-            f"({report.attempted} request(s) this run).")  # fmt: skip
+    sent = sum(1 for r in plan.rows if r.status == "sent")
+    if namespace.rehearsal:
+        ui.info(f"Rehearsal: {sent} of {len(plan.rows)} rows sent to {namespace.description}, "
+                f"nothing to WhatsApp ({report.attempted} request(s) this run). The real run "
+                "keeps its own journal and will send to everyone.")  # fmt: skip
+    else:
+        ui.info(f"Sent {sent} of {len(plan.rows)} rows ({report.attempted} request(s) this run).")
     _counts(report.counts, ui)
     ui.info(f"Results: {report.results}")
     bad = [r for r in plan.rows if r.status in ("failed", "unknown")]

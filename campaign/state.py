@@ -1,0 +1,280 @@
+"""State on this computer, shared by every campaign: who was messaged, through which number, when.
+
+One SQLite file in the per-user state folder (`CAMPAIGN_HOME`, else the platform's user state
+directory), so campaigns in different folders see one history. It feeds the per-number caps and
+warm-up, `--skip-contacted-within` (checked again just before each send), pacing across campaigns,
+and the salvage of a damaged journal. It is not a campaign's journal: exactly-once lives there.
+
+Sends are kept per *namespace* (the real API, the in-process sandbox, each loopback URL), so a
+rehearsal never counts toward a real number. A number is stored as a keyed digest of its instance
+ID (the key is a random file beside the database), never the ID itself.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import hmac
+import ipaddress
+import os
+import secrets
+import sqlite3
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from campaign.errors import InputError
+
+SCHEMA_VERSION = "1"
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS sends (
+    id INTEGER PRIMARY KEY,
+    namespace TEXT NOT NULL,
+    sender TEXT NOT NULL,
+    jid TEXT NOT NULL,
+    campaign TEXT NOT NULL,
+    journal TEXT NOT NULL,
+    at REAL NOT NULL,
+    outcome TEXT NOT NULL DEFAULT 'attempting'
+);
+CREATE INDEX IF NOT EXISTS sends_by_jid ON sends (namespace, jid, at);
+CREATE INDEX IF NOT EXISTS sends_by_sender ON sends (namespace, sender, at);
+CREATE INDEX IF NOT EXISTS sends_by_journal ON sends (journal);
+CREATE TABLE IF NOT EXISTS senders (
+    namespace TEXT NOT NULL,
+    sender TEXT NOT NULL,
+    first_send REAL NOT NULL,
+    PRIMARY KEY (namespace, sender)
+);
+"""
+# Outcomes that may have reached the person: a send in flight right now counts too.
+REACHED = ("sent", "attempting", "unknown")
+
+
+def home(environ: Mapping[str, str] | None = None) -> Path:
+    """`CAMPAIGN_HOME`, else the platform's per-user state folder (~/.local/state/campaign)."""
+    environ = os.environ if environ is None else environ
+    if environ.get("CAMPAIGN_HOME"):
+        return Path(environ["CAMPAIGN_HOME"]).expanduser()
+    import platformdirs
+
+    return Path(platformdirs.user_state_dir("campaign", appauthor=False))
+
+
+@dataclass(frozen=True)
+class Namespace:
+    """Where sends go. `key` is stored; `rehearsal` is True for anything that is not WhatsApp."""
+
+    key: str
+    rehearsal: bool
+    journal_suffix: str  # appended to the journal's stem: "" for the real API
+    description: str
+
+    @property
+    def label(self) -> str:
+        return "rehearsal" if self.rehearsal else "live"
+
+
+LIVE = Namespace("live", False, "", "the ibot-chat API")
+SANDBOX = Namespace("sandbox", True, ".rehearsal", "the in-process sandbox")
+
+
+def namespace_for(base_url: str, *, sandbox: bool) -> Namespace:
+    """The in-process sandbox, one loopback URL, or the real API (whatever its URL)."""
+    if sandbox:
+        return SANDBOX
+    parts = urlsplit(base_url)
+    host = (parts.hostname or "").rstrip(".").lower()
+    if not is_loopback(host):
+        return LIVE
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    path = parts.path.rstrip("/")
+    key = f"{parts.scheme}://{host}:{port}{path}"
+    suffix = f".rehearsal-{host.replace(':', '_')}-{port}"
+    if path != "/api/v1":
+        suffix += "-" + hashlib.sha256(path.encode()).hexdigest()[:6]
+    return Namespace(f"loopback:{key}", True, suffix, f"the local API at {parts.netloc}")
+
+
+def is_loopback(host: str) -> bool:
+    host = host.strip("[]").rstrip(".").lower()
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+class UserState:
+    """The per-user history database. Open it with `with UserState(folder) as state:`."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = Path(folder)
+        self.path = self.folder / "state.sqlite3"
+        self.db: sqlite3.Connection | None = None
+        self._key = b""
+
+    def __enter__(self) -> UserState:
+        self.open()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def open(self) -> None:
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            self._key = self._read_key()
+            self.db = sqlite3.connect(self.path, isolation_level=None, timeout=30,
+                                      check_same_thread=False)  # fmt: skip
+            self.db.execute("PRAGMA journal_mode=WAL")
+            self.db.execute("PRAGMA synchronous=NORMAL")
+            self.db.executescript(SCHEMA)
+            self.db.execute("INSERT OR IGNORE INTO meta VALUES ('schema', ?)", (SCHEMA_VERSION,))
+        except sqlite3.DatabaseError as e:
+            self.close()
+            raise InputError(
+                f"the per-user state {self.path} cannot be used ({e}). Move it aside (it holds "
+                "the send history that caps and --skip-contacted-within read), or set "
+                "CAMPAIGN_HOME to another folder."
+            ) from None
+        except OSError as e:
+            self.close()
+            raise InputError(
+                f"cannot use the per-user state folder {self.folder} ({e.strerror}). Make it "
+                "writable, or set CAMPAIGN_HOME to a folder you can write to."
+            ) from None
+
+    def _read_key(self) -> bytes:
+        path = self.folder / "sender.key"
+        try:
+            return path.read_bytes()
+        except FileNotFoundError:
+            key = secrets.token_bytes(32)
+            # O_EXCL: two first runs at once agree on one key.
+            try:
+                fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            except FileExistsError:
+                return path.read_bytes()
+            with os.fdopen(fd, "wb") as f:
+                f.write(key)
+            return key
+
+    def close(self) -> None:
+        if self.db is not None:
+            self.db.close()
+            self.db = None
+
+    @contextlib.contextmanager
+    def _tx(self) -> Iterator[sqlite3.Connection]:
+        assert self.db is not None
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            yield self.db
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        self.db.execute("COMMIT")
+
+    def sender_id(self, instance_id: str) -> str:
+        """A number's stored identity: a keyed digest of its instance ID, never the ID."""
+        return hmac.new(self._key, instance_id.encode("utf-8", "surrogatepass"),
+                        hashlib.sha256).hexdigest()[:24]  # fmt: skip
+
+    # --- before and after each send ---------------------------------------------------------
+
+    def claim(self, *, namespace: str, sender: str, jid: str, campaign: str, journal: str,
+              at: float, skip_since: float | None = None) -> tuple[int | None, str]:  # fmt: skip
+        """Record a send about to leave, unless another campaign reached `jid` since `skip_since`.
+
+        One transaction, so two campaigns running at once cannot both pass the check.
+        Returns (send id, "") or (None, why it was skipped).
+        """
+        with self._tx() as db:
+            if skip_since is not None:
+                found = db.execute(
+                    "SELECT campaign, at FROM sends WHERE namespace = ? AND jid = ? AND at >= ?"
+                    " AND journal != ? AND outcome IN ('sent', 'attempting', 'unknown')"
+                    " ORDER BY at DESC LIMIT 1",
+                    (namespace, jid, skip_since, journal),
+                ).fetchone()
+                if found:
+                    return None, contacted(found[0], found[1])
+            cur = db.execute(
+                "INSERT INTO sends (namespace, sender, jid, campaign, journal, at)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                (namespace, sender, jid, campaign, journal, at),
+            )
+            db.execute("INSERT OR IGNORE INTO senders VALUES (?, ?, ?)", (namespace, sender, at))
+            return cur.lastrowid, ""
+
+    def finish(self, send_id: int, outcome: str) -> None:
+        with self._tx() as db:
+            db.execute("UPDATE sends SET outcome = ? WHERE id = ?", (outcome, send_id))
+
+    def recover(self, journal: str) -> None:
+        """A crashed run's sends in flight: they may have gone out."""
+        with self._tx() as db:
+            db.execute("UPDATE sends SET outcome = 'unknown' WHERE journal = ? AND outcome = 'attempting'",
+                       (journal,))  # fmt: skip
+
+    # --- reading ----------------------------------------------------------------------------
+
+    def contacted_since(self, namespace: str, since: float, *, exclude_journal: str) -> dict[str, str]:
+        """JID -> why, for every number another campaign may have reached since `since`."""
+        assert self.db is not None
+        out: dict[str, str] = {}
+        cur = self.db.execute(
+            "SELECT jid, campaign, MAX(at) FROM sends WHERE namespace = ? AND at >= ? AND journal != ?"
+            " AND outcome IN ('sent', 'attempting', 'unknown') GROUP BY jid",
+            (namespace, since, exclude_journal),
+        )
+        for jid, campaign, at in cur:
+            out[jid] = contacted(campaign, at)
+        return out
+
+    def send_times(self, namespace: str, sender: str, since: float) -> list[float]:
+        """Start times of sends through one number that may have delivered (caps count these)."""
+        assert self.db is not None
+        cur = self.db.execute(
+            "SELECT at FROM sends WHERE namespace = ? AND sender = ? AND at >= ?"
+            " AND outcome != 'failed' ORDER BY at",
+            (namespace, sender, since),
+        )
+        return [r[0] for r in cur]
+
+    def last_send(self, namespace: str, sender: str) -> float | None:
+        assert self.db is not None
+        row = self.db.execute("SELECT MAX(at) FROM sends WHERE namespace = ? AND sender = ?",
+                              (namespace, sender)).fetchone()  # fmt: skip
+        return row[0] if row else None
+
+    def first_send(self, namespace: str, sender: str) -> float | None:
+        """The number's first send seen on this computer (day one of its warm-up)."""
+        assert self.db is not None
+        row = self.db.execute("SELECT first_send FROM senders WHERE namespace = ? AND sender = ?",
+                              (namespace, sender)).fetchone()  # fmt: skip
+        return row[0] if row else None
+
+    def journal_sends(self, journal: str) -> dict[str, tuple[str, float]]:
+        """JID -> (best outcome, time) of one campaign journal's sends: the salvage's second source."""
+        assert self.db is not None
+        rank = {"sent": 3, "unknown": 2, "attempting": 2, "failed": 1}
+        out: dict[str, tuple[str, float]] = {}
+        for jid, outcome, at in self.db.execute(
+            "SELECT jid, outcome, at FROM sends WHERE journal = ? ORDER BY at", (journal,)
+        ):
+            outcome = "unknown" if outcome == "attempting" else outcome
+            if jid not in out or rank.get(outcome, 0) >= rank.get(out[jid][0], 0):
+                out[jid] = (outcome, at)
+        return out
+
+
+def contacted(campaign: str, at: float) -> str:
+    import datetime as dt
+
+    when = dt.datetime.fromtimestamp(at).astimezone().isoformat(timespec="minutes")
+    return f"campaign '{campaign}' sent to this number on {when}"
