@@ -181,3 +181,214 @@ def test_read_template_not_utf8(template: Callable[..., Path]) -> None:
     with pytest.raises(InputError) as e:
         read_template(path)
     assert str(e.value) == f"{path}: the template is not UTF-8 text. Save it as UTF-8."
+
+
+# --- the sandbox (issue 11) ------------------------------------------------------------------
+
+ESCAPES = [
+    "{{ cycler.__init__.__globals__.os.popen('id').read() }}",
+    "{{ cycler.__init__.__globals__.os.environ['IBOT_TOKEN'] }}",
+    "{{ joiner.__init__.__globals__ }}",
+    "{{ namespace.__init__.__globals__ }}",
+    "{{ lipsum.__globals__['os'] }}",
+    "{{ ''.__class__.__mro__[1].__subclasses__() }}",
+    "{{ first_name.__class__.__mro__ }}",
+    "{{ ''|attr('__class__')|attr('__mro__') }}",
+    "{{ cycler|attr('__init__')|attr('__globals__') }}",
+    "{{ '{0.__class__}'.format(first_name) }}",
+    "{{ '{0.__init__.__globals__}'.format(cycler) }}",
+    "{{ first_name.format_map.__self__ }}",
+    "{{ self._TemplateReference__context }}",
+    "{{ self.__dict__ }}",
+    "{{ config }}",
+    "{{ environ }}",
+    "{{ request.environ }}",
+    "{{ range.__globals__ }}",
+    "{{ pick.__globals__ }}",
+    "{{ row.__class__.__base__.__subclasses__() }}",
+    "{{ dict.__base__.__subclasses__() }}",
+    "{% set l = [1] %}{{ l.append(2) }}",
+    "{{ dict(a=1).update(b=2) }}",
+    "{{ 'x'.encode() }}",
+    "{% include '/etc/passwd' %}",
+    "{% extends 'base.txt' %}",
+    "{% import 'os' as os %}{{ os }}",
+]
+
+RUNAWAYS = [
+    "{% for i in range(10**9) %}x{% endfor %}",
+    "{{ 'a' * 10**9 }}",
+    "{{ 10 ** 1000000 }}",
+    "{% macro f(n) %}{{ f(n) }}{% endmacro %}{{ f(1) }}",
+    "{% block b %}{{ self.b() }}{% endblock %}",
+    "{% for x in [1] recursive %}{{ loop([1]) }}{% endfor %}",
+    "{% for i in range(9999) %}{% for j in range(9999) %}{% endfor %}{% endfor %}",
+    "{% for i in range(9999) %}{% for j in range(9999) %}x{% endfor %}{% endfor %}",
+    "{% set ns = namespace(s='a') %}{% for i in range(40) %}{% set ns.s = ns.s ~ ns.s %}"
+    "{% endfor %}{{ ns.s|length }}",
+    "{% set ns = namespace(s='a') %}{% for i in range(40) %}{% set ns.s = ns.s + ns.s %}"
+    "{% endfor %}",
+    "{{ 'a'|center(10**9) }}",
+    "{{ 'a'.ljust(10**9) }}",
+    "{{ '%0100000000d' % 1 }}",
+    "{{ '%*d'|format(10**9, 1) }}",
+    "{{ '{:>1000000000}'.format(1) }}",
+    "{{ ('a' * 60000).replace('', 'bbbbbb') }}",
+    "{{ ('a' * 60000)|replace('a', 'bbbbbb') }}",
+    "{{ ('a' * 60000).join('a' * 60000) }}",
+    "{{ ['a' * 60000] * 60000 }}",
+    "{{ 'x'|indent(10**9, true) }}",
+    "{{ [1]|batch(10**9, 'x')|list }}",
+    "{{ 'a\tb'.expandtabs(10**9) }}",
+    "{{ lipsum(10**6) }}",
+]
+
+
+@pytest.mark.parametrize("source", ESCAPES + RUNAWAYS)
+def test_escapes_and_runaways_are_refused_quickly(source: str) -> None:
+    with pytest.raises(TemplateError) as e:
+        MessageTemplate(source, origin="message.txt", columns=COLUMNS).render(DANA, row_number=5)
+    message = str(e.value)
+    assert message.startswith("message.txt")
+    assert "Traceback" not in message and "\n" not in message
+
+
+def test_a_runaway_names_the_template_the_row_and_the_limit() -> None:
+    assert error("{% for i in range(10**9) %}x{% endfor %}", row=7) == (
+        "message.txt: the template was stopped at row 7: range() of 1,000,000,000 items is over "
+        "10,000. A message may be at most 65,536 characters and take 200,000 steps; simplify the "
+        "loop, the repetition or the macro."
+    )
+
+
+def test_a_sandbox_refusal_says_what_templates_may_use() -> None:
+    assert error("{{ first_name.__class__ }}", row=3) == (
+        "message.txt: the template was refused at row 3: access to attribute '__class__' of "
+        "'str' object is unsafe. Templates run in a sandbox: they can use the row's columns, "
+        "filters and pick(), nothing else."
+    )
+
+
+def test_the_time_budget_uses_the_injected_clock() -> None:
+    ticks = iter(range(0, 10**9, 1))  # one second per clock read: the 2 s budget ends fast
+    t = MessageTemplate("{% for i in range(5000) %}{% endfor %}", origin="m.txt", columns=COLUMNS,
+                        clock=lambda: float(next(ticks)))  # fmt: skip
+    with pytest.raises(TemplateError, match="it ran for more than 2 s"):
+        t.render(DANA, row_number=2)
+
+
+@pytest.mark.parametrize(
+    ("source", "text"),
+    [
+        ("{% for i in range(3) %}{{ i }}{% endfor %}", "012"),
+        ("{{ first_name|upper ~ '!' }}", "DANA!"),
+        ("{{ '%05.1f'|format(amount|float) }}", "120.0"),
+        ("{{ '{:>6}'.format(first_name) }}", "Dana"),
+        ("{{ (amount|int) ** 2 }}", "14400"),
+        ("{{ '-' * 3 }}", "---"),
+        ("{% set ns = namespace(n=0) %}{% for c in first_name %}{% set ns.n = ns.n + 1 %}"
+         "{% endfor %}{{ ns.n }}", "4"),
+        ("{{ row.items()|map('first')|join(',')|length > 0 }}", "True"),
+        ("{% macro hi(n) %}Hi {{ n }}{% endmacro %}{{ hi(first_name) }}", "Hi Dana"),
+        ("{{ first_name.replace('a', 'o') }}", "Dono"),
+    ],
+)
+def test_ordinary_templates_still_work_in_the_sandbox(source: str, text: str) -> None:
+    assert render(source) == text
+
+
+# --- column names that are template words, duplicate headers (issue 10, item 12) ---------------
+
+
+@pytest.mark.parametrize(
+    ("source", "text"),
+    [
+        ("{{ row['row'] }}", "r"),
+        ("{{ true }}|{{ row['true'] }}", "True|t"),
+        ("{{ none }}|{{ row['none'] }}", "None|n"),
+        ("{{ row['self'] }}", "s"),
+        ("{% for i in range(2) %}{{ loop.index }}{% endfor %}|{{ row['loop'] }}", "12|l"),
+        ("{{ range(2)|list }}|{{ row['range'] }}", "[0, 1]|g"),
+        ("{{ pick('x') }}|{{ row['pick'] }}", "x|p"),
+        ("{{ namespace(a=1).a }}|{{ row['namespace'] }}", "1|ns"),
+    ],
+)
+def test_columns_named_like_template_words_never_change_them(source: str, text: str) -> None:
+    columns = ("row", "true", "none", "self", "loop", "range", "pick", "namespace", "Phone")
+    values = ("r", "t", "n", "s", "l", "g", "p", "ns", "0502345678")
+    assert render(source, values, columns) == text
+
+
+def test_a_column_named_like_a_template_word_gets_a_notice() -> None:
+    t = MessageTemplate("Hi", origin="m.txt", columns=("row", "Phone"))
+    assert t.notices == [
+        "the column 'row' has the name of a template word; use it as row['row'] "
+        "({{ row }} keeps its usual meaning)."
+    ]
+
+
+def test_printing_the_whole_row_is_refused_with_the_fix() -> None:
+    with pytest.raises(TemplateError) as e:
+        MessageTemplate("Hi\n{{ row }}", origin="m.txt", columns=("row", "Phone"))
+    assert str(e.value) == (
+        "m.txt, line 2: {{ row }} would print every column; name the one you mean: "
+        "row['Column Name']."
+    )
+
+
+def test_duplicate_headers_resolve_to_the_first_column_everywhere() -> None:
+    columns = ("Name", "Phone", "Name")
+    t = MessageTemplate("{{ Name }}|{{ row['Name'] }}|{{ name }}", origin="m.txt", columns=columns)
+    assert t.render(("First", "050", "Last")) == "First|First|First"
+    assert t.notices == [
+        "the column name 'Name' appears more than once (columns A, C); templates use the first "
+        "(column A). Rename the others to use them."
+    ]
+
+
+# --- pick() (issue 12) -----------------------------------------------------------------------
+
+
+def test_pick_is_stable_for_a_seed_and_spreads_across_recipients() -> None:
+    t = MessageTemplate("{{ pick('Hi', 'Hello', 'Hey') }} {{ first_name }}", origin="m.txt",
+                        columns=COLUMNS)  # fmt: skip
+    again = MessageTemplate("{{ pick('Hi', 'Hello', 'Hey') }} {{ first_name }}", origin="m.txt",
+                            columns=COLUMNS)  # fmt: skip
+    seeds = [f"campaign\x1f9725023456{i:02d}@s.whatsapp.net" for i in range(300)]
+    first = [t.render(DANA, seed=s) for s in seeds]
+    assert first == [again.render(DANA, seed=s) for s in seeds]  # a new process, the same choice
+    counts = {greeting: sum(x.startswith(greeting + " ") for x in first)
+              for greeting in ("Hi", "Hello", "Hey")}  # fmt: skip
+    assert all(n >= 60 for n in counts.values()), counts
+
+
+def test_pick_is_known_for_a_given_seed() -> None:
+    # sha256, not hash(): the same choice on every machine and Python (pinned here).
+    t = MessageTemplate("{{ pick('a', 'b', 'c', 'd') }}", origin="m.txt", columns=COLUMNS)
+    assert [t.render(DANA, seed=f"s{i}") for i in range(8)] == [
+        t.render(DANA, seed=f"s{i}") for i in range(8)
+    ]
+    import hashlib
+
+    digest = hashlib.sha256(b"s0\x1f\x1f0\x1f0").digest()
+    assert t.render(DANA, seed="s0") == "abcd"[int.from_bytes(digest[:8], "big") % 4]
+
+
+def test_each_pick_in_a_template_chooses_independently() -> None:
+    t = MessageTemplate("{{ pick('a', 'b') }}{{ pick('a', 'b') }}", origin="m.txt",
+                        columns=COLUMNS)  # fmt: skip
+    assert len({t.render(DANA, seed=str(i)) for i in range(50)}) == 4
+
+
+def test_pick_differs_between_the_message_and_the_media_url() -> None:
+    message = MessageTemplate("{{ pick('a', 'b') }}", origin="m", columns=COLUMNS)
+    media = MessageTemplate("{{ pick('a', 'b') }}", origin="--media-url", columns=COLUMNS,
+                            salt="media")  # fmt: skip
+    pairs = [(message.render(DANA, seed=str(i)), media.render(DANA, seed=str(i)))
+             for i in range(50)]  # fmt: skip
+    assert any(a != b for a, b in pairs)
+
+
+def test_pick_accepts_a_list_and_refuses_nothing() -> None:
+    assert render("{{ pick(['only']) }}") == "only"
+    assert "pick() needs at least one option" in error("{{ pick() }}", row=2)
