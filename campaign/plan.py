@@ -13,6 +13,7 @@ from campaign.client import DEFAULT_BASE_URL, ENDPOINTS, encoded_url_length
 from campaign.config import SendOptions
 from campaign.contacts import Sheet, load_sheet
 from campaign.errors import EmptySheetError, InputError
+from campaign.journal import campaign_name
 from campaign.phones import find_phone_column, to_jid
 from campaign.render import MessageTemplate, read_template
 
@@ -69,6 +70,7 @@ def build_plan(
     phone_column: str | None = None,
     suppressed: Mapping[str, str] | None = None,
     base_url: str = DEFAULT_BASE_URL,
+    seed: str = "",
 ) -> Plan:
     """SPEC steps 2-6: phone column, JIDs, dedupe, opt-outs, rendering and request checks."""
     if kind not in ENDPOINTS:
@@ -88,11 +90,14 @@ def build_plan(
     for number, values in zip(sheet.numbers, sheet.rows, strict=True):
         row = Row(number=number, values=values)
         rows.append(row)
-        row.message = message.render(values, row_number=number)
-        if media is not None:
-            row.media = media.render(values, row_number=number)
         result = to_jid(values[index], country, strict_phones)
         row.jid = result.jid
+        # pick() is seeded by campaign and recipient: the same choice in the dry run, the send
+        # and every resume, whatever the row's position in the sheet.
+        row_seed = f"{seed}\x1f{result.jid or number}"
+        row.message = message.render(values, row_number=number, seed=row_seed)
+        if media is not None:
+            row.media = media.render(values, row_number=number, seed=row_seed)
         if result.jid is None:
             row.status, row.error = "invalid", result.problem
             continue
@@ -123,7 +128,10 @@ def build_plan(
                 "the API may refuse it; shorten the message"
             )
         row.error = "; ".join(warnings)
-    return Plan(sheet, kind, sheet.columns[index], rows, list(sheet.notices))
+    notices = list(sheet.notices)
+    for template in (message, media):
+        notices += [n for n in (template.notices if template else []) if n not in notices]
+    return Plan(sheet, kind, sheet.columns[index], rows, notices)
 
 
 def _request_problem(row: Row, kind: str, base_url: str) -> str:
@@ -135,6 +143,29 @@ def _request_problem(row: Row, kind: str, base_url: str) -> str:
         if not row.media.lower().startswith("https://") or len(row.media) < 12:
             return f"media URL '{row.media}' is not https:// (the API needs a public https URL)"
     return ""
+
+
+# Below this many recipients, one text for all is an announcement to friends, not a blast.
+SAME_TEXT_MIN = 10
+
+
+def same_text_notice(rows: Iterable[Row], *, minimum: int = SAME_TEXT_MIN) -> str | None:
+    """For the dry run: the warning when every message to be sent is the same text, or None.
+
+    WhatsApp's spam systems look for the same text sent to many people (issue 12).
+    """
+    sendable = [(r.message, r.media) for r in rows if r.status in SENDABLE]
+    count = len(sendable)
+    if count < minimum or len(set(sendable)) != 1:
+        return None
+    return (
+        f"all {count} messages are the same text. Identical text to many recipients is a spam "
+        "signal to WhatsApp and puts the number at risk. Vary it per recipient: use their name "
+        "({{ first_name }}) and let pick() choose among phrasings, e.g. "
+        "{{ pick('Hi', 'Hello', 'Hey') }} {{ first_name }}, {{ pick('our sale starts "
+        "tomorrow', 'the sale opens tomorrow') }}. pick() chooses once per recipient and keeps "
+        "that choice in the dry run, the send and every resume."
+    )
 
 
 def load_suppressions(paths: Iterable[Path], *, country: str) -> dict[str, str]:
@@ -186,7 +217,8 @@ def plan_campaign(opts: SendOptions, *, base_url: str = DEFAULT_BASE_URL,
     message = MessageTemplate(source, origin=origin, columns=sheet.columns)
     media = None
     if opts.media_url is not None:
-        media = MessageTemplate(opts.media_url, origin="--media-url", columns=sheet.columns)
+        media = MessageTemplate(opts.media_url, origin="--media-url", columns=sheet.columns,
+                                salt="media")  # fmt: skip
     all_suppressed = dict(load_suppressions(opts.suppress, country=country))
     all_suppressed.update(suppressed or {})
     plan = build_plan(
@@ -199,6 +231,7 @@ def plan_campaign(opts: SendOptions, *, base_url: str = DEFAULT_BASE_URL,
         phone_column=opts.phone_column,
         suppressed=all_suppressed,
         base_url=base_url,
+        seed=campaign_name(opts.contacts, opts.template, opts.name),
     )
     if opts.kind == "audio" and source.strip():
         plan.notices.append("audio messages have no caption: the message text is not sent.")

@@ -1,0 +1,61 @@
+"""pick() through the plan: seeded by campaign and recipient, not by the row's position."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from campaign.contacts import load_sheet
+from campaign.plan import Row, build_plan, same_text_notice
+from campaign.render import MessageTemplate
+
+PEOPLE = [["Name", "Phone"]] + [[f"P{i}", f"0502345{i:03d}"] for i in range(60)]
+GREETING = "{{ pick('Hi', 'Hello', 'Hey') }} {{ name }}"
+
+
+def plan_messages(path: Path, seed: str, source: str = GREETING) -> dict[str, str]:
+    sheet = load_sheet(path)
+    template = MessageTemplate(source, origin="m.txt", columns=sheet.columns)
+    plan = build_plan(sheet, message=template, seed=seed)
+    return {r.jid or "": r.message for r in plan.rows}
+
+
+def test_pick_follows_the_recipient_not_the_row(write_csv: Callable[..., Path]) -> None:
+    before = plan_messages(write_csv(PEOPLE), "shop-offer")
+    reordered = plan_messages(write_csv([PEOPLE[0], *reversed(PEOPLE[1:])], "again.csv"),
+                              "shop-offer")  # fmt: skip
+    assert before == reordered
+    assert len({m.split()[0] for m in before.values()}) == 3  # spread across the options
+
+
+def test_another_campaign_chooses_afresh(write_csv: Callable[..., Path]) -> None:
+    path = write_csv(PEOPLE)
+    assert plan_messages(path, "shop-offer") != plan_messages(path, "shop-reminder")
+
+
+def test_template_notices_reach_the_plan(write_csv: Callable[..., Path]) -> None:
+    sheet = load_sheet(write_csv([["Name", "Phone", "Name"], ["A", "0502345678", "B"]]))
+    template = MessageTemplate("Hi {{ Name }}", origin="m.txt", columns=sheet.columns)
+    plan = build_plan(sheet, message=template, phone_column="Phone")
+    assert any("appears more than once" in n for n in plan.notices)
+
+
+def rows(messages: list[str]) -> list[Row]:
+    return [Row(number=i + 2, values=(), message=m) for i, m in enumerate(messages)]
+
+
+def test_same_text_to_many_is_named_as_a_spam_signal() -> None:
+    notice = same_text_notice(rows(["Sale tomorrow!"] * 10))
+    assert notice is not None
+    assert notice.startswith("all 10 messages are the same text. Identical text to many "
+                             "recipients is a spam signal")  # fmt: skip
+    assert "{{ pick('Hi', 'Hello', 'Hey') }}" in notice
+
+
+def test_same_text_notice_stays_quiet_when_varied_or_few() -> None:
+    assert same_text_notice(rows(["Sale tomorrow!"] * 9)) is None
+    assert same_text_notice(rows(["Sale tomorrow!"] * 10 + ["Hi Dana"])) is None
+    unsendable = rows(["x"] * 20)
+    for r in unsendable[1:]:
+        r.status = "invalid"
+    assert same_text_notice(unsendable) is None
