@@ -21,10 +21,12 @@ class SendOptions:
     media_url: str | None = None
     sheet: str | None = None
     header_row: int | None = None
-    phone_column: str | None = None
+    phone_column: tuple[str, ...] | str | None = None  # repeatable; None or () means detect
     country: str = "IL"
     strict_phones: bool = False
     suppress: tuple[Path, ...] = ()
+    encoding: str | None = None
+    skip_hidden: bool = False
     dry_run: bool = False
     limit: int | None = None
     delay: float = 8.0

@@ -6,9 +6,12 @@ import csv
 import datetime as dt
 import io
 import re
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from campaign.display import format_value, general, read_styles
+from campaign.encodings import decode, describe
 from campaign.errors import EmptySheetError, InputError
 
 DELIMITED = {".csv", ".tsv", ".txt"}
@@ -21,7 +24,11 @@ HEADER_SEARCH_ROWS = 20
 
 @dataclass(frozen=True)
 class Sheet:
-    """A table of text. `numbers[i]` is the spreadsheet row number of `rows[i]` (first row = 1)."""
+    """A table of text. `numbers[i]` is the spreadsheet row number of `rows[i]` (first row = 1).
+
+    Workbooks also keep each cell's stored value in `raw` (numbers, dates) and its number format
+    in `formats` (by row number and column), so the results can give cells back as they came.
+    """
 
     path: Path
     columns: tuple[str, ...]
@@ -31,6 +38,14 @@ class Sheet:
     sheet_name: str | None = None
     delimiter: str = ","
     notices: tuple[str, ...] = field(default=())
+    raw: list[tuple[object, ...]] | None = None
+    formats: dict[tuple[int, int], str] = field(default_factory=dict)
+    hidden: frozenset[int] = frozenset()  # row numbers hidden in the workbook (by hand or filter)
+    other_sheets: tuple[str, ...] = ()
+    header_found: bool = True  # False when --header-row named it
+    above: tuple[tuple[str, ...], ...] = ()  # rows above the header (a title, a report preamble)
+    encoding: str | None = None
+    text_columns: frozenset[int] = frozenset()  # columns the results keep as text (phones)
 
     @property
     def label(self) -> str:
@@ -42,8 +57,19 @@ def label(path: Path, sheet_name: str | None) -> str:
     return path.name + (f", sheet '{sheet_name}'" if sheet_name else "")
 
 
-def load_sheet(path: Path, *, sheet: str | None = None, header_row: int | None = None) -> Sheet:
-    """Read `path` as text cells, find its header and drop fully empty rows."""
+def load_sheet(
+    path: Path,
+    *,
+    sheet: str | None = None,
+    header_row: int | None = None,
+    encoding: str | None = None,
+    prefer: Callable[[Sequence[str]], bool] | None = None,
+) -> Sheet:
+    """Read `path` as text cells, find its header and drop fully empty rows.
+
+    `prefer(columns)` says whether a sheet holds contacts: without --sheet the first sheet is
+    used, unless it does not and exactly one other sheet does.
+    """
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix not in DELIMITED and suffix not in WORKBOOKS:
@@ -53,31 +79,85 @@ def load_sheet(path: Path, *, sheet: str | None = None, header_row: int | None =
         )
     if not path.is_file():
         raise InputError(f"{path}: no such file. Check the path (run from the folder that holds it).")
-    notices: list[str] = []
-    delimiter = ","
-    sheet_name = None
     if suffix in DELIMITED:
+        notices = []
         if sheet is not None:
             notices.append(f"--sheet {sheet!r} ignored: {path.name} is a delimited text file.")
-        grid, delimiter = _read_delimited(path)
-    else:
-        grid, sheet_name, others = _read_workbook(path, sheet)
-        if others:
+        grid, delimiter, used = _read_delimited(path, encoding)
+        if used in LEGACY_NOTICE and not encoding:
             notices.append(
-                f"{path.name} has {len(others) + 1} sheets; using '{sheet_name}' "
-                f"(others: {', '.join(others)}). Pick one with --sheet NAME."
+                f"{path.name} is not UTF-8: read it as {describe(used)}. If names look wrong, "
+                "give the right code page with --encoding NAME."
             )
-    return _to_sheet(path, grid, header_row, sheet_name, delimiter, tuple(notices))
+        table = _Table(grid, None, None, None)
+        return _to_sheet(path, table, header_row, None, delimiter, tuple(notices), encoding=used)
+    if encoding is not None:
+        pass  # a workbook stores its own text encoding
+    return _load_workbook(path, sheet, header_row, prefer)
+
+
+LEGACY_NOTICE = frozenset({"cp1250", "cp1251", "cp1252", "cp1253", "cp1254", "cp1255", "cp1256",
+                           "cp1257"})  # fmt: skip
+
+
+@dataclass
+class _Table:
+    grid: list[list[str]]
+    raw: list[list[object]] | None
+    formats: dict[tuple[int, int], str] | None  # by 0-based grid row and column
+    hidden: set[int] | None
+
+
+def _load_workbook(
+    path: Path, sheet: str | None, header_row: int | None,
+    prefer: Callable[[Sequence[str]], bool] | None,
+) -> Sheet:  # fmt: skip
+    wb, names = _open_workbook(path)
+    chosen = _sheet_name(path, names, sheet) if sheet is not None else names[0]
+    table = _read_table(path, wb, chosen)
+    result = _to_sheet(path, table, header_row, chosen, ",", ())
+    others = [n for n in names if n != chosen]
+    notice = ""
+    if sheet is None and prefer is not None and others and not prefer(result.columns):
+        matches = []
+        for name in others:
+            try:
+                candidate = _to_sheet(path, _read_table(path, wb, name), header_row, name, ",", ())
+            except InputError:
+                continue
+            if prefer(candidate.columns):
+                matches.append(candidate)
+        if len(matches) == 1:
+            result, first = matches[0], chosen
+            chosen = result.sheet_name or ""
+            others = [n for n in names if n != chosen]
+            notice = (f"{path.name} has {len(names)} sheets; using '{chosen}', the one with a phone "
+                      f"column ('{first}' has none; others: {', '.join(others)}). "
+                      "Pick another with --sheet NAME.")  # fmt: skip
+    if others and not notice:
+        notice = (f"{path.name} has {len(others) + 1} sheets; using '{chosen}' "
+                  f"(others: {', '.join(others)}). Pick one with --sheet NAME.")  # fmt: skip
+    notices = (notice,) if notice else ()
+    return _replace(result, notices=notices + result.notices, other_sheets=tuple(others))
+
+
+def _replace(sheet: Sheet, **changes: object) -> Sheet:
+    from dataclasses import replace
+
+    return replace(sheet, **changes)  # type: ignore[arg-type]
 
 
 def _to_sheet(
     path: Path,
-    grid: list[list[str]],
+    table: _Table,
     header_row: int | None,
     sheet_name: str | None,
     delimiter: str,
     notices: tuple[str, ...],
+    *,
+    encoding: str | None = None,
 ) -> Sheet:
+    grid = table.grid
     where = label(path, sheet_name)
     if header_row is not None:
         if header_row < 1 or header_row > len(grid) or not any(c.strip() for c in grid[header_row - 1]):
@@ -100,12 +180,21 @@ def _to_sheet(
     columns = tuple(c.strip() for c in _pad(header, width))
     rows: list[tuple[str, ...]] = []
     numbers: list[int] = []
+    raw: list[tuple[object, ...]] | None = [] if table.raw is not None else None
     for i, r in enumerate(body, start=h + 2):
         if not any(c.strip() for c in r):
             continue  # fully empty rows are dropped (Excel exports leave them at the end)
         rows.append(tuple(_pad(r, width)))
         numbers.append(i)
-    return Sheet(path, columns, rows, numbers, h + 1, sheet_name, delimiter, notices)
+        if raw is not None and table.raw is not None:
+            cells = table.raw[i - 1]
+            raw.append(tuple(cells[:width]) + (None,) * (width - len(cells)))
+    formats = {(r + 1, c): f for (r, c), f in (table.formats or {}).items() if r > h and c < width}
+    hidden = frozenset(n for n in (table.hidden or ()) if n > h + 1 and n in set(numbers))
+    above = tuple(tuple(r) for r in grid[:h] if any(c.strip() for c in r))
+    return Sheet(path, columns, rows, numbers, h + 1, sheet_name, delimiter, notices, raw=raw,
+                 formats=formats, hidden=hidden, header_found=header_row is None, above=above,
+                 encoding=encoding)  # fmt: skip
 
 
 def _last_used(row: list[str]) -> int:
@@ -122,7 +211,12 @@ def _pad(row: list[str], width: int) -> list[str]:
 
 
 def _find_header(grid: list[list[str]]) -> int | None:
-    """The first row that is about as wide as the table: a title row above it has one or two cells."""
+    """The first row about as wide as the rows below it that reads like column names.
+
+    A title or report preamble above the header has one or two cells, and notes typed beside
+    the data in unnamed columns make the data rows wider than the header, so the width to
+    reach is the typical row's, not the widest's.
+    """
     candidates = []
     for i, row in enumerate(grid):
         filled = sum(1 for c in row if c.strip())
@@ -132,46 +226,26 @@ def _find_header(grid: list[list[str]]) -> int | None:
             break
     if not candidates:
         return None
-    widest = max(f for _, f in candidates)
-    # A narrow table's header is complete; a wide one's may have a few unnamed columns.
-    need = widest if widest <= 3 else widest * 0.75
+    widths = sorted(f for _, f in candidates)
+    typical = widths[len(widths) // 2]
+    need = typical if typical <= 2 else typical * 0.6
+    for i, filled in candidates:
+        if filled >= need and _names_columns(grid[i]):
+            return i
     for i, filled in candidates:
         if filled >= need:
             return i
     return candidates[0][0]
 
 
+def _names_columns(row: list[str]) -> bool:
+    """Column names are short labels, mostly without digits (unlike a data row of phones)."""
+    cells = [c.strip() for c in row if c.strip()]
+    numeric = sum(1 for c in cells if sum(ch.isdigit() for ch in c) > len(c) / 2)
+    return all(len(c) <= 80 for c in cells) and numeric <= len(cells) * 0.3
+
+
 # --- delimited text -------------------------------------------------------------------------
-
-def decode(data: bytes, name: str) -> str:
-    """BOM first, then strict UTF-8, then Windows-1255 (Hebrew Excel's "CSV" export)."""
-    for bom, enc in (
-        (b"\xef\xbb\xbf", "utf-8-sig"),
-        (b"\xff\xfe\x00\x00", "utf-32"),
-        (b"\x00\x00\xfe\xff", "utf-32"),
-        (b"\xff\xfe", "utf-16"),
-        (b"\xfe\xff", "utf-16"),
-    ):
-        if data.startswith(bom):
-            try:
-                return data.decode(enc)
-            except UnicodeDecodeError as e:
-                raise InputError(
-                    f"{name}: starts with a {enc.upper()} byte-order mark but byte {e.start} is not "
-                    f"{enc.upper()}. Save the file again as 'CSV UTF-8'."
-                ) from None
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError:
-        pass
-    try:
-        return data.decode("cp1255")
-    except UnicodeDecodeError as e:
-        raise InputError(
-            f"{name}: the text is neither UTF-8 nor Windows-1255 (byte {e.start}). "
-            "In Excel use Save As → 'CSV UTF-8 (Comma delimited)'."
-        ) from None
-
 
 def sniff_delimiter(text: str, suffix: str) -> str:
     """Among `, ; TAB`: the one that splits the first lines into the most, most consistent fields."""
@@ -196,8 +270,8 @@ def sniff_delimiter(text: str, suffix: str) -> str:
     return best
 
 
-def _read_delimited(path: Path) -> tuple[list[list[str]], str]:
-    text = decode(path.read_bytes(), path.name)
+def _read_delimited(path: Path, encoding: str | None) -> tuple[list[list[str]], str, str]:
+    text, used = decode(path.read_bytes(), path.name, encoding)
     # Excel writes and reads a first line `sep=;` naming the delimiter, and hides it: so do we.
     hint = re.match(r"sep=([,;\t|])\r?\n", text)
     if hint:
@@ -208,12 +282,12 @@ def _read_delimited(path: Path) -> tuple[list[list[str]], str]:
         grid = list(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter))
     except csv.Error as e:
         raise InputError(f"{path.name}: not a readable delimited file ({e}).") from None
-    return grid, delimiter
+    return grid, delimiter, used
 
 
 # --- workbooks --------------------------------------------------------------------------------
 
-def _read_workbook(path: Path, sheet: str | None) -> tuple[list[list[str]], str, list[str]]:
+def _open_workbook(path: Path) -> tuple[object, list[str]]:
     from python_calamine import CalamineWorkbook
 
     try:
@@ -226,36 +300,48 @@ def _read_workbook(path: Path, sheet: str | None) -> tuple[list[list[str]], str,
     names = list(wb.sheet_names)
     if not names:
         raise InputError(f"{path.name}: the workbook has no sheets.")
-    if sheet is None:
-        chosen = names[0]
-    elif sheet in names:
-        chosen = sheet
-    else:
-        folded = {n.strip().casefold(): n for n in names}
-        if sheet.strip().casefold() not in folded:
-            raise InputError(
-                f"{path.name}: no sheet named '{sheet}'. The sheets are: "
-                + ", ".join(f"'{n}'" for n in names)
-                + ". Pass one of them to --sheet."
-            )
-        chosen = folded[sheet.strip().casefold()]
-    data = wb.get_sheet_by_name(chosen).to_python(skip_empty_area=False)
-    grid = [[cell_text(v) for v in row] for row in data]
-    return grid, chosen, [n for n in names if n != chosen]
+    return wb, names
+
+
+def _sheet_name(path: Path, names: list[str], sheet: str) -> str:
+    if sheet in names:
+        return sheet
+    folded = {n.strip().casefold(): n for n in names}
+    if sheet.strip().casefold() not in folded:
+        raise InputError(
+            f"{path.name}: no sheet named '{sheet}'. The sheets are: "
+            + ", ".join(f"'{n}'" for n in names)
+            + ". Pass one of them to --sheet."
+        )
+    return folded[sheet.strip().casefold()]
+
+
+def _read_table(path: Path, wb: object, name: str) -> _Table:
+    data = wb.get_sheet_by_name(name).to_python(skip_empty_area=False)  # type: ignore[attr-defined]
+    styles = None
+    if path.suffix.lower() in (".xlsx", ".xlsm"):
+        styles = read_styles(str(path), name)
+    formats = styles.formats if styles else {}
+    grid = []
+    for r, row in enumerate(data):
+        cells = []
+        for c, v in enumerate(row):
+            code = formats.get((r, c)) if formats else None
+            shown = format_value(v, code) if code is not None and not isinstance(v, str) else None
+            cells.append(cell_text(v) if shown is None else shown)
+        grid.append(cells)
+    return _Table(grid, data, formats, styles.hidden if styles else None)
 
 
 def cell_text(v: object) -> str:
-    """The text a user sees for a stored cell: 972501234567 not 972501234567.0, dates as ISO."""
+    """The text a user sees for a General cell: 972501234567 not 972501234567.0, 17.55 not
+    17.549999999999997 (Excel shows 15 significant digits), dates as ISO."""
     if isinstance(v, str):
         return v
     if isinstance(v, bool):
         return "TRUE" if v else "FALSE"
-    if isinstance(v, float):
-        if v.is_integer() and abs(v) < 1e16:
-            return str(int(v))
-        return repr(v)
-    if isinstance(v, int):
-        return str(v)
+    if isinstance(v, int | float):
+        return general(v)
     if isinstance(v, dt.datetime):
         if v.time() == dt.time(0):
             return v.date().isoformat()

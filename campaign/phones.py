@@ -17,6 +17,7 @@ from phonenumbers import (
     PhoneNumberType,
 )
 
+from campaign.contacts import Sheet
 from campaign.errors import InputError
 
 USER_JID = "@s.whatsapp.net"
@@ -209,6 +210,128 @@ def label_column(columns: Sequence[str], index: int) -> int | None:
             if c.strip().casefold() == want:
                 return j
     return None
+
+
+CONTENT_SAMPLE = 200
+
+
+@dataclass(frozen=True)
+class PhoneColumns:
+    """The columns to take a row's number from, in order, and Google's kind column of each."""
+
+    names: tuple[str, ...]
+    indexes: tuple[int, ...]
+    labels: tuple[tuple[int, int], ...] = ()  # (value column, its 'Phone 1 - Label' column)
+    notice: str = ""
+
+
+def choose_phone_columns(sheet: Sheet, explicit: Sequence[str], country: str) -> PhoneColumns:
+    """`--phone-column` names, or the columns whose header names a phone and whose cells hold
+    phone numbers (best first), or else the one column whose cells read as phone numbers."""
+    columns = sheet.columns
+    sample = sheet.rows[:CONTENT_SAMPLE]
+    if explicit:
+        found = explicit_columns(columns, explicit)
+        return PhoneColumns(tuple(columns[i] for i in found), tuple(found))
+    chosen = []
+    for i in header_candidates(columns):
+        filled, usable = usable_share([r[i] for r in sample], country)
+        if usable or not filled:  # 'Phone 1 - Type' full of 'Mobile' is not a phone column
+            chosen.append(i)
+    notice = ""
+    if not chosen:
+        best = _content_column(sheet, country)
+        if best is None:
+            raise InputError(_no_column_message(sheet, country))
+        chosen = [best]
+        notice = (f"no column is named like a phone column; using '{columns[best]}', whose cells "
+                  "read as phone numbers. Name another with --phone-column NAME.")  # fmt: skip
+    elif len(chosen) > 1:
+        rest = ", ".join(f"'{columns[i]}'" for i in chosen[1:])
+        notice = (f"phone numbers are taken from '{columns[chosen[0]]}'; a row without a usable one "
+                  f"there takes it from {rest}. Choose with --phone-column NAME (repeatable).")  # fmt: skip
+    labels = tuple((i, j) for i in chosen if (j := label_column(columns, i)) is not None)
+    return PhoneColumns(tuple(columns[i] for i in chosen), tuple(chosen), labels, notice)
+
+
+def _content_column(sheet: Sheet, country: str) -> int | None:
+    """The column most of whose cells read as phone numbers (at least 80% of the filled ones)."""
+    sample = sheet.rows[:CONTENT_SAMPLE]
+    best, best_usable = None, 0
+    for i in range(len(sheet.columns)):
+        filled, usable = usable_share([r[i] for r in sample], country)
+        if filled and usable >= 0.8 * filled and usable > best_usable:
+            best, best_usable = i, usable
+    return best
+
+
+def phone_like(sheet: Sheet, country: str, *, besides: Sequence[int] = ()) -> list[str]:
+    """Columns that look like phones, by header or by cells, for error messages."""
+    sample = sheet.rows[:CONTENT_SAMPLE]
+    out = []
+    for i, name in enumerate(sheet.columns):
+        if i in besides:
+            continue
+        if header_rank(name) or usable_share([r[i] for r in sample], country)[1]:
+            out.append(f"'{name}'" if name else f"column {i + 1} (no name)")
+    return out
+
+
+def _no_column_message(sheet: Sheet, country: str) -> str:
+    listing = ", ".join(f"'{c}'" for c in sheet.columns if c)
+    return (f"no phone column found. The columns are: {listing}. "
+            "Name the one that holds the numbers with --phone-column NAME." + where_else(sheet))  # fmt: skip
+
+
+def where_else(sheet: Sheet) -> str:
+    """Where the real header or contacts may be: another row (--header-row), another sheet."""
+    hint = ""
+    offset = sheet.header_row - len(sheet.above)
+    lines = [(n, r) for n, r in enumerate(sheet.above, start=offset)]
+    lines += list(zip(sheet.numbers[:20], sheet.rows[:20], strict=False))
+    for number, row in lines:
+        named = [c for c in row if header_rank(c)]
+        if named and number != sheet.header_row:
+            hint = (f" Row {number} looks like the column names ('{named[0]}'): "
+                    f"give it with --header-row {number}.")  # fmt: skip
+            break
+    if not hint and sheet.header_found and (sheet.header_row != 1 or sheet.above):
+        hint = (f" The column names were read from row {sheet.header_row}; if they are on another "
+                "row, give it with --header-row N.")  # fmt: skip
+    if sheet.other_sheets:
+        hint += (" The workbook's other sheets: " + ", ".join(f"'{n}'" for n in sheet.other_sheets)
+                 + "; pick one with --sheet NAME.")  # fmt: skip
+    return hint
+
+
+def no_usable_message(sheet: Sheet, phone: PhoneColumns, first_problem: str, country: str) -> str:
+    """Every row of the phone column(s) is unusable: say which columns do look like phones."""
+    cols = " or ".join(f"'{n}'" for n in phone.names)
+    others = phone_like(sheet, country, besides=phone.indexes)
+    also = (f" Columns that look like phones: {', '.join(others)}." if others
+            else " No other column looks like phones.")  # fmt: skip
+    return (f"no row of {cols} holds a usable phone number (row {sheet.numbers[0]}: "
+            f"{first_problem}).{also} Name the right one with --phone-column NAME."
+            + where_else(sheet))  # fmt: skip
+
+
+def row_jid(values: Sequence[str], phone: PhoneColumns, country: str, strict: bool) -> PhoneResult:
+    """The row's JID from its first phone column with a usable number (a mobile first, where
+    Google's label column says which is which)."""
+    order: Sequence[int] = phone.indexes
+    if len(order) == 1:
+        return to_jid(values[order[0]], country, strict)
+    if phone.labels:
+        kinds = dict(phone.labels)
+        order = sorted(order, key=lambda i: 0 if i in kinds and is_mobile_label(values[kinds[i]]) else 1)
+    first: PhoneResult | None = None
+    for i in order:
+        result = to_jid(values[i], country, strict)
+        if result.jid is not None:
+            return result
+        if first is None or (first.problem == "no phone number" and values[i].strip()):
+            first = result
+    return first or PhoneResult(None, "no phone number")
 
 
 # --- one cell to a JID --------------------------------------------------------------------------

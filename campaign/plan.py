@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import phonenumbers
@@ -14,7 +14,14 @@ from campaign.config import SendOptions
 from campaign.contacts import Sheet, load_sheet
 from campaign.errors import EmptySheetError, InputError
 from campaign.journal import campaign_name
-from campaign.phones import find_phone_column, to_jid
+from campaign.phones import (
+    choose_phone_columns,
+    find_phone_column,
+    header_candidates,
+    no_usable_message,
+    row_jid,
+    to_jid,
+)
 from campaign.render import MessageTemplate, read_template
 
 STATUSES = ("ready", "sent", "failed", "unknown", "pending", "invalid", "duplicate", "suppressed")
@@ -67,9 +74,10 @@ def build_plan(
     kind: str = "text",
     country: str = "IL",
     strict_phones: bool = False,
-    phone_column: str | None = None,
+    phone_column: str | Sequence[str] | None = None,
     suppressed: Mapping[str, str] | None = None,
     base_url: str = DEFAULT_BASE_URL,
+    skip_hidden: bool = False,
     seed: str = "",
 ) -> Plan:
     """SPEC steps 2-6: phone column, JIDs, dedupe, opt-outs, rendering and request checks."""
@@ -80,8 +88,9 @@ def build_plan(
             f"--type {kind} needs --media-url (a public https:// URL, or a column like "
             "\"{{ brochure }}\")."
         )
+    explicit = [phone_column] if isinstance(phone_column, str) else list(phone_column or ())
     try:
-        index = find_phone_column(sheet.columns, phone_column)
+        phone = choose_phone_columns(sheet, explicit, country)
     except InputError as e:
         raise InputError(f"{sheet.label}: {e}") from None
     suppressed = suppressed or {}
@@ -90,7 +99,7 @@ def build_plan(
     for number, values in zip(sheet.numbers, sheet.rows, strict=True):
         row = Row(number=number, values=values)
         rows.append(row)
-        result = to_jid(values[index], country, strict_phones)
+        result = row_jid(values, phone, country, strict_phones)
         row.jid = result.jid
         # pick() is seeded by campaign and recipient: the same choice in the dry run, the send
         # and every resume, whatever the row's position in the sheet.
@@ -100,6 +109,9 @@ def build_plan(
             row.media = media.render(values, row_number=number, seed=row_seed)
         if result.jid is None:
             row.status, row.error = "invalid", result.problem
+            continue
+        if skip_hidden and number in sheet.hidden:
+            row.status, row.error = "suppressed", "hidden row"
             continue
         if result.jid in first_row:
             row.status = "duplicate"
@@ -131,7 +143,24 @@ def build_plan(
     notices = list(sheet.notices)
     for template in (message, media):
         notices += [n for n in (template.notices if template else []) if n not in notices]
-    return Plan(sheet, kind, sheet.columns[index], rows, notices)
+    if rows and not any(r.jid for r in rows):
+        problem = next((r.error for r in rows if r.error != "no phone number"), "no phone number")
+        raise InputError(f"{sheet.label}: " + no_usable_message(sheet, phone, problem, country))
+    notices += [phone.notice] if phone.notice else []
+    notices += [_hidden_notice(sheet, skip_hidden)] if sheet.hidden else []
+    # The results keep the phone cells as text (Excel would show 9.72502E+11).
+    sheet = replace(sheet, text_columns=frozenset(phone.indexes))
+    return Plan(sheet, kind, phone.names[0], rows, notices)
+
+
+def _hidden_notice(sheet: Sheet, skip_hidden: bool) -> str:
+    hidden = sorted(sheet.hidden)
+    n = len(hidden)
+    listing = ", ".join(map(str, hidden[:10])) + (", ..." if n > 10 else "")
+    what = f"{n} row{'' if n == 1 else 's'} hidden in the workbook (by hand or by a filter): {listing}"
+    if skip_hidden:
+        return f"{what}; left out (suppressed) as --skip-hidden asks."
+    return f"{what}; they are sent like the others. Leave them out with --skip-hidden."
 
 
 def _request_problem(row: Row, kind: str, base_url: str) -> str:
@@ -209,7 +238,8 @@ def plan_campaign(opts: SendOptions, *, base_url: str = DEFAULT_BASE_URL,
             f"--country {opts.country!r} is not a two-letter country code phonenumbers knows "
             "(e.g. IL, US, GB, DE)."
         )
-    sheet = load_sheet(opts.contacts, sheet=opts.sheet, header_row=opts.header_row)
+    sheet = load_sheet(opts.contacts, sheet=opts.sheet, header_row=opts.header_row,
+                       encoding=opts.encoding, prefer=lambda columns: bool(header_candidates(columns)))
     if opts.template is not None:
         source, origin = read_template(opts.template), str(opts.template)
     else:
@@ -231,6 +261,7 @@ def plan_campaign(opts: SendOptions, *, base_url: str = DEFAULT_BASE_URL,
         phone_column=opts.phone_column,
         suppressed=all_suppressed,
         base_url=base_url,
+        skip_hidden=opts.skip_hidden,
         seed=campaign_name(opts.contacts, opts.template, opts.name),
     )
     if opts.kind == "audio" and source.strip():

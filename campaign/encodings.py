@@ -1,0 +1,188 @@
+"""Which code page a CSV is in: BOM, strict UTF-8, then the legacy Windows code page that reads
+as real words. A guess that could be wrong is refused rather than sent as garbled text.
+
+Legacy code pages decode almost any bytes without error, so "it decodes" proves nothing: Hebrew
+cp1255 bytes read as Cyrillic cp1251 or as accented Latin cp1252 just as well. What tells them
+apart is what the letters look like: a word that mixes scripts ('Josי', 'Josй'), a vowel point
+or symbol where a letter belongs ('Dana¹'), a Hebrew final letter inside a word, a Russian word
+without a vowel, a Latin word made only of accented letters ('ùìåí'). Each reading is charged for
+those, and the cheapest wins when no reading in another script comes close.
+"""
+
+from __future__ import annotations
+
+import codecs
+import itertools
+import re
+import unicodedata
+
+from campaign.errors import InputError
+
+BOMS = (
+    (b"\xef\xbb\xbf", "utf-8-sig"),
+    (b"\xff\xfe\x00\x00", "utf-32"),
+    (b"\x00\x00\xfe\xff", "utf-32"),
+    (b"\xff\xfe", "utf-16"),
+    (b"\xfe\xff", "utf-16"),
+)
+# The Windows code pages Excel writes as "CSV" on a machine set up for each language. The first
+# four are the common ones; the rest are tried only when none of those reads as real words.
+# Order is the tie-break among Latin readings that read equally well: Western first.
+LEGACY = {
+    "cp1252": "Windows-1252, Western European",
+    "cp1255": "Windows-1255, Hebrew",
+    "cp1256": "Windows-1256, Arabic",
+    "cp1251": "Windows-1251, Cyrillic",
+    "cp1250": "Windows-1250, Central European",
+    "cp1253": "Windows-1253, Greek",
+    "cp1254": "Windows-1254, Turkish",
+    "cp1257": "Windows-1257, Baltic",
+}
+COMMON = ("cp1252", "cp1255", "cp1256", "cp1251")
+# Words: runs of letters and any non-ASCII character (so a symbol inside a word is seen).
+_WORD = re.compile(r"[^\s\x21-\x40\x5b-\x60\x7b-\x7e]*[^\x00-\x7f][^\s\x21-\x40\x5b-\x60\x7b-\x7e]*")
+_ICELANDIC = set("þðýÞÐÝ")
+_GREEK_VOWELS = set("αεηιουωάέήίόύώϊϋΐΰΑΕΗΙΟΥΩΆΈΉΊΌΎΏ")
+_CYRILLIC_VOWELS = set("аеёиоуыэюяАЕЁИОУЫЭЮЯіїєІЇЄ")
+_HEBREW_FINALS = set("ךםןףץ")
+SAMPLE_WORDS = 3000
+
+
+def decode(data: bytes, name: str, encoding: str | None = None) -> tuple[str, str]:
+    """The text and the encoding it was read with ('utf-8', 'cp1255', ...)."""
+    if encoding:
+        return _forced(data, name, encoding), encoding
+    for bom, enc in BOMS:
+        if data.startswith(bom):
+            try:
+                return data.decode(enc), enc
+            except UnicodeDecodeError as e:
+                raise InputError(
+                    f"{name}: starts with a {enc.upper()} byte-order mark but byte {e.start} is not "
+                    f"{enc.upper()}. Save the file again as 'CSV UTF-8'."
+                ) from None
+    try:
+        return data.decode("utf-8"), "utf-8"
+    except UnicodeDecodeError:
+        pass
+    return _legacy(data, name)
+
+
+def describe(encoding: str) -> str:
+    return LEGACY.get(encoding, encoding)
+
+
+def _forced(data: bytes, name: str, encoding: str) -> str:
+    try:
+        codecs.lookup(encoding)
+    except LookupError:
+        raise InputError(
+            f"--encoding {encoding!r} is not an encoding Python knows. Use a name like utf-8, "
+            "cp1255 (Hebrew), cp1252 (Western), cp1256 (Arabic) or cp1251 (Cyrillic)."
+        ) from None
+    try:
+        return data.decode(encoding)
+    except UnicodeDecodeError as e:
+        raise InputError(
+            f"{name}: byte {e.start} is not valid {encoding}. Check --encoding, or in Excel use "
+            "Save As → 'CSV UTF-8 (Comma delimited)'."
+        ) from None
+
+
+def _legacy(data: bytes, name: str) -> tuple[str, str]:
+    readings: dict[str, tuple[float, str, str]] = {}  # text -> (cost, encoding, script)
+    for enc in LEGACY:
+        try:
+            text = data.decode(enc)
+        except UnicodeDecodeError:
+            continue
+        if text not in readings:
+            cost, script = implausibility(text)
+            readings[text] = (cost, enc, script)
+    if not readings:
+        raise InputError(
+            f"{name}: the text is not UTF-8 and not in any of the Windows code pages "
+            f"({', '.join(LEGACY)}). In Excel use Save As → 'CSV UTF-8 (Comma delimited)', "
+            "or name the encoding with --encoding NAME."
+        )
+    order = list(LEGACY)
+    common = {t: v for t, v in readings.items() if v[1] in COMMON}
+    if common and min(v[0] for v in common.values()) <= min(v[0] for v in readings.values()):
+        readings = common  # a rarer code page only when it reads better than all the common ones
+    ranked = sorted(readings.items(), key=lambda kv: (kv[1][0], order.index(kv[1][1])))
+    text, (cost, enc, script) = ranked[0]
+    words = max(1, len(set(_WORD.findall(text[: 1 << 20]))))
+    # A reading in another script within reach of the best: the bytes fit both, we cannot tell.
+    rivals = [e for _, (c, e, s) in ranked[1:] if s != script and c <= cost + 1 + cost * 0.25]
+    if cost > words * 2:
+        raise InputError(
+            f"{name}: the text is not UTF-8 and reads as garbled in every code page tried "
+            f"({', '.join(LEGACY)}). Give the encoding with --encoding NAME, or in Excel use "
+            "Save As → 'CSV UTF-8 (Comma delimited)'."
+        )
+    if rivals:
+        options = [enc, *rivals]
+        raise InputError(
+            f"{name}: the text is not UTF-8, and its bytes read differently in several code "
+            f"pages ({', '.join(options)}), so the names could come out garbled. Give the "
+            f"encoding with --encoding NAME (e.g. --encoding {options[0]}), or in Excel use "
+            "Save As → 'CSV UTF-8 (Comma delimited)'."
+        )
+    return text, enc
+
+
+def implausibility(text: str) -> tuple[float, str]:
+    """What reading `text` as real words costs, and its main non-ASCII script."""
+    cost = 0.0
+    scripts_seen: dict[str, int] = {}
+    for word in list(dict.fromkeys(_WORD.findall(text)))[:SAMPLE_WORDS]:
+        scripts: set[str] = set()
+        letters = []
+        for i, ch in enumerate(word):
+            cat = unicodedata.category(ch)
+            if ch.isascii():
+                if ch.isalpha():
+                    scripts.add("LATIN")
+                    letters.append(ch)
+                continue
+            if cat[0] == "L":
+                script = unicodedata.name(ch, "UNKNOWN").split()[0]
+                scripts.add(script)
+                letters.append(ch)
+                scripts_seen[script] = scripts_seen.get(script, 0) + 1
+            elif cat[0] == "M":
+                # A vowel point with no letter under it is garbage; under one, rare in a list.
+                cost += 3 if i == 0 or not word[i - 1].isalpha() else 1
+            elif cat == "Cf":
+                continue  # bidi marks are at home in Hebrew and Arabic text
+            else:
+                inside = 0 < i < len(word) - 1 and word[i - 1].isalpha() and word[i + 1].isalpha()
+                cost += 3 if inside else 0.25  # 'Dana¹' vs a standalone '€'
+        if len(scripts) > 1:
+            cost += 5  # 'Josי', 'Josй'
+        if not letters:
+            continue
+        if scripts == {"CYRILLIC"}:
+            if len(letters) >= 3 and not _CYRILLIC_VOWELS & set(letters):
+                cost += 2
+            if any(a.islower() and b.isupper() for a, b in itertools.pairwise(letters)):
+                cost += 2
+            if letters[0] in "ъьыЪЬЫ":
+                cost += 2  # no Russian word starts so; Hebrew's ת and ש read as Cyrillic do
+        elif scripts == {"GREEK"}:
+            if len(letters) >= 3 and not _GREEK_VOWELS & set(letters):
+                cost += 2
+            if "ς" in letters[:-1]:
+                cost += 2  # final sigma inside a word
+        elif scripts == {"HEBREW"}:
+            if any(ch in _HEBREW_FINALS for ch in letters[:-1]):
+                cost += 2
+        elif scripts == {"LATIN"} and _ICELANDIC & set(letters):
+            cost += 1  # 'Þükrü Yýlmaz' is Turkish read as Western; Icelandic lists are rare here
+        elif scripts == {"LATIN"} and len(letters) >= 3 and not any(ch.isascii() for ch in letters):
+            cost += 2  # 'ùìåí' is Hebrew read as Western
+        elif scripts == {"LATIN"} and any(a.islower() and b.isupper() for a, b in
+                                          itertools.pairwise(letters)):  # fmt: skip
+            cost += 1
+    main = max(scripts_seen, key=lambda s: scripts_seen[s]) if scripts_seen else "LATIN"
+    return cost, main
