@@ -133,6 +133,22 @@ class Journal:
         except OSError as e:
             raise InputError(f"--state {self.path}: cannot create its folder ({e.strerror}).") from None
         self._acquire_lock()
+        self._connect()
+
+    def reopen(self) -> None:
+        """After `salvage()` replaced the file: lock the new file (the lock in the per-user folder
+        is held throughout) and connect to it."""
+        if self.db is not None:
+            self.db.close()
+            self.db = None
+        if self._lock_fds and sys.platform != "win32":
+            os.close(self._lock_fds.pop())  # the damaged file's; it is aside now
+            fd = os.open(self.real, os.O_RDWR | os.O_CREAT, 0o644)
+            _lock(fd)
+            self._lock_fds.append(fd)
+        self._connect()
+
+    def _connect(self) -> None:
         self._check_is_journal()
         try:
             # isolation_level=None: no implicit transactions; we BEGIN and COMMIT ourselves.

@@ -221,7 +221,7 @@ def _salvage(journal: Journal, history: UserState, plan: Plan, why: str) -> None
     sends = history.journal_sends(str(journal.real))
     aside, read, added = salvage(journal.path, sends=sends, campaign=journal.campaign,
                                  namespace=journal.namespace)  # fmt: skip
-    journal.open()  # the rebuilt one, still under our lock
+    journal.reopen()  # the rebuilt one, still under our lock
     records = journal.records()
     reached = sum(r.status in ("sent", "unknown") for r in records.values())
     again = [r.number for r in plan.rows

@@ -19,6 +19,7 @@ import ipaddress
 import os
 import secrets
 import sqlite3
+import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,7 +27,7 @@ from urllib.parse import urlsplit
 
 from campaign.errors import InputError
 
-SCHEMA_VERSION = "1"
+SCHEMA_VERSION = 1  # PRAGMA user_version; a new version adds its tables and columns
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS sends (
@@ -130,10 +131,9 @@ class UserState:
             self._key = self._read_key()
             self.db = sqlite3.connect(self.path, isolation_level=None, timeout=30,
                                       check_same_thread=False)  # fmt: skip
-            self.db.execute("PRAGMA journal_mode=WAL")
             self.db.execute("PRAGMA synchronous=NORMAL")
-            self.db.executescript(SCHEMA)
-            self.db.execute("INSERT OR IGNORE INTO meta VALUES ('schema', ?)", (SCHEMA_VERSION,))
+            if self.db.execute("PRAGMA user_version").fetchone()[0] != SCHEMA_VERSION:
+                self._create()
         except sqlite3.DatabaseError as e:
             self.close()
             raise InputError(
@@ -147,6 +147,24 @@ class UserState:
                 f"cannot use the per-user state folder {self.folder} ({e.strerror}). Make it "
                 "writable, or set CAMPAIGN_HOME to a folder you can write to."
             ) from None
+
+    def _create(self) -> None:
+        """The schema, once. Two first runs at once may race here: SQLite answers one of them
+        'locked' at once (switching to WAL does not wait), so that one tries again."""
+        assert self.db is not None
+        for attempt in range(50):
+            try:
+                self.db.execute("PRAGMA journal_mode=WAL")
+                with self._tx() as db:
+                    for statement in SCHEMA.split(";"):
+                        if statement.strip():
+                            db.execute(statement)
+                    db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+                return
+            except sqlite3.OperationalError as e:
+                if "locked" not in str(e) or attempt == 49:
+                    raise
+                time.sleep(0.1)
 
     def _read_key(self) -> bytes:
         path = self.folder / "sender.key"

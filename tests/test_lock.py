@@ -1,0 +1,102 @@
+"""A lock is a lock: a second run of a campaign is refused however it reaches the journal.
+
+The real CLI in subprocesses: run A is held with a reply in flight by the sandbox while run B
+tries the attack; then A finishes and nobody has received two messages.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+from collections import Counter
+from pathlib import Path
+
+from campaign.sandbox import Sandbox
+from tests.conftest import SANDBOX_INSTANCE, SANDBOX_TOKEN
+from tests.test_resume import FAST, PEOPLE, Gate, start_cli
+
+
+def run_b(contacts: Path, url: str, *args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    """The second run, from the contacts' folder or another working directory (relative path)."""
+    cwd = cwd or contacts.parent
+    env = {**os.environ, "IBOT_TOKEN": SANDBOX_TOKEN, "IBOT_INSTANCE_ID": SANDBOX_INSTANCE,
+           "IBOT_BASE_URL": url}  # fmt: skip
+    return subprocess.run(
+        [sys.executable, "-m", "campaign", "send", os.path.relpath(contacts, cwd), *FAST, *args],
+        cwd=cwd, env=env, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+
+
+def attack(tmp_path: Path, write_csv, prepare, *b_args: str, cwd: Path | None = None) -> str:  # type: ignore[no-untyped-def]
+    contacts = write_csv(PEOPLE)
+    gate = Gate(2)
+    with Sandbox(token=SANDBOX_TOKEN, instance_id=SANDBOX_INSTANCE, on_accept=gate) as box:
+        a = start_cli(contacts, box.url)
+        try:
+            assert gate.reached.wait(30), "run A never reached its second message"
+            prepare(contacts)
+            b = run_b(contacts, box.url, *b_args, cwd=cwd)
+        finally:
+            gate.release.set()
+        a_out, _ = a.communicate(timeout=60)
+        assert a.returncode == 0, a_out
+        counts = Counter(m.jid for m in box.received)
+    assert b.returncode == 2, b.stdout + b.stderr
+    assert len(counts) == len(PEOPLE) - 1 and set(counts.values()) == {1}, counts
+    output = b.stdout + b.stderr
+    assert "another run of this campaign is in progress" in output
+    assert "Traceback" not in output
+    return output
+
+
+def test_deleting_the_lock_files_does_not_let_a_second_run_in(tmp_path: Path, write_csv,  # type: ignore[no-untyped-def]
+                                                               campaign_home: Path) -> None:
+    def delete_locks(contacts: Path) -> None:
+        for lock in contacts.parent.rglob("*.lock"):
+            lock.unlink()
+        shutil.rmtree(campaign_home / "locks", ignore_errors=True)
+
+    attack(tmp_path, write_csv, delete_locks)
+
+
+def test_a_second_run_is_told_which_process_holds_the_lock(tmp_path: Path, write_csv) -> None:  # type: ignore[no-untyped-def]
+    output = attack(tmp_path, write_csv, lambda contacts: None)
+    assert "(process " in output and " since 20" in output
+
+
+def test_a_symlinked_state_reaches_the_same_lock(tmp_path: Path, write_csv) -> None:  # type: ignore[no-untyped-def]
+    elsewhere = tmp_path / "elsewhere"
+
+    def make_link(contacts: Path) -> None:
+        elsewhere.mkdir()
+        journal = next((contacts.parent / ".campaign").glob("*.rehearsal-*.sqlite3"))
+        # --state elsewhere/j.sqlite3 is, for this loopback server, elsewhere/j.rehearsal-....sqlite3
+        (elsewhere / journal.name.replace("contacts-message", "j")).symlink_to(journal)
+
+    attack(tmp_path, write_csv, make_link, "--state", str(elsewhere / "j.sqlite3"))
+
+
+def test_the_same_campaign_from_another_working_directory(tmp_path: Path, write_csv) -> None:  # type: ignore[no-untyped-def]
+    other = tmp_path / "sub" / "dir"
+    other.mkdir(parents=True)
+    attack(tmp_path, write_csv, lambda contacts: None, cwd=other)
+
+
+def test_a_killed_holder_releases_the_lock(tmp_path: Path, write_csv) -> None:  # type: ignore[no-untyped-def]
+    contacts = write_csv(PEOPLE)
+    gate = Gate(2)
+    with Sandbox(token=SANDBOX_TOKEN, instance_id=SANDBOX_INSTANCE, on_accept=gate) as box:
+        a = start_cli(contacts, box.url)
+        assert gate.reached.wait(30)
+        a.send_signal(signal.SIGKILL)
+        a.wait(10)
+        gate.release.set()
+        b = start_cli(contacts, box.url)
+        out, _ = b.communicate(timeout=60)
+        counts = Counter(m.jid for m in box.received)
+    assert b.returncode == 1, out  # the in-flight row is 'unknown': reported, not resent
+    assert "1 send(s) were cut off by a crash" in out
+    assert set(counts.values()) == {1} and len(counts) == len(PEOPLE) - 1
