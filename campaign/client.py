@@ -7,7 +7,9 @@ ever quotes a request URL: messages name the endpoint path only, and logs are re
 
 from __future__ import annotations
 
+import contextvars
 import email.utils
+import ipaddress
 import json
 import logging
 import math
@@ -18,10 +20,12 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 from urllib.parse import quote, quote_plus, urlencode, urlsplit
 
+import httpcore
 import httpx
+import idna
 
 from campaign.errors import InputError
 
@@ -42,8 +46,12 @@ ABORT_MESSAGES = ("invalid token", "instance not connected")
 # A Retry-After of days is a misconfigured server, not advice worth a stalled campaign.
 MAX_RETRY_AFTER = 3600.0
 SNIPPET = 200
+# The API answers a few hundred bytes; anything past this is not its answer (issue 11: an
+# endless 200 reply grew the process past 8 GB in 30 s).
+MAX_REPLY_BYTES = 64 * 1024
 
-OutcomeKind = Literal["sent", "failed", "unknown", "retry", "abort"]
+# "interrupted": Ctrl-C during a retry wait; nothing was sent, the row stays pending.
+OutcomeKind = Literal["sent", "failed", "unknown", "retry", "abort", "interrupted"]
 
 
 @dataclass(frozen=True)
@@ -149,14 +157,99 @@ def silence_http_logs() -> None:
             logger.addFilter(_FILTER)
 
 
+# The deadline (time.monotonic()) of the request being sent on this thread, if any.
+_DEADLINE: contextvars.ContextVar[float | None] = contextvars.ContextVar(
+    "campaign_deadline", default=None
+)
+
+
+def _remaining(timeout: float | None, error: type[Exception]) -> float | None:
+    """A socket operation's timeout, shortened so it cannot outlast the request's deadline."""
+    deadline = _DEADLINE.get()
+    if deadline is None:
+        return timeout
+    left = deadline - time.monotonic()
+    if left <= 0:
+        raise error("deadline reached")
+    return left if timeout is None else min(timeout, left)
+
+
+class _DeadlineStream(httpcore.NetworkStream):
+    """Every read and write on the socket waits at most until the deadline.
+
+    httpx's read timeout applies to each read: a server trickling one byte a second never
+    trips it (issue 11: --timeout 3 ran for 1000 s). Checking between body chunks is not
+    enough either, since the status line and headers can trickle too.
+    """
+
+    def __init__(self, stream: httpcore.NetworkStream) -> None:
+        self._stream = stream
+
+    def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        return self._stream.read(max_bytes, _remaining(timeout, httpcore.ReadTimeout))
+
+    def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        self._stream.write(buffer, _remaining(timeout, httpcore.WriteTimeout))
+
+    def close(self) -> None:
+        self._stream.close()
+
+    def start_tls(self, ssl_context: Any, server_hostname: str | None = None,
+                  timeout: float | None = None) -> httpcore.NetworkStream:  # fmt: skip
+        timeout = _remaining(timeout, httpcore.ConnectTimeout)
+        return _DeadlineStream(self._stream.start_tls(ssl_context, server_hostname, timeout))
+
+    def get_extra_info(self, info: str) -> Any:
+        return self._stream.get_extra_info(info)
+
+
+class _DeadlineBackend(httpcore.NetworkBackend):
+    def __init__(self, backend: httpcore.NetworkBackend) -> None:
+        self._backend = backend
+
+    def connect_tcp(self, host: str, port: int, timeout: float | None = None,
+                    local_address: str | None = None, socket_options: Any = None
+                    ) -> httpcore.NetworkStream:  # fmt: skip
+        timeout = _remaining(timeout, httpcore.ConnectTimeout)
+        return _DeadlineStream(
+            self._backend.connect_tcp(host, port, timeout, local_address, socket_options)
+        )
+
+    def connect_unix_socket(self, path: str, timeout: float | None = None,
+                            socket_options: Any = None) -> httpcore.NetworkStream:  # fmt: skip
+        timeout = _remaining(timeout, httpcore.ConnectTimeout)
+        return _DeadlineStream(self._backend.connect_unix_socket(path, timeout, socket_options))
+
+    def sleep(self, seconds: float) -> None:
+        self._backend.sleep(seconds)
+
+
+def _install_deadline(client: httpx.Client) -> None:
+    # httpx has no public hook for httpcore's network backend; its connection pools keep it in
+    # `_network_backend` (httpx 0.28, httpcore 1.0). tests/test_hostile.py fails if that moves.
+    transports = [client._transport, *client._mounts.values()]
+    for transport in transports:
+        pool = getattr(transport, "_pool", None)
+        backend = getattr(pool, "_network_backend", None)
+        if backend is not None and not isinstance(backend, _DeadlineBackend):
+            pool._network_backend = _DeadlineBackend(backend)  # type: ignore[union-attr]
+
+
 def make_http_client(*, timeout: float = 30.0, connect_timeout: float = 10.0) -> httpx.Client:
-    """One client for the whole run: keep-alive saves a TLS handshake per message."""
-    return httpx.Client(
-        timeout=httpx.Timeout(timeout, connect=connect_timeout),
+    """One client for the whole run: keep-alive saves a TLS handshake per message.
+
+    `timeout` is a deadline for a whole request (connect, send, the entire reply).
+    """
+    client = httpx.Client(
+        timeout=httpx.Timeout(timeout, connect=min(connect_timeout, timeout)),
         # A redirect would resend the token to wherever Location points: report it instead.
         follow_redirects=False,
-        headers={"User-Agent": "campaign (ibot-chat sender)"},
+        # The reply is a few hundred bytes: compression would only let a small reply unpack
+        # into a huge one past the size cap.
+        headers={"User-Agent": "campaign (ibot-chat sender)", "Accept-Encoding": "identity"},
     )
+    _install_deadline(client)
+    return client
 
 
 def parse_retry_after(value: str | None, *, now: datetime | None = None) -> float | None:
@@ -192,13 +285,19 @@ def _flag(value: object) -> bool | None:
     return None
 
 
-def classify_response(response: httpx.Response, path: str, secrets: tuple[str, ...]) -> Outcome:
-    """Turn any HTTP reply into an Outcome, following SPEC's table."""
+def classify_response(
+    response: httpx.Response, path: str, secrets: tuple[str, ...], *, content: bytes | None = None
+) -> Outcome:
+    """Turn any HTTP reply into an Outcome, following SPEC's table.
+
+    `content`: the body when it was read separately (streamed under a deadline and a size cap).
+    """
     status = response.status_code
     where = f"HTTP {status} from /{path}"
-    body = _snippet(response.text, secrets)
+    content = response.content if content is None else content
+    body = _snippet(content.decode(response.encoding or "utf-8", errors="replace"), secrets)
     try:
-        data = json.loads(response.content)
+        data = json.loads(content)
     except ValueError:  # covers JSONDecodeError and undecodable bytes
         data = None
     success = _flag(data.get("success")) if isinstance(data, dict) else None
@@ -219,15 +318,30 @@ def classify_response(response: httpx.Response, path: str, secrets: tuple[str, .
     if status >= 500:  # the server may have sent the message before failing
         return Outcome("unknown", f"{where}: {detail}" if detail else where, status)
     if 300 <= status < 400:
-        target = urlsplit(response.headers.get("Location", ""))  # its query may hold the token
-        moved = f"{target.scheme}://{target.netloc}{target.path}" if target.netloc else "?"
-        return Outcome("failed", f"{where}: redirected to {moved}; check the base URL", status)
+        return Outcome("failed", f"{where}: {_redirect_target(response)}; check the base URL",
+                       status)  # fmt: skip
     if success is False or status >= 400:
         if api_message:
             return Outcome("failed", api_message, status)
         return Outcome("failed", f"{where}: {body}" if body else where, status)
     # A 2xx we cannot read: it may well have been sent, so never call it failed.
     return Outcome("unknown", f"reply from /{path} not understood ({where}): {body!r}", status)
+
+
+def _redirect_target(response: httpx.Response) -> str:
+    """Where a redirect points, resolved against the request, without its query (the token)."""
+    location = response.headers.get("Location", "").strip()
+    if not location:
+        return "redirected without saying where (no Location header)"
+    try:
+        base = response.request.url
+    except RuntimeError:  # a Response built by hand (tests) has no request
+        base = httpx.URL("https://api.invalid/")
+    try:
+        target = base.join(location)
+    except (httpx.InvalidURL, ValueError, UnicodeError):
+        return "redirected to an address that is not a valid URL"
+    return f"redirected to {target.scheme}://{target.netloc.decode('ascii')}{target.path}"
 
 
 def _after(seconds: float | None) -> str:
@@ -269,33 +383,93 @@ def classify_error(error: httpx.HTTPError, path: str, timeout: httpx.Timeout) ->
 
 
 class IbotClient:
-    """Sends messages; the single network seam (tests hand in an httpx.MockTransport client)."""
+    """Sends messages; the single network seam (tests hand in an httpx.MockTransport client).
 
-    def __init__(self, http: httpx.Client, *, base_url: str, token: str, instance_id: str) -> None:
+    `deadline`: seconds a whole request may take, connect to last byte of the reply (default:
+    the http client's read timeout, which make_http_client sets from --timeout).
+    """
+
+    def __init__(self, http: httpx.Client, *, base_url: str, token: str, instance_id: str,
+                 deadline: float | None = None,
+                 clock: Callable[[], float] = time.monotonic) -> None:  # fmt: skip
         self._http = http
         self.base_url = base_url.rstrip("/")
         self._token = token
         self._instance_id = instance_id
+        self.deadline = deadline if deadline is not None else (http.timeout.read or 30.0)
+        self._clock = clock
+        try:  # a host name that cannot be encoded would only fail inside the socket layer
+            netloc = urlsplit(self.base_url).netloc.rpartition("@")[2]
+            host = netloc if netloc.endswith("]") else netloc.rsplit(":", 1)[0]
+            self._host_problem = _host_problem(host)
+        except ValueError as error:
+            self._host_problem = type(error).__name__
 
     def __repr__(self) -> str:
         return f"IbotClient(base_url={self.base_url!r}, token=***, instance_id=***)"
 
     def send_once(self, kind: str, *, jid: str, text: str, media_url: str = "") -> Outcome:
-        """One request, never raising for network trouble: the answer is in the Outcome."""
+        """One request, never raising: the answer, or what went wrong, is in the Outcome."""
         message = build_params(kind, jid=jid, text=text, media_url=media_url)
         params = {"token": self._token, "instance_id": self._instance_id} | message
         path = ENDPOINTS[kind][0]
         secrets = (self._token, self._instance_id)
+        # Before anything leaves: a URL or an encoding that cannot be built is "failed", never
+        # "unknown" (issue 11: an IDNA error left the row 'attempting'). Only the exception's
+        # type is used: its text may quote the URL and its token.
+        try:
+            request = self._http.build_request("GET", request_url(self.base_url, kind, params))
+        except (httpx.InvalidURL, UnicodeError, ValueError) as error:
+            problem = type(error).__name__
+        else:
+            problem = self._host_problem
+        if problem:
+            return Outcome("failed", f"the request to /{path} could not be built ({problem}); "
+                           "check --base-url and the credentials' characters. Nothing was sent.")
+        started = self._clock()
+        token = _DEADLINE.set(time.monotonic() + self.deadline)
+        try:
+            outcome = self._exchange(request, path, secrets, started)
+        finally:
+            _DEADLINE.reset(token)
+        return outcome
+
+    def _exchange(self, request: httpx.Request, path: str, secrets: tuple[str, ...],
+                  started: float) -> Outcome:  # fmt: skip
+        late = f"no complete reply from /{path} within the {self.deadline:g}s deadline (--timeout)"
         # Classify inside `except`, return after it: no httpx exception (whose request holds
         # the token) survives as a __context__ of anything raised later.
         try:
-            response = self._http.get(request_url(self.base_url, kind, params))
+            response = self._http.send(request, stream=True)
+            try:
+                body = bytearray()
+                for chunk in response.iter_bytes():
+                    body += chunk
+                    if len(body) > MAX_REPLY_BYTES:
+                        return Outcome("unknown", f"the reply from /{path} is over "
+                                       f"{MAX_REPLY_BYTES // 1024} KB; not the API's answer, "
+                                       "cut off", response.status_code)  # fmt: skip
+                    if self._clock() - started > self.deadline:
+                        return Outcome("unknown", late, response.status_code)
+            finally:
+                response.close()
+        except httpx.ConnectTimeout as error:
+            outcome = classify_error(error, path, self._http.timeout)
+        except httpx.TimeoutException as error:
+            timed_out = self._clock() - started >= self.deadline * 0.999
+            outcome = Outcome("unknown", late) if timed_out else (
+                classify_error(error, path, self._http.timeout))
         except httpx.InvalidURL:
-            outcome = Outcome("abort", "the base URL is not a valid URL")
+            outcome = Outcome("failed", "the base URL is not a valid URL; nothing was sent")
         except httpx.HTTPError as error:
             outcome = classify_error(error, path, self._http.timeout)
+        except UnicodeError:  # IDNA at connect time (a 64-character label): nothing can leave
+            outcome = Outcome("failed", "the API host name cannot be encoded (IDNA); check "
+                              "--base-url. Nothing was sent.")  # fmt: skip
+        except Exception as error:  # never a traceback, never a row stuck 'attempting'
+            outcome = Outcome("unknown", f"{type(error).__name__} during /{path}")
         else:
-            outcome = classify_response(response, path, secrets)
+            outcome = classify_response(response, path, secrets, content=bytes(body))
         return outcome
 
     def send(
@@ -310,15 +484,25 @@ class IbotClient:
         rand: Callable[[], float] = random.random,
         backoff: float = 2.0,
         max_backoff: float = 60.0,
+        should_stop: Callable[[], bool] | None = None,
     ) -> tuple[Outcome, int]:
-        """Send, retrying only what provably never went out; returns (outcome, attempts)."""
+        """Send, retrying only what provably never went out; returns (outcome, attempts).
+
+        `should_stop` (Ctrl-C): a retry wait ends without its retry, as kind "interrupted".
+        """
         attempts = max(0, retries) + 1
         for attempt in range(attempts):
             outcome = self.send_once(kind, jid=jid, text=text, media_url=media_url)
             if outcome.kind != "retry":
                 return outcome, attempt + 1
             if attempt + 1 < attempts:
-                sleep(_retry_delay(outcome, attempt, rand, backoff, max_backoff))
+                stopped = should_stop is not None and should_stop()
+                if not stopped:
+                    sleep(_retry_delay(outcome, attempt, rand, backoff, max_backoff))
+                    stopped = should_stop is not None and should_stop()
+                if stopped:
+                    return Outcome("interrupted", f"{outcome.message}; interrupted before the "
+                                   "retry, nothing was sent", outcome.http_status), attempt + 1
         gave_up = f"{outcome.message} (gave up after {attempts} attempts)"
         return replace(outcome, kind="failed", message=gave_up), attempts
 
@@ -330,6 +514,117 @@ def _retry_delay(
         return outcome.retry_after
     base = min(backoff * 2**attempt, cap)
     return base + rand() * base  # jitter so restarted runs don't retry in lockstep
+
+
+LOOPBACK_NAMES = ("localhost", "localhost.")
+
+
+def is_loopback(host: str) -> bool:
+    """127.0.0.0/8, ::1 or localhost: this machine (a rehearsal, plain http allowed)."""
+    host = host.strip("[]").lower()
+    if host in LOOPBACK_NAMES:
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _host_problem(host: str) -> str:
+    """Why `host` is not a usable host name or address, or ''."""
+    if host.startswith("["):
+        try:
+            ipaddress.IPv6Address(host[1:-1].split("%")[0])
+        except ValueError:
+            return f"'{host}' is not a valid IPv6 address"
+        return ""
+    name = host[:-1] if host.endswith(".") else host
+    if not name:
+        return "it has no host name"
+    if re.fullmatch(r"[\d.]+", name):
+        try:
+            ipaddress.IPv4Address(name)
+        except ValueError:
+            return f"'{host}' is not a valid IPv4 address"
+        return ""
+    for label in name.split("."):
+        if not label:
+            return f"the host name '{host}' has an empty label (two dots in a row, or a dot first)"
+    try:
+        encoded = idna.encode(name, uts46=True)
+    except (idna.IDNAError, UnicodeError, ValueError):
+        return (f"'{host}' is not a valid host name (each label: letters, digits and hyphens, "
+                "at most 63 characters)")
+    if len(encoded) > 253:
+        return f"the host name is {len(encoded)} characters long, over 253"
+    return ""
+
+
+def check_base_url(url: str) -> str:
+    """The API root as given, checked before anything is sent; returns it without a final '/'.
+
+    http(s)://host[:port]/path only: no query or fragment (they would corrupt the request's
+    query, which holds the token), no user:password@, a valid host name, and plain http://
+    only to this machine (the token would otherwise cross the network in clear).
+    """
+    fix = f"e.g. --base-url {DEFAULT_BASE_URL}, or http://127.0.0.1:8765/api/v1 for a local sandbox"
+    shown = url if len(url) <= 120 else url[:117] + "..."
+
+    def bad(why: str) -> InputError:
+        return InputError(f"base URL {shown!r} (--base-url or IBOT_BASE_URL): {why}. Give the "
+                          f"API root as http(s)://host/path ({fix}).")  # fmt: skip
+
+    text = url.strip()
+    if not text:
+        raise bad("it is empty (an empty value does not mean the default)")
+    if any(ord(c) < 0x21 or ord(c) == 0x7F for c in text):
+        raise bad("it contains spaces or control characters")
+    try:
+        parts = urlsplit(text)
+        port = parts.port
+    except ValueError as e:
+        raise bad(f"it is not a valid URL ({e})") from None
+    scheme = parts.scheme.lower()
+    if scheme not in ("http", "https") or not text.lower().startswith(f"{scheme}://"):
+        raise bad("it must start with https:// (or http:// for a local sandbox)")
+    if parts.query or "?" in text:
+        raise bad("it has a query ('?...'); the request's own query carries the message")
+    if parts.fragment or "#" in text:
+        raise bad("it has a fragment ('#...')")
+    if "@" in parts.netloc:
+        raise bad("it has a user name or password before the host ('...@')")
+    host = parts.netloc.rsplit(":", 1)[0] if port is not None or parts.netloc.endswith(":") else (
+        parts.netloc)
+    problem = _host_problem(host)
+    if problem:
+        raise bad(problem)
+    if port == 0:
+        raise bad("port 0 is not a port")
+    if scheme == "http" and not is_loopback(host):
+        raise bad("plain http:// would send the token unencrypted; use https:// (http:// is "
+                  "only for a sandbox on this machine: 127.0.0.1, ::1 or localhost)")
+    return text.rstrip("/")
+
+
+def resolve_base_url(option: str | None, environ: Mapping[str, str]) -> str:
+    """--base-url, else IBOT_BASE_URL, else the real API; an empty value is an error, not a
+    silent fallback to production (click treats an empty environment variable as unset)."""
+    if option is None and "IBOT_BASE_URL" in environ:
+        option = environ["IBOT_BASE_URL"]
+    return check_base_url(DEFAULT_BASE_URL if option is None else option)
+
+
+def check_credential(name: str, value: str) -> None:
+    """A token or ID must be printable ASCII to ride in a URL; the message never echoes it."""
+    for position, char in enumerate(value, 1):
+        if not 0x20 <= ord(char) <= 0x7E:
+            kind = "a control character" if ord(char) < 0x20 or ord(char) == 0x7F else (
+                "a character that is not ASCII (or bytes that are not text)")
+            raise InputError(
+                f"{name} has {kind} at position {position} of {len(value)}; ibot-chat tokens "
+                f"and instance IDs are plain ASCII. Copy {name} again from the dashboard (the "
+                "value is not shown here, to keep it secret)."
+            )
 
 
 def _read_dotenv(path: Path) -> dict[str, str]:
@@ -377,4 +672,9 @@ def load_credentials(environ: Mapping[str, str], cwd: Path) -> tuple[str | None,
     instance_id = get("IBOT_INSTANCE_ID")
     # The dashboard's Instance ID doubles as the API token (reference, "איך לקבל את הפרטים").
     token = get("IBOT_TOKEN") or instance_id
+    # Checked here, before the first send: an undecodable byte used to surface as a traceback
+    # with the row left 'attempting' (issue 11).
+    for name, value in (("IBOT_INSTANCE_ID", instance_id), ("IBOT_TOKEN", token)):
+        if value:
+            check_credential(name, value)
     return token, instance_id

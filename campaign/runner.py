@@ -159,6 +159,9 @@ class Runner:
                 if outcome.kind == "abort":
                     report.stopped, report.exit_code = f"aborted by the API: {outcome.message}", 3
                     break
+                if outcome.kind == "interrupted":
+                    report.stopped = "interrupted"
+                    break
                 consecutive = consecutive + 1 if row.status in ("failed", "unknown") else 0
                 if self.max_failures and consecutive >= self.max_failures:
                     report.stopped = (
@@ -221,6 +224,7 @@ class Runner:
         outcome, tries = self.client.send(
             self.kind, jid=row.jid, text=row.message, media_url=row.media,
             retries=self.retries, sleep=self.clock.sleep, rand=self.clock.rand,
+            should_stop=self.stop.is_set,  # Ctrl-C ends a retry wait without its retry
         )  # fmt: skip
         row.attempts = before + tries
         if outcome.kind == "sent":
@@ -228,7 +232,7 @@ class Runner:
         elif outcome.kind == "unknown":
             row.status = "unknown"
             row.error = f"{outcome.message}: the message may have gone out; resend with --retry-unknown"
-        elif outcome.kind == "abort":
+        elif outcome.kind in ("abort", "interrupted"):
             row.status, row.error = "pending", outcome.message  # nothing was sent
         else:
             row.status, row.error = "failed", outcome.message

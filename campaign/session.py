@@ -16,10 +16,10 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from campaign.client import (
-    DEFAULT_BASE_URL,
     IbotClient,
     load_credentials,
     make_http_client,
+    resolve_base_url,
     silence_http_logs,
 )
 from campaign.config import SendOptions
@@ -87,7 +87,7 @@ def run_send(
     )
     if opts.test_to and opts.dry_run:
         raise InputError("--test-to sends one real message; it cannot be combined with --dry-run.")
-    base_url = (opts.base_url or DEFAULT_BASE_URL).rstrip("/")
+    base_url = resolve_base_url(opts.base_url, environ)  # exit 2 for a bad or empty URL
     namespace = namespace_for(base_url, sandbox=opts.sandbox)
     name = campaign_name(opts.contacts, opts.template, opts.name)
     state = journal_path(opts.state or default_state_dir(opts.contacts) / f"{name}.sqlite3",

@@ -20,14 +20,16 @@ from campaign.client import (
     IbotClient,
     Outcome,
     build_params,
+    check_base_url,
     encoded_url_length,
     load_credentials,
     make_http_client,
     parse_retry_after,
     redact,
+    resolve_base_url,
     silence_http_logs,
 )
-from campaign.errors import ApiError
+from campaign.errors import ApiError, InputError
 
 TOKEN = "SENTINEL-TOKEN-12345"
 INSTANCE = "SENTINEL-INSTANCE-67890"
@@ -416,3 +418,197 @@ def test_spaces_are_sent_as_percent_20_like_the_reference_and_plus_survives() ->
     assert "msg=Hello%20World%20%2B972%20%26%20%D7%A9" in raw
     assert f"jid={JID}" in raw  # '@' readable, as in the reference's example
     assert seen[0].url.params["msg"] == "Hello World +972 & שלום"
+
+
+# --- issue 11: a deadline, a size cap, Ctrl-C in a retry wait, nothing stranded ---------------
+
+
+class Clock:
+    """Seconds that pass only when a test says so."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def streaming(chunks: Callable[[], object], *, status: int = 200) -> Handler:
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(status, content=chunks())  # type: ignore[arg-type]
+
+    return handler
+
+
+def test_a_reply_still_arriving_at_the_deadline_is_unknown() -> None:
+    clock = Clock()
+
+    def trickle() -> object:
+        for byte in b'{"success": true, "message": "Message sent successfully!"}':
+            clock.now += 1.0  # a byte a second
+            yield bytes([byte])
+
+    http = httpx.Client(transport=httpx.MockTransport(streaming(trickle)))
+    client = IbotClient(http, base_url=DEFAULT_BASE_URL, token=TOKEN, instance_id=INSTANCE,
+                        deadline=5.0, clock=clock)  # fmt: skip
+    outcome, attempts = client.send("text", jid=JID, text="hi", sleep=lambda s: None)
+    assert outcome == Outcome(
+        "unknown", "no complete reply from /send-text within the 5s deadline (--timeout)", 200
+    )
+    assert attempts == 1 and clock.now < 7
+
+
+def test_an_endless_reply_is_cut_off_at_64_kb() -> None:
+    pulled = []
+
+    def endless() -> object:
+        while True:
+            pulled.append(1)
+            yield b" " * 8192
+
+    outcome = send_text(streaming(endless))
+    assert outcome.kind == "unknown"
+    assert outcome.message == "the reply from /send-text is over 64 KB; not the API's answer, cut off"
+    assert len(pulled) <= 10
+
+
+def test_ctrl_c_during_a_retry_wait_ends_it_without_the_retry() -> None:
+    calls, stop = [], []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        calls.append(request)
+        return httpx.Response(429, json={"success": False, "message": "slow down"},
+                              headers={"Retry-After": "30"})  # fmt: skip
+
+    def sleep(seconds: float) -> None:
+        assert seconds == 30
+        stop.append(True)  # the user presses Ctrl-C during the wait
+
+    outcome, attempts = make_client(handler).send(
+        "text", jid=JID, text="hi", retries=3, sleep=sleep, should_stop=lambda: bool(stop)
+    )
+    assert len(calls) == 1 and attempts == 1
+    assert outcome.kind == "interrupted"
+    assert outcome.message == (
+        "HTTP 429 from /send-text: slow down; interrupted before the retry, nothing was sent"
+    )
+
+
+def test_a_stop_before_the_wait_skips_the_wait_too() -> None:
+    slept: list[float] = []
+    outcome, _ = make_client(reply(429, {"success": False, "message": "x"})).send(
+        "text", jid=JID, text="hi", sleep=slept.append, should_stop=lambda: True
+    )
+    assert outcome.kind == "interrupted" and slept == []
+
+
+@pytest.mark.parametrize(
+    ("base_url", "token"),
+    [
+        ("http://a..b/api/v1", TOKEN),
+        ("https://" + "a" * 64 + ".example/api/v1", TOKEN),
+        ("http://.invalid/api/v1", TOKEN),
+        (DEFAULT_BASE_URL, "tok\udcff" + TOKEN),  # an undecodable byte from the environment
+    ],
+)
+def test_a_request_that_cannot_be_built_is_failed_never_unknown(base_url: str, token: str) -> None:
+    sent: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        sent.append(request)
+        return httpx.Response(200, json={"success": True})
+
+    http = httpx.Client(transport=httpx.MockTransport(handler))
+    client = IbotClient(http, base_url=base_url, token=token, instance_id=INSTANCE)
+    outcome, attempts = client.send("text", jid=JID, text="hi", sleep=lambda s: None)
+    assert outcome.kind == "failed" and attempts == 1 and not sent
+    assert "Nothing was sent" in outcome.message or "nothing was sent" in outcome.message
+    assert TOKEN not in outcome.message
+
+
+def test_an_idna_error_at_connect_time_is_failed() -> None:
+    # The real transport: the 64-character label only fails when the socket resolves it.
+    with make_http_client(timeout=2.0) as http:
+        client = IbotClient(http, base_url="https://" + "a" * 64 + ".example/api/v1",
+                            token=TOKEN, instance_id=INSTANCE)  # fmt: skip
+        outcome, _ = client.send("text", jid=JID, text="hi", retries=0)
+    assert outcome.kind == "failed", outcome
+
+
+@pytest.mark.parametrize(
+    ("location", "shown"),
+    [
+        ("/elsewhere/api?token=" + TOKEN, "redirected to https://ibot-chat.com/elsewhere/api"),
+        ("other", "redirected to https://ibot-chat.com/api/v1/other"),
+        ("https://x.example:8443/a?token=" + TOKEN, "redirected to https://x.example:8443/a"),
+        ("", "redirected without saying where (no Location header)"),
+    ],
+)
+def test_redirects_name_where_they_point_without_the_query(location: str, shown: str) -> None:
+    headers = {"Location": location} if location else {}
+    outcome = send_text(reply(302, text="", headers=headers))
+    assert outcome.message == f"HTTP 302 from /send-text: {shown}; check the base URL"
+
+
+# --- the base URL and the credentials, checked before anything is sent ------------------------
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("https://ibot-chat.com/api/v1/", "https://ibot-chat.com/api/v1"),
+        ("http://127.0.0.1:8765/api/v1", "http://127.0.0.1:8765/api/v1"),
+        ("http://127.1.2.3/api", "http://127.1.2.3/api"),
+        ("http://localhost:9000/api/v1", "http://localhost:9000/api/v1"),
+        ("http://[::1]:8765/api/v1", "http://[::1]:8765/api/v1"),
+        ("https://דוגמה.example/api", "https://דוגמה.example/api"),
+    ],
+)
+def test_good_base_urls(url: str, expected: str) -> None:
+    assert check_base_url(url) == expected
+
+
+@pytest.mark.parametrize(
+    ("url", "why"),
+    [
+        ("", "it is empty (an empty value does not mean the default)"),
+        ("ftp://ibot-chat.com/api/v1", "it must start with https:// (or http:// for a local sandbox)"),
+        ("127.0.0.1:80/api/v1", "it must start with https:// (or http:// for a local sandbox)"),
+        ("http://[::1", "it is not a valid URL (Invalid IPv6 URL)"),
+        ("http://a..b/api/v1", "the host name 'a..b' has an empty label (two dots in a row, or a "
+         "dot first)"),
+        ("http://.invalid/api/v1", "the host name '.invalid' has an empty label (two dots in a "
+         "row, or a dot first)"),
+        ("https://" + "a" * 64 + ".com/api", "is not a valid host name"),
+        ("https://ibot-chat.com/api/v1?x=1", "it has a query ('?...')"),
+        ("https://ibot-chat.com/api/v1#frag", "it has a fragment ('#...')"),
+        ("https://user:pw@ibot-chat.com/api/v1", "it has a user name or password"),
+        ("http://ibot-chat.com/api/v1", "plain http:// would send the token unencrypted"),
+        ("https://ibot chat.com/api", "it contains spaces or control characters"),
+    ],
+)
+def test_bad_base_urls_are_refused_before_anything_is_sent(url: str, why: str) -> None:
+    with pytest.raises(InputError) as e:
+        check_base_url(url)
+    assert why in str(e.value)
+    assert str(e.value).endswith(
+        "Give the API root as http(s)://host/path (e.g. --base-url https://ibot-chat.com/api/v1, "
+        "or http://127.0.0.1:8765/api/v1 for a local sandbox)."
+    )
+
+
+def test_an_empty_ibot_base_url_is_not_production() -> None:
+    assert resolve_base_url(None, {}) == DEFAULT_BASE_URL
+    with pytest.raises(InputError, match="it is empty"):
+        resolve_base_url(None, {"IBOT_BASE_URL": ""})
+    assert resolve_base_url("http://127.0.0.1:1/api", {"IBOT_BASE_URL": ""}) == (
+        "http://127.0.0.1:1/api"
+    )
+
+
+@pytest.mark.parametrize("bad", ["tok\udcffen", "tök", "to\nken", "tok\x00"])
+def test_credentials_that_cannot_ride_in_a_url_are_refused_unechoed(bad: str, tmp_path: Path
+                                                                    ) -> None:  # fmt: skip
+    with pytest.raises(InputError) as e:
+        load_credentials({"IBOT_TOKEN": bad + "SECRETPART", "IBOT_INSTANCE_ID": "abc"}, tmp_path)
+    assert "IBOT_TOKEN has" in str(e.value) and "SECRETPART" not in str(e.value)
