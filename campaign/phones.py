@@ -233,11 +233,14 @@ def choose_phone_columns(sheet: Sheet, explicit: Sequence[str], country: str) ->
     if explicit:
         found = explicit_columns(columns, explicit)
         return PhoneColumns(tuple(columns[i] for i in found), tuple(found))
+    named = header_candidates(columns)
     chosen = []
-    for i in header_candidates(columns):
+    for i in named:
         filled, usable = usable_share([r[i] for r in sample], country)
-        if usable or not filled:  # 'Phone 1 - Type' full of 'Mobile' is not a phone column
+        if usable or not filled:  # a column of 'Mobile', 'Home' is not the phone column
             chosen.append(i)
+    if named and not chosen:
+        chosen = named[:1]  # named so, but no usable number: the plan says so and stops
     notice = ""
     if not chosen:
         best = _content_column(sheet, country)

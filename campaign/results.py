@@ -5,11 +5,13 @@ from __future__ import annotations
 import contextlib
 import csv
 import datetime as dt
+import math
 import os
 import tempfile
 import zipfile
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from campaign.contacts import Sheet
 from campaign.errors import InputError
@@ -143,8 +145,9 @@ def _write_xlsx(path: Path, sheet: Sheet, rows: Sequence[Row], kind: str) -> Non
                           "border": 1, "text_wrap": False})  # fmt: skip
     styles = {s: wb.add_format({"bg_color": bg, "font_color": fg, "bold": True})
               for s, (bg, fg) in STATUS_STYLES.items()}  # fmt: skip
-    text = wb.add_format({"num_format": "@"})  # phones and every cell stay text in Excel
+    text = wb.add_format({"num_format": "@"})  # phones and our columns stay text in Excel
     status_col = len(sheet.columns) + 1
+    typed = _TypedCells(wb, sheet)
     widths = [min(max(len(h), 6) + 2, 60) for h in header]
     ws.write_row(0, 0, header, head)
     for r, row in enumerate(rows, start=1):
@@ -153,16 +156,54 @@ def _write_xlsx(path: Path, sheet: Sheet, rows: Sequence[Row], kind: str) -> Non
             for c, v in enumerate(cells):
                 longest = max((len(line) for line in v.split("\n")), default=0)
                 widths[c] = min(max(widths[c], longest + 2), 60)
+        raw = typed.raw.get(row.number)
         for c, v in enumerate(cells):
             if c == status_col:
                 ws.write_string(r, c, v, styles.get(v, text))
-            else:
+            elif raw is None or c >= len(raw) or not typed.write(ws, r, c, raw[c], row.number):
                 ws.write_string(r, c, v, text)
     for c, w in enumerate(widths):
         ws.set_column(c, c, w)
     ws.freeze_panes(1, 0)
     ws.autofilter(0, 0, max(len(rows), 1), len(header) - 1)
     wb.close()
+
+
+_DATE_DEFAULTS = {dt.datetime: "yyyy-mm-dd hh:mm:ss", dt.date: "yyyy-mm-dd", dt.time: "hh:mm:ss"}
+
+
+class _TypedCells:
+    """Original cells back in the type they came in (issue 10.13): numbers as numbers, dates as
+    dates, with their number format, so Excel does not flag "number stored as text". Phone
+    columns stay text: as numbers Excel would show 9.72502E+11 and drop leading zeros."""
+
+    def __init__(self, wb: Any, sheet: Sheet) -> None:
+        self.wb = wb
+        self.raw = dict(zip(sheet.numbers, sheet.raw, strict=True)) if sheet.raw is not None else {}
+        self.text_columns = sheet.text_columns
+        self.formats = sheet.formats
+        self._cache: dict[str | None, Any] = {None: None}
+
+    def _format(self, code: str | None) -> Any:
+        if code not in self._cache:
+            self._cache[code] = self.wb.add_format({"num_format": code})
+        return self._cache[code]
+
+    def write(self, ws: Any, r: int, c: int, value: object, number: int) -> bool:
+        if value is None or isinstance(value, str) or c in self.text_columns:
+            return False
+        code = self.formats.get((number, c))
+        if isinstance(value, bool):
+            ws.write_boolean(r, c, value)
+        elif isinstance(value, int | float):
+            if not math.isfinite(value):
+                return False
+            ws.write_number(r, c, value, self._format(code))
+        elif isinstance(value, dt.datetime | dt.date | dt.time):
+            ws.write_datetime(r, c, value, self._format(code or _DATE_DEFAULTS[type(value)]))
+        else:
+            return False
+        return True
 
 
 def _mark_macro_enabled(path: Path) -> None:
