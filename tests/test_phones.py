@@ -281,3 +281,72 @@ def test_fast_path_agrees_with_phonenumbers_full_parse(digits: str, country: str
             parsed.append(n)
     e164 = {phonenumbers.format_number(n, phonenumbers.PhoneNumberFormat.E164)[1:] for n in parsed}
     assert fast in e164
+
+
+# --- a country code without its '+' (issue 10.2), over phonenumbers' own example mobiles ----------
+
+HOMES = ["IL", "DE", "AT", "IT", "US", "GB", "FR", "ES", "NL", "BE", "CH", "SE", "NO", "PL", "RU",
+         "IN", "BR", "MX", "AR", "AU", "JP", "CN", "ZA", "TR", "AE"]  # fmt: skip
+SOURCES = [*HOMES, "EG", "NG", "KE", "PH", "ID", "TH", "VN", "KR", "SA", "UA", "PT", "GR"]
+
+
+def example_mobile(region: str) -> phonenumbers.PhoneNumber:
+    number = phonenumbers.example_number_for_type(region, phonenumbers.PhoneNumberType.MOBILE)
+    assert number is not None, region
+    return number
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.sampled_from(HOMES), st.sampled_from(SOURCES))
+def test_foreign_mobile_without_plus_is_that_number_or_names_both_readings(home: str, source: str) -> None:
+    number = example_mobile(source)
+    digits = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)[1:]
+    result = to_jid(digits, home)
+    if result.jid != digits + "@s.whatsapp.net":
+        # Also a mobile of the home country: the row says which was chosen and the other reading.
+        shown = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.INTERNATIONAL)
+        assert result.jid is not None and "would be" in result.problem, (home, source, result)
+        assert shown in result.problem, (home, source, result)
+
+
+@pytest.mark.parametrize("home", HOMES)
+def test_home_mobiles_with_and_without_trunk_zero_read_as_home(home: str) -> None:
+    number = example_mobile(home)
+    expected = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)[1:]
+    national = re.sub(r"\D", "", phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.NATIONAL))
+    for form in {phonenumbers.national_significant_number(number), national}:
+        assert to_jid(form, home).jid == expected + "@s.whatsapp.net", form
+
+
+@pytest.mark.parametrize(
+    ("cell", "jid"),
+    [("4915123456789", "4915123456789"), ("972502345678", "972502345678"),
+     ("447911123456", "447911123456"), ("015123456789", "4915123456789")],
+)  # fmt: skip
+def test_issue_examples_under_germany(cell: str, jid: str) -> None:
+    assert to_jid(cell, "DE").jid == jid + "@s.whatsapp.net"
+
+
+@pytest.mark.parametrize(
+    ("cell", "jid", "problem"),
+    [
+        ("'+972502345678", "972502345678", ""),
+        ('="0547654321"', "972547654321", ""),
+        ("050\u20112345678", "972502345678", ""),  # iOS non-breaking hyphen
+        ("050\u2013234\u00ad5678", "972502345678", ""),  # en dash, soft hyphen
+        ("\uff0b972\uff0d50\uff0d2345678", "972502345678", ""),  # full-width
+        ("٠٥٠٢٣٤٥٦٧٨", "972502345678", ""),  # Arabic-Indic digits
+        ("tel:+972-53-345-6789", "972533456789", ""),
+        ("+1 212 736 5000;ext=1", "12127365000", "warning: extension 1 dropped (WhatsApp numbers have none)"),
+        ("+1 (212) 736-5000 ext. 123", "12127365000",
+         "warning: extension 123 dropped (WhatsApp numbers have none)"),
+        ("050-5556667/8", "972505556667",
+         "warning: the cell holds 2 numbers: used 050-5556667, not 0505556668"),
+        ("03-5551234 ::: 050-5556667", "972505556667",
+         "warning: the cell holds 2 numbers: used 050-5556667, not 03-5551234"),
+        ("01/05/2024", None, "'01/05/2024' is a date, not a phone number"),
+        ("2024-05-01", None, "'2024-05-01' is a date, not a phone number"),
+    ],
+)  # fmt: skip
+def test_what_exports_hold_is_cleaned(cell: str, jid: str | None, problem: str) -> None:
+    assert to_jid(cell) == PhoneResult(jid and jid + "@s.whatsapp.net", problem)
