@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
+import math
 import os
 import signal
+import sqlite3
 import sys
 import threading
 from collections.abc import Mapping
@@ -14,9 +16,25 @@ from typing import Any
 import click
 
 from campaign import __version__
-from campaign.errors import CampaignError, InputError
+from campaign.errors import CampaignError, ExitCode, InputError, describe_failure
 
 DRY_RUN_SHOWN = 3
+
+
+class Finite(click.FloatRange):
+    """A FloatRange that also refuses nan, which passes every bound (`--delay nan` turned pacing
+    off, issue 11); the upper bounds keep out inf and 1e308, which overflow time arithmetic."""
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if isinstance(value, bool):  # TOML `delay = true` is not a number of seconds
+            self.fail(f"{value!r} is not a number", param, ctx)
+        number = super().convert(value, param, ctx)
+        if math.isnan(number):
+            self.fail(f"{value!r} is not a number", param, ctx)
+        return number
+
+
+DAY_SECONDS = 86_400.0
 
 
 class _InputExit(click.ClickException):
@@ -46,13 +64,26 @@ def _apply_config(ctx: click.Context, _param: click.Parameter, value: str | None
             if opt.startswith("--") and p.name != "config":
                 known[opt[2:].replace("-", "_")] = p.name or ""
     try:
-        values = load_config(Path(value), known)
+        values = load_config(Path(value), known, {p.name or "": _kind(p) for p in ctx.command.params})
     except CampaignError as e:
         raise cli_error(e) from None
     for p in ctx.command.params:  # phone_column = "Mobile" means one value of a repeatable option
         if isinstance(p, click.Option) and p.multiple and isinstance(values.get(p.name or ""), str):
             values[p.name or ""] = [values[p.name or ""]]
     ctx.default_map = {**(ctx.default_map or {}), **values}
+
+
+def _kind(param: click.Parameter) -> str:
+    """What a --config value must be for this option (config.CONFIG_KINDS)."""
+    if isinstance(param, click.Option) and param.multiple:
+        return "list"
+    if isinstance(param, click.Option) and param.is_flag:
+        return "flag"
+    if isinstance(param.type, click.types.IntParamType):
+        return "int"
+    if isinstance(param.type, click.types.FloatParamType):
+        return "float"
+    return "text"
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -94,9 +125,9 @@ def main() -> None:
               "the first messages.")
 @click.option("--limit", type=click.IntRange(min=1),
               help="Send at most N messages in this run (a pilot batch); the rest stay pending.")
-@click.option("--delay", type=click.FloatRange(min=0), default=8.0, show_default=True,
+@click.option("--delay", type=Finite(0, DAY_SECONDS), default=8.0, show_default=True,
               help="Minimum seconds between the starts of two sends (API latency counts toward it).")
-@click.option("--jitter", type=click.FloatRange(min=0), default=7.0, show_default=True,
+@click.option("--jitter", type=Finite(0, DAY_SECONDS), default=7.0, show_default=True,
               help="Random extra 0..S seconds added to each interval, so sends don't look robotic.")
 @click.option("--max-per-hour", type=click.IntRange(min=1),
               help="At most N sends in any 60 minutes (counted from the journal, across runs).")
@@ -109,15 +140,16 @@ def main() -> None:
 @click.option("--stop-outside-window", is_flag=True,
               help="Outside the window or over a cap, exit 0 with rows pending instead of waiting "
               "(for cron).")
-@click.option("--skip-contacted-within", type=click.FloatRange(min=0), metavar="DAYS",
+@click.option("--skip-contacted-within", type=Finite(0, 3650), metavar="DAYS",
               help="Skip numbers any campaign in the same state folder sent to in the last DAYS days.")
 @click.option("--check-media", is_flag=True,
               help="Before sending, fetch each distinct media URL once; unreachable ones make rows "
               "invalid.")
 @click.option("--retries", type=click.IntRange(min=0), default=3, show_default=True,
               help="Retries for errors that prove nothing was sent (connection refused, 429).")
-@click.option("--timeout", type=click.FloatRange(min=0.1), default=30.0, show_default=True,
-              help="Seconds to wait for the API to answer one request.")
+@click.option("--timeout", type=Finite(0.1, 3600), default=30.0, show_default=True,
+              help="Deadline in seconds for one whole request (connect, send, the entire reply); "
+              "past it the row is 'unknown'.")
 @click.option("--max-consecutive-failures", type=click.IntRange(min=0), default=5,
               show_default=True, help="Stop after N failed or unknown sends in a row (0: never).")
 @click.option("--retry-unknown", is_flag=True,
@@ -154,9 +186,12 @@ def send(contacts: Path | None, **kw: Any) -> None:
         code = run_send(opts, ui, argv=_command_line(click.get_current_context()))
     except CampaignError as e:
         raise cli_error(e) from None
+    except (OSError, sqlite3.Error) as e:  # the machine failed before the first send (the
+        # runner itself stops on these with its outcomes kept)
+        raise cli_error(InputError(f"nothing was sent: {describe_failure(e)}.")) from None
     except KeyboardInterrupt:  # Ctrl-C while planning, before anything was sent
         click.echo("\nInterrupted; nothing was sent.", err=True)
-        sys.exit(130)
+        sys.exit(ExitCode.INTERRUPTED)
     sys.exit(code)
 
 
@@ -165,12 +200,22 @@ def send(contacts: Path | None, **kw: Any) -> None:
               help="Port on 127.0.0.1 to listen on (0: any free port).")
 @click.option("--token", help="Accept only this token (default: any non-empty token).")
 @click.option("--instance-id", help="Accept only this instance ID (default: any).")
-@click.option("--failure-rate", type=click.FloatRange(0, 1), default=0.0, show_default=True,
+@click.option("--failure-rate", type=Finite(0, 1), default=0.0, show_default=True,
               help="Fraction of requests answered HTTP 500 (rehearse 'unknown').")
-@click.option("--drop-rate", type=click.FloatRange(0, 1), default=0.0, show_default=True,
+@click.option("--drop-rate", type=Finite(0, 1), default=0.0, show_default=True,
               help="Fraction of requests whose connection is dropped without an answer.")
-@click.option("--latency", type=click.FloatRange(min=0), default=0.0, show_default=True,
+@click.option("--latency", type=Finite(0, 3600), default=0.0, show_default=True,
               help="Seconds to wait before answering each request.")
+@click.option("--trickle", type=Finite(0, 3600), default=0.0, show_default=True,
+              help="Send each reply one byte every S seconds, status line included (rehearse a "
+              "server that never finishes answering; --timeout cuts it off).")
+@click.option("--endless", is_flag=True,
+              help="Accept each message, then send a 200 reply that never ends (rehearse the "
+              "64 KB reply cap).")
+@click.option("--rate-limited", type=click.IntRange(min=0), default=0, show_default=True,
+              help="Answer the first N requests HTTP 429 Too Many Requests (rehearse retries).")
+@click.option("--retry-after", type=Finite(0, DAY_SECONDS), default=30.0, show_default=True,
+              help="Seconds sent as Retry-After with those 429 replies.")
 @click.option("--disconnect-after", type=click.IntRange(min=0),
               help="After N accepted messages, answer 'Instance not connected'.")
 @click.option("--invalid-jid", multiple=True,
@@ -180,13 +225,15 @@ def send(contacts: Path | None, **kw: Any) -> None:
 @click.option("--seed", type=int, help="Random seed for the failure and drop draws.")
 def sandbox(port: int, token: str | None, instance_id: str | None, failure_rate: float,
             drop_rate: float, latency: float, disconnect_after: int | None,
-            invalid_jid: tuple[str, ...], error_status: int, seed: int | None) -> None:
+            invalid_jid: tuple[str, ...], error_status: int, seed: int | None, trickle: float,
+            endless: bool, rate_limited: int, retry_after: float) -> None:
     """Run a local stand-in for the ibot-chat API on 127.0.0.1, printing every message it gets."""
     from campaign.sandbox import Faults, serve
 
     faults = Faults(failure_rate=failure_rate, latency=latency, disconnect_after=disconnect_after,
                     invalid_jids=frozenset(invalid_jid), error_status=error_status,
-                    drop_rate=drop_rate, seed=seed)  # fmt: skip
+                    drop_rate=drop_rate, seed=seed, trickle=trickle, endless=endless,
+                    rate_limited=rate_limited, retry_after=retry_after)  # fmt: skip
     try:
         serve(port=port, token=token, instance_id=instance_id, faults=faults,
               echo=lambda line: click.echo(line))  # fmt: skip

@@ -123,6 +123,8 @@ class Journal:
                     self._check_readable()
                 except sqlite3.DatabaseError as e:
                     self.close()
+                    if not _is_damage(e):
+                        raise
                     raise JournalDamaged(
                         f"--state {self.path}: the journal is damaged ({e}). Run the same command "
                         "without --dry-run: it keeps the damaged file aside and salvages what it can."
@@ -162,6 +164,8 @@ class Journal:
             if self.db is not None:
                 self.db.close()
                 self.db = None
+            if not _is_damage(e):
+                raise  # a full or read-only disk is the machine's failure, not a damaged journal
             raise JournalDamaged(str(e)) from None
         self._check_identity()
 
@@ -185,7 +189,7 @@ class Journal:
         assert self.db is not None
         problems = [r[0] for r in self.db.execute("PRAGMA quick_check(5)")]
         if problems != ["ok"]:
-            raise sqlite3.DatabaseError("; ".join(problems))
+            raise _Corrupt("; ".join(problems))
         self.db.execute("SELECT count(*), max(started_at) FROM sends").fetchone()
 
     def _check_identity(self) -> None:
@@ -337,6 +341,16 @@ class Journal:
             (since,),
         )
         return [r[0] for r in cur]
+
+
+class _Corrupt(sqlite3.DatabaseError):
+    """PRAGMA quick_check found damage."""
+
+
+def _is_damage(error: sqlite3.DatabaseError) -> bool:
+    """Damage to salvage (a corrupt or truncated file), as opposed to the machine failing."""
+    code = getattr(error, "sqlite_errorcode", None)
+    return isinstance(error, _Corrupt) or code in (sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB)
 
 
 def journal_path(state: Path, suffix: str) -> Path:

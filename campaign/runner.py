@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import random
+import sqlite3
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -12,6 +13,7 @@ from pathlib import Path
 from typing import Protocol
 
 from campaign.client import IbotClient, Outcome
+from campaign.errors import ExitCode, InputError, describe_failure
 from campaign.journal import Journal, Record
 from campaign.pacing import DAY, Pacer, Schedule
 from campaign.plan import SENDABLE, Row, count_statuses
@@ -24,6 +26,10 @@ from campaign.state import UserState
 WRITE_EVERY_SECONDS = 30.0
 WRITE_EVERY_ROWS = 50
 WRITE_SHARE = 0.04
+
+
+# What the machine can throw at a run: a full or read-only disk, a vanished folder.
+MACHINE_FAILURES = (OSError, sqlite3.Error)
 
 
 class Progress(Protocol):
@@ -85,6 +91,7 @@ class RunReport:
     results: Path | None = None
     counts: dict[str, int] = field(default_factory=dict)
     resume_at: float | None = None
+    results_error: str = ""  # the last results write failed (the journal still has everything)
 
 
 def merge_journal(rows: list[Row], records: Mapping[str, Record], *, retry_unknown: bool) -> None:
@@ -140,9 +147,13 @@ class Runner:
         for r in targets:
             r.status = "pending"
         planned = targets if self.limit is None else targets[: self.limit]
-        report = RunReport(exit_code=0)
+        report = RunReport(exit_code=ExitCode.OK)
         self.progress.start(len(planned), self.pacer.mean_interval, self.label)
-        self._save(report, force=True)
+        try:
+            self._save(report, force=True)
+        except MACHINE_FAILURES as e:
+            self.progress.close()
+            raise InputError(f"nothing was sent: {describe_failure(e)}.") from None
         counts = count_statuses(self.rows)  # kept up to date per send: recounting is O(rows)
         consecutive = 0
         try:
@@ -157,7 +168,8 @@ class Runner:
                     continue  # another campaign reached them meanwhile: nothing was sent
                 report.attempted += 1
                 if outcome.kind == "abort":
-                    report.stopped, report.exit_code = f"aborted by the API: {outcome.message}", 3
+                    report.stopped = f"aborted by the API: {outcome.message}"
+                    report.exit_code = ExitCode.ABORTED
                     break
                 if outcome.kind == "interrupted":
                     report.stopped = "interrupted"
@@ -168,19 +180,28 @@ class Runner:
                         f"stopped after {consecutive} failures in a row "
                         f"(--max-consecutive-failures {self.max_failures}); last: {row.error}"
                     )
-                    report.exit_code = 3
+                    report.exit_code = ExitCode.ABORTED
                     break
                 self._save(report)
             else:
                 if self.limit is not None and len(targets) > len(planned):
                     report.stopped = f"--limit {self.limit} reached"
+        except MACHINE_FAILURES as e:
+            # The disk filled up, a folder vanished: stop with every outcome so far kept (the
+            # journal has them; a send cut off here is 'unknown' on the next run, never resent).
+            report.stopped = f"the machine failed: {describe_failure(e)}"
+            report.exit_code = ExitCode.ABORTED
         finally:
             self.progress.close()
-            self._save(report, force=True)
-        if report.exit_code == 0 and report.stopped.startswith("interrupted"):
-            report.exit_code = 130
-        if report.exit_code == 0 and any(r.status in ("failed", "unknown") for r in self.rows):
-            report.exit_code = 1
+            try:
+                self._save(report, force=True)
+            except MACHINE_FAILURES as e:
+                report.results_error = describe_failure(e)
+                report.exit_code = report.exit_code or ExitCode.ABORTED
+        if report.exit_code == ExitCode.OK and report.stopped.startswith("interrupted"):
+            report.exit_code = ExitCode.INTERRUPTED
+        if report.exit_code == ExitCode.OK and any(r.status in ("failed", "unknown") for r in self.rows):
+            report.exit_code = ExitCode.ROWS_FAILED
         report.counts = count_statuses(self.rows)
         return report
 

@@ -417,7 +417,11 @@ def _summary(report: RunReport, plan: Plan, ui: UI, argv: list[str], clock: Cloc
     else:
         ui.info(f"Sent {sent} of {len(plan.rows)} rows ({report.attempted} request(s) this run).")
     _counts(report.counts, ui)
-    ui.info(f"Results: {report.results}")
+    if report.results_error:
+        ui.warn(f"The results sheet could not be written: {report.results_error}. The journal has "
+                "every outcome: run the same command again to write it.")  # fmt: skip
+    if report.results is not None:
+        ui.info(f"Results: {report.results}")
     bad = [r for r in plan.rows if r.status in ("failed", "unknown")]
     for r in bad[:10]:
         ui.warn(f"  row {r.number}: {r.status}: {r.error}")
