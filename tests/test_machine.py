@@ -16,7 +16,8 @@ from tests.conftest import SANDBOX_INSTANCE, SANDBOX_TOKEN
 FAST = ("--yes", "--delay", "0", "--jitter", "0", "--quiet")
 
 
-def run(contacts: Path, url: str, *args: str, max_file_bytes: int | None = None) -> subprocess.CompletedProcess[str]:
+def run(contacts: Path, url: str, *args: str,
+        max_file_bytes: int | None = None) -> subprocess.CompletedProcess[str]:  # fmt: skip
     def limit() -> None:  # a disk that fills up: writes past this size fail (EFBIG)
         signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
         if max_file_bytes is not None:
