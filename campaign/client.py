@@ -7,6 +7,7 @@ ever quotes a request URL: messages name the endpoint path only, and logs are re
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import email.utils
 import ipaddress
@@ -16,7 +17,7 @@ import math
 import random
 import re
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -224,7 +225,18 @@ class _DeadlineBackend(httpcore.NetworkBackend):
         self._backend.sleep(seconds)
 
 
-def _install_deadline(client: httpx.Client) -> None:
+@contextlib.contextmanager
+def deadline(seconds: float) -> Iterator[None]:
+    """Within this block, requests on a client made by make_http_client/install_deadline end
+    (ConnectTimeout, ReadTimeout, WriteTimeout) at most `seconds` from now."""
+    token = _DEADLINE.set(time.monotonic() + seconds)
+    try:
+        yield
+    finally:
+        _DEADLINE.reset(token)
+
+
+def install_deadline(client: httpx.Client) -> None:
     # httpx has no public hook for httpcore's network backend; its connection pools keep it in
     # `_network_backend` (httpx 0.28, httpcore 1.0). tests/test_hostile.py fails if that moves.
     transports = [client._transport, *client._mounts.values()]
@@ -248,7 +260,7 @@ def make_http_client(*, timeout: float = 30.0, connect_timeout: float = 10.0) ->
         # into a huge one past the size cap.
         headers={"User-Agent": "campaign (ibot-chat sender)", "Accept-Encoding": "identity"},
     )
-    _install_deadline(client)
+    install_deadline(client)
     return client
 
 
@@ -427,12 +439,8 @@ class IbotClient:
             return Outcome("failed", f"the request to /{path} could not be built ({problem}); "
                            "check --base-url and the credentials' characters. Nothing was sent.")
         started = self._clock()
-        token = _DEADLINE.set(time.monotonic() + self.deadline)
-        try:
-            outcome = self._exchange(request, path, secrets, started)
-        finally:
-            _DEADLINE.reset(token)
-        return outcome
+        with deadline(self.deadline):
+            return self._exchange(request, path, secrets, started)
 
     def _exchange(self, request: httpx.Request, path: str, secrets: tuple[str, ...],
                   started: float) -> Outcome:  # fmt: skip

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -54,8 +55,37 @@ class SendOptions:
     extra: dict[str, str] = field(default_factory=dict)
 
 
-def load_config(path: Path, known: Mapping[str, str]) -> dict[str, object]:
-    """TOML keys are option names (`phone_column` or `phone-column`); unknown keys are errors."""
+# What a TOML value must be, by the kind of option it sets (cli.py says each option's kind).
+CONFIG_KINDS: dict[str, tuple[str, str]] = {
+    "flag": ("true or false", "true"),
+    "int": ("a whole number", "50"),
+    "float": ("a number", "30"),
+    "text": ("text in quotes", '"..."'),
+    "list": ("text or a list of texts", '["...", "..."]'),
+}
+
+
+def _fits(value: object, kind: str) -> bool:
+    if kind == "flag":
+        return isinstance(value, bool)
+    if kind == "int":
+        return isinstance(value, int) and not isinstance(value, bool)
+    if kind == "float":  # TOML allows inf and nan: neither is a number of seconds
+        return isinstance(value, int | float) and not isinstance(value, bool) and (
+            math.isfinite(value))
+    if kind == "list":
+        return isinstance(value, str) or (
+            isinstance(value, list) and all(isinstance(v, str) for v in value))
+    return isinstance(value, str)
+
+
+def load_config(path: Path, known: Mapping[str, str],
+                kinds: Mapping[str, str] | None = None) -> dict[str, object]:  # fmt: skip
+    """TOML keys are option names (`phone_column` or `phone-column`); unknown keys are errors.
+
+    `kinds`: parameter name -> a key of CONFIG_KINDS; a value of another type is an error
+    naming the key (issue 11: `state = 7` was a traceback).
+    """
     try:
         data = tomllib.loads(Path(path).read_text(encoding="utf-8-sig"))
     except FileNotFoundError:
@@ -75,6 +105,14 @@ def load_config(path: Path, known: Mapping[str, str]) -> dict[str, object]:
             raise InputError(
                 f"--config {path}: unknown option '{key}'. Known options: "
                 + ", ".join(sorted(known)) + "."
+            )
+        kind = (kinds or {}).get(known[name])
+        if kind in CONFIG_KINDS and not _fits(value, kind):
+            what, example = CONFIG_KINDS[kind]
+            shown = repr(value) if not isinstance(value, bool) else str(value).lower()
+            raise InputError(
+                f"--config {path}: '{key}' must be {what} (e.g. {key} = {example}), not {shown}. "
+                "Fix the value in the file."
             )
         out[known[name]] = value
     return out

@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
+from campaign.client import deadline, install_deadline
 from campaign.plan import SENDABLE, Row
 
 PAGE_WARNING = (
@@ -49,10 +50,13 @@ def check_media(
     client = http or httpx.Client(
         follow_redirects=True, timeout=timeout, headers={"User-Agent": USER_AGENT}
     )
+    if http is None:
+        install_deadline(client)  # a server trickling its headers must not hold the check
     probes: dict[str, Probe] = {}
     try:
         for done, url in enumerate(urls, 1):
-            probes[url] = probe(client, url, timeout=timeout)
+            with deadline(timeout * 2):  # HEAD, then maybe GET
+                probes[url] = probe(client, url, timeout=timeout)
             if progress is not None:
                 progress(done, len(urls))
     finally:
@@ -76,6 +80,9 @@ def probe(client: httpx.Client, url: str, *, timeout: float) -> Probe:
     """HEAD, then a streamed GET (headers only) when HEAD gives no clear answer."""
     try:
         head = client.head(url, follow_redirects=True)
+    except (UnicodeError, ValueError):
+        # IDNA: an empty or 64-character label fails inside the socket layer (issue 11).
+        return Probe(problem="invalid host name in the URL")
     except (httpx.ConnectError, httpx.ConnectTimeout) as e:
         return Probe(problem=_describe_error(e, timeout))  # refused, DNS, TLS: GET would be too
     except (httpx.HTTPError, httpx.InvalidURL):
@@ -94,6 +101,8 @@ def probe(client: httpx.Client, url: str, *, timeout: float) -> Probe:
             return Probe(content_type=_content_type(got))
     except (httpx.HTTPError, httpx.InvalidURL) as e:
         return Probe(problem=_describe_error(e, timeout))
+    except (UnicodeError, ValueError):
+        return Probe(problem="invalid host name in the URL")
 
 
 def shorten(url: str, limit: int = MAX_URL_SHOWN) -> str:

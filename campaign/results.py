@@ -66,6 +66,14 @@ def check_results_path(results: Path, contacts: Path) -> None:
         )
     if not results.parent.is_dir():
         raise InputError(f"--results {results}: the folder {results.parent} does not exist.")
+    try:  # a read-only folder would otherwise only fail once sending has begun (issue 11)
+        with tempfile.NamedTemporaryFile(dir=results.parent, prefix=".campaign-check-"):
+            pass
+    except OSError as e:
+        raise InputError(
+            f"--results {results}: cannot write in the folder {results.parent} ({e.strerror}). "
+            "Choose a writable place with --results."
+        ) from None
 
 
 def result_header(columns: Sequence[str], kind: str) -> list[str]:

@@ -47,6 +47,12 @@ class Faults:
     error_status: int = 200  # HTTP status of documented errors (the real API's is unknown)
     drop_rate: float = 0.0  # fraction whose connection is closed without any reply
     seed: int | None = None  # for the random draws
+    # A server that never finishes its answer (issue 11): the reply, status line included,
+    # one byte every `trickle` seconds, after the message was accepted.
+    trickle: float = 0.0
+    endless: bool = False  # accept, then a 200 chunked reply that never ends
+    rate_limited: int = 0  # the first N API requests get HTTP 429 with Retry-After
+    retry_after: float = 30.0  # the Retry-After seconds of those 429s
 
 
 @dataclass(frozen=True)
@@ -127,16 +133,45 @@ class _Handler(BaseHTTPRequestHandler):
         # The default access log prints the query string, and with it the token.
         pass
 
-    def _reply(self, status: int, body: bytes, content_type: str) -> None:
+    def _reply(self, status: int, body: bytes, content_type: str,
+               headers: dict[str, str] | None = None) -> None:  # fmt: skip
+        faults = self.server.sandbox.faults
         self.send_response(status)
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(body)))
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
+        if faults.trickle > 0 and self.path.startswith(API_PREFIX):
+            buffered: list[bytes] = getattr(self, "_headers_buffer", [])  # what end_headers sends
+            self._trickle(b"".join(buffered) + b"\r\n" + body, faults.trickle)
+            buffered.clear()
+            return
         self.end_headers()
         self.wfile.write(body)
 
-    def _json(self, status: int, payload: object) -> None:
+    def _trickle(self, data: bytes, every: float) -> None:
+        self.close_connection = True
+        for i in range(len(data)):
+            self.wfile.write(data[i : i + 1])
+            self.wfile.flush()
+            time.sleep(every)
+
+    def _endless(self) -> None:
+        """A 200 whose chunked body never ends: the client must stop reading, not the server."""
+        self.close_connection = True
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json; charset=utf-8")
+        self.send_header("Transfer-Encoding", "chunked")
+        self.end_headers()
+        chunk = b'{"success": true, "message": "Message sent successfully!", "pad": "' + (
+            b" " * 65536)
+        while True:  # ends when the client hangs up (BrokenPipeError, no traceback)
+            self.wfile.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+            chunk = b" " * 65536
+
+    def _json(self, status: int, payload: object, headers: dict[str, str] | None = None) -> None:
         body = json.dumps(payload, ensure_ascii=False).encode("utf-8")
-        self._reply(status, body, "application/json; charset=utf-8")
+        self._reply(status, body, "application/json; charset=utf-8", headers)
 
     def do_GET(self) -> None:
         sandbox = self.server.sandbox
@@ -163,6 +198,10 @@ class _Handler(BaseHTTPRequestHandler):
         if sandbox._draw(faults.failure_rate):
             self._json(500, {"success": False, "message": "Internal server error"})
             return
+        if sandbox._rate_limited(faults):
+            self._json(429, {"success": False, "message": "Too many requests"},
+                       {"Retry-After": f"{faults.retry_after:g}"})  # fmt: skip
+            return
         # keep_blank_values: an empty caption is "present", as the reference allows.
         params = {k: v[0] for k, v in parse_qs(query, keep_blank_values=True).items()}
         try:
@@ -173,6 +212,9 @@ class _Handler(BaseHTTPRequestHandler):
         if sandbox.on_accept is not None:
             # Tests hold the reply here to kill the client with a message out and no answer.
             sandbox.on_accept(item)
+        if faults.endless:
+            self._endless()
+            return
         self._json(
             200,
             {
@@ -189,6 +231,7 @@ class _State:
     requests: int = 0
     in_flight: int = 0
     max_concurrent: int = 0
+    limited: int = 0  # API requests counted against Faults.rate_limited
 
 
 class Sandbox:
@@ -338,6 +381,11 @@ class Sandbox:
             if self._echo is not None:  # under the lock, so the console shows seq order
                 self._echo(echo_line(item))
         return item
+
+    def _rate_limited(self, faults: Faults) -> bool:
+        with self._lock:
+            self._state.limited += 1
+            return self._state.limited <= faults.rate_limited
 
     def _disconnected(self, faults: Faults) -> bool:  # called with the lock held
         n = faults.disconnect_after
