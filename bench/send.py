@@ -257,7 +257,7 @@ def journal_span(state: Path) -> float:
 
 
 def cli_args(path: Path, folder: Path, url: str) -> list[str]:
-    return ["send", str(path), "-m", TEMPLATE, "--delay", "0", "--jitter", "0", "--yes",
+    return ["send", str(path), "-m", TEMPLATE, "--pace", "fast", "--delay", "0", "--jitter", "0", "--yes",
             "--quiet", "--base-url", url, "--results", str(folder / "contacts.results.csv"),
             "--state", str(folder / "bench.sqlite3")]  # fmt: skip
 

@@ -125,14 +125,32 @@ def main() -> None:
               "the first messages.")
 @click.option("--limit", type=click.IntRange(min=1),
               help="Send at most N messages in this run (a pilot batch); the rest stay pending.")
-@click.option("--delay", type=Finite(0, DAY_SECONDS), default=8.0, show_default=True,
-              help="Minimum seconds between the starts of two sends (API latency counts toward it).")
-@click.option("--jitter", type=Finite(0, DAY_SECONDS), default=7.0, show_default=True,
-              help="Random extra 0..S seconds added to each interval, so sends don't look robotic.")
-@click.option("--max-per-hour", type=click.IntRange(min=1),
-              help="At most N sends in any 60 minutes (counted from the journal, across runs).")
-@click.option("--max-per-day", type=click.IntRange(min=1),
-              help="At most N sends in any 24 hours (counted from the journal, across runs).")
+@click.option("--pace", type=click.Choice(["careful", "standard", "fast"]), default="standard",
+              show_default=True, help="A preset of the pacing options below, from published "
+              "guidance (README, Pacing): careful 45+45 s, a 15 min pause every 15, 40/h, 100/day, "
+              "warm-up; standard 30+30 s, 10 min every 30, 60/h, 300/day; fast 8+7 s, no pauses "
+              "or caps. Any pacing option given explicitly overrides just that value.")
+@click.option("--delay", type=Finite(0, DAY_SECONDS),
+              help="Minimum seconds between the starts of two sends by one number (API latency "
+              "counts toward it; holds across a restart). Default: from --pace.")
+@click.option("--jitter", type=Finite(0, DAY_SECONDS),
+              help="Random extra 0..S seconds added to each interval, so sends don't look robotic. "
+              "Default: from --pace.")
+@click.option("--pause-every", type=click.IntRange(min=0), metavar="N",
+              help="After every N sends by one number, a longer pause (--pause-for); 0: never. "
+              "Default: from --pace.")
+@click.option("--pause-for", type=Finite(0, DAY_SECONDS), metavar="S",
+              help="Seconds of the pause after --pause-every sends; 0: no pauses. Default: from --pace.")
+@click.option("--max-per-hour", type=click.IntRange(min=0),
+              help="At most N sends through this number in any 60 minutes, by every campaign on "
+              "this computer, across restarts; 0: no cap. Default: from --pace.")
+@click.option("--max-per-day", type=click.IntRange(min=0),
+              help="At most N sends through this number in any 24 hours, by every campaign on this "
+              "computer, across restarts; 0: no cap. Default: from --pace.")
+@click.option("--warm-up/--no-warm-up", default=None,
+              help="Ramp a new number's daily cap: 20 on its first day of sending seen on this "
+              "computer, about 1.5x each day after (30, 45, 68, 101, ...), up to --max-per-day. "
+              "Default: from --pace (on for careful).")
 @click.option("--window", help="Send only between HH:MM-HH:MM local time (may cross midnight).")
 @click.option("--timezone", help="IANA time zone for --window and --skip-days "
               "(default: this machine's), e.g. Asia/Jerusalem.")

@@ -30,10 +30,15 @@ class SendOptions:
     skip_hidden: bool = False
     dry_run: bool = False
     limit: int | None = None
-    delay: float = 8.0
-    jitter: float = 7.0
+    pace: str = "standard"
+    # None: the preset's value (campaign.pacing.resolve_pace); 0 turns a cap or pause off.
+    delay: float | None = None
+    jitter: float | None = None
+    pause_every: int | None = None
+    pause_for: float | None = None
     max_per_hour: int | None = None
     max_per_day: int | None = None
+    warm_up: bool | None = None
     window: str | None = None
     timezone: str | None = None
     skip_days: str | None = None

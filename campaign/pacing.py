@@ -1,16 +1,19 @@
-"""When the next send may start: the interval between starts, sending windows, and caps.
+"""When the next send may start: presets, the interval between starts, pauses, windows, caps and
+warm-up.
 
-Time is plain epoch seconds from an injected clock, so a three-day schedule is tested in
-milliseconds. Caps count request start times read from the journal, so they hold across restarts.
+Time is plain epoch seconds from an injected clock, so a ten-day schedule is tested in
+milliseconds. Caps, pauses and warm-up count the number's sends in the per-user history (every
+campaign on this computer), so they hold across restarts and across campaigns.
 """
 
 from __future__ import annotations
 
 import bisect
 import datetime as dt
+import itertools
 import re
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from campaign.errors import InputError
@@ -18,6 +21,58 @@ from campaign.errors import InputError
 HOUR = 3600.0
 DAY = 86400.0
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+@dataclass(frozen=True)
+class Pace:
+    """The pacing values of a run: a preset, with any value given explicitly put over it."""
+
+    delay: float
+    jitter: float
+    pause_every: int | None  # None: no pauses
+    pause_for: float
+    max_per_hour: int | None
+    max_per_day: int | None
+    warm_up: bool
+
+
+# Published guidance behind these (README, "Pacing"): WAHA (random 30-60 s, batches with breaks),
+# baileys-antiban (8/min, 200/h, 1,500/day at most; new numbers from 20/day), the Mautic-Zender
+# plugin (80-160 s, 300/day), Effess (80/h; a 50-200-500 ramp), and the 20-30 a day for a new
+# number in its first week that several guides give.
+PRESETS: dict[str, Pace] = {
+    "careful": Pace(45, 45, 15, 15 * 60, 40, 100, True),
+    "standard": Pace(30, 30, 30, 10 * 60, 60, 300, False),
+    "fast": Pace(8, 7, None, 0, None, None, False),
+}
+DEFAULT_PACE = "standard"
+WARM_UP_FIRST_DAY = 20
+WARM_UP_GROWTH = 1.5
+
+
+def resolve_pace(preset: str, **given: float | int | bool | None) -> Pace:
+    """The preset's values, each replaced by the one given explicitly (None: not given).
+
+    A cap or a pause count of 0 turns that limit off.
+    """
+    if preset not in PRESETS:
+        raise InputError(f"--pace {preset!r}: choose careful, standard or fast.")
+    values = {k: v for k, v in given.items() if v is not None}
+    unknown = set(values) - set(Pace.__dataclass_fields__)
+    if unknown:
+        raise TypeError(f"not pacing options: {sorted(unknown)}")
+    pace = replace(PRESETS[preset], **values)  # type: ignore[arg-type]
+    return replace(
+        pace,
+        pause_every=pace.pause_every or None,
+        max_per_hour=pace.max_per_hour or None,
+        max_per_day=pace.max_per_day or None,
+    )
+
+
+def warm_up_cap(day: int) -> int:
+    """A new number's daily cap on its day `day` (0 = its first day): 20, 30, 45, 68, 101, ..."""
+    return int(WARM_UP_FIRST_DAY * WARM_UP_GROWTH**day + 0.5)
 
 
 class Pacer:
@@ -113,6 +168,10 @@ class Schedule:
         max_per_hour: int | None = None,
         max_per_day: int | None = None,
         history: Iterable[float] = (),
+        pause_every: int | None = None,
+        pause_for: float = 0.0,
+        warm_up: bool = False,
+        first_send: float | None = None,
     ) -> None:
         if len(skip_days) == 7:
             raise InputError("--skip-days skips every day of the week: nothing could be sent.")
@@ -121,6 +180,17 @@ class Schedule:
                      ((max_per_hour, HOUR, "--max-per-hour"), (max_per_day, DAY, "--max-per-day"))
                      if n]  # fmt: skip
         self.history = sorted(history)
+        self.max_per_day = max_per_day
+        self.pause_every: int | None = pause_every if pause_every and pause_for else None
+        self.pause_for = pause_for if self.pause_every else 0.0
+        # Warm-up: the day (in `tz`) of the number's first send seen on this computer; None: off.
+        self.warm_up = warm_up
+        self.first_send = first_send
+
+    @property
+    def counts_history(self) -> bool:
+        """Whether the number's past sends matter (so the history is worth reading)."""
+        return bool(self.caps or self.pause_every or self.warm_up)
 
     def record(self, at: float) -> None:
         bisect.insort(self.history, at)
@@ -130,16 +200,50 @@ class Schedule:
         reason = ""
         for _ in range(1000):  # each step moves forward; this bound is never reached in practice
             moved = False
-            for n, span, label in self.caps:
+            for n, span, label in self._caps_at(t):
                 i = bisect.bisect_right(self.history, t - span)
                 if len(self.history) - i >= n:
                     t, reason, moved = self.history[-n] + span, f"{label} {n} reached", True
+            resume = self._pause_until()
+            if resume > t:
+                t, moved = resume, True
+                reason = f"pausing {self.pause_for / 60:g} min after {self.pause_every} sends (--pause-every)"
             opened = self._open_at(t)
             if opened > t:
                 t, reason, moved = opened, self._why_closed(t), True
             if not moved:
                 return t, reason
         return t, reason
+
+    def _caps_at(self, t: float) -> list[tuple[int, float, str]]:
+        if not self.warm_up:
+            return self.caps
+        day = self.warm_up_day(t)
+        cap = warm_up_cap(day)
+        if self.max_per_day is not None and cap >= self.max_per_day:
+            return self.caps
+        others = [c for c in self.caps if c[1] != DAY]
+        return [*others, (cap, DAY, f"warm-up day {day + 1} cap")]
+
+    def warm_up_day(self, t: float) -> int:
+        """Days since the number's first send (0 on that day), in the schedule's time zone."""
+        first = self.first_send if self.first_send is not None else (
+            self.history[0] if self.history else t)  # fmt: skip
+        start = dt.datetime.fromtimestamp(first, self.tz).date()
+        return max(0, (dt.datetime.fromtimestamp(t, self.tz).date() - start).days)
+
+    def _pause_until(self) -> float:
+        """When the last `pause_every` sends had no break of `pause_for` among them, a break is due.
+
+        Read from the history alone, so a restart in the middle of a pause still pauses.
+        """
+        n = self.pause_every
+        if not n or len(self.history) < n:
+            return float("-inf")
+        recent = self.history[-n:]
+        if all(b - a < self.pause_for for a, b in itertools.pairwise(recent)):
+            return recent[-1] + self.pause_for
+        return float("-inf")
 
     def _why_closed(self, t: float) -> str:
         local = dt.datetime.fromtimestamp(t, self.tz)
@@ -166,3 +270,42 @@ class Schedule:
 
 def _at(day: dt.date, time: dt.time, tz: dt.tzinfo) -> float:
     return dt.datetime.combine(day, time, tzinfo=tz).timestamp()
+
+
+@dataclass(frozen=True)
+class Forecast:
+    """When a campaign would send: total seconds, and per local day (date, sends, last send)."""
+
+    seconds: float
+    days: list[tuple[dt.date, int, float]]
+
+
+SIMULATED_SENDS = 20000  # beyond this the forecast extrapolates (a 100k-row dry run stays fast)
+
+
+def forecast(todo: int, *, mean_interval: float, schedule: Schedule, start: float,
+             lanes: int = 1) -> Forecast:  # fmt: skip
+    """Simulate the schedule at the mean interval: caps, pauses, warm-up, window, days off.
+
+    Each of `lanes` senders takes an equal share and runs its own schedule at the same time.
+    """
+    share = -(-todo // max(1, lanes))
+    if share == 0:
+        return Forecast(0.0, [])
+    sim = Schedule(tz=schedule.tz, window=schedule.window, skip_days=schedule.skip_days,
+                   history=schedule.history, pause_every=schedule.pause_every,
+                   pause_for=schedule.pause_for, warm_up=schedule.warm_up,
+                   first_send=schedule.first_send)  # fmt: skip
+    sim.caps, sim.max_per_day = schedule.caps, schedule.max_per_day
+    per_day: dict[dt.date, list[float]] = {}
+    t = start
+    simulated = min(share, SIMULATED_SENDS)
+    for i in range(simulated):
+        t, _ = sim.next_allowed(t + (mean_interval if i else 0.0))
+        sim.history.append(t)
+        day = per_day.setdefault(dt.datetime.fromtimestamp(t, schedule.tz).date(), [0, t])
+        day[0] += lanes
+        day[1] = t
+    seconds = (t - start) * share / simulated
+    days = [(d, min(int(n), todo), last) for d, (n, last) in per_day.items()]
+    return Forecast(seconds, days)

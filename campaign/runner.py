@@ -212,8 +212,9 @@ class Runner:
                 report.stopped = "interrupted"
                 return False
             now = self.clock.now()
-            if self.claims is not None and self.schedule.caps:
-                # Other campaigns through this number count toward its caps, even while running.
+            if self.claims is not None and self.schedule.counts_history:
+                # Other campaigns through this number count toward its caps and pauses, even while
+                # running.
                 self.schedule.history = self.claims.send_times(now - DAY)
             due, reason = self.schedule.next_allowed(max(now, self.pacer.due()))
             if due <= now:

@@ -33,7 +33,18 @@ from campaign.journal import (
     salvage,
     template_digest,
 )
-from campaign.pacing import DAY, Pacer, Schedule, parse_skip_days, parse_timezone, parse_window
+from campaign.pacing import (
+    DAY,
+    Forecast,
+    Pace,
+    Pacer,
+    Schedule,
+    forecast,
+    parse_skip_days,
+    parse_timezone,
+    parse_window,
+    resolve_pace,
+)
 from campaign.phones import to_jid
 from campaign.plan import SENDABLE, Plan, Row, count_statuses, plan_campaign
 from campaign.results import (
@@ -78,12 +89,18 @@ def run_send(
     tz = parse_timezone(opts.timezone)
     clock = clock or Clock(tz=tz)
     clock.tz = tz
+    pace = resolve_pace(opts.pace, delay=opts.delay, jitter=opts.jitter, pause_every=opts.pause_every,
+                        pause_for=opts.pause_for, max_per_hour=opts.max_per_hour,
+                        max_per_day=opts.max_per_day, warm_up=opts.warm_up)  # fmt: skip
     schedule = Schedule(
         tz=tz,
         window=parse_window(opts.window) if opts.window else None,
         skip_days=parse_skip_days(opts.skip_days) if opts.skip_days else frozenset(),
-        max_per_hour=opts.max_per_hour,
-        max_per_day=opts.max_per_day,
+        max_per_hour=pace.max_per_hour,
+        max_per_day=pace.max_per_day,
+        pause_every=pace.pause_every,
+        pause_for=pace.pause_for,
+        warm_up=pace.warm_up,
     )
     if opts.test_to and opts.dry_run:
         raise InputError("--test-to sends one real message; it cannot be combined with --dry-run.")
@@ -140,12 +157,11 @@ def run_send(
             # No credentials needed; if they are there, the estimate counts the number's history.
             instance_id = SANDBOX_CREDENTIAL if opts.sandbox else load_credentials(environ, cwd)[1]
             if instance_id:
-                schedule.history = history.send_times(namespace.key, history.sender_id(instance_id),
-                                                      clock.now() - DAY)  # fmt: skip
-            return _dry_run(plan, opts, ui, write, schedule, clock, namespace)
+                _load_history(schedule, history, namespace, history.sender_id(instance_id), clock)
+            return _dry_run(plan, opts, ui, write, schedule, clock, namespace, pace)
         token, instance_id = _credentials(opts, environ, cwd)
         sender = history.sender_id(instance_id)
-        schedule.history = history.send_times(namespace.key, sender, clock.now() - DAY)
+        _load_history(schedule, history, namespace, sender, clock)
         if opts.sandbox:
             from campaign.sandbox import Sandbox
 
@@ -163,7 +179,7 @@ def run_send(
             return _test_to(plan, opts, ui, client, clock)
         sendable = [r for r in plan.rows if r.status in SENDABLE]
         todo = len(sendable) if opts.limit is None else min(opts.limit, len(sendable))
-        pacer = Pacer(delay=opts.delay, jitter=opts.jitter, rand=clock.rand)
+        pacer = Pacer(delay=pace.delay, jitter=pace.jitter, rand=clock.rand)
         # The interval holds across a restart, and across campaigns sending through this number.
         last = max((t for t in (journal.last_request(), history.last_send(namespace.key, sender))
                     if t is not None), default=None)  # fmt: skip
@@ -175,7 +191,7 @@ def run_send(
                     f"about to send {todo} message(s), but there is no terminal to confirm on. "
                     "Add --yes to send without confirmation (try --dry-run first)."
                 )
-            _show_plan(plan, ui, todo, _estimate(todo, pacer, schedule, clock), namespace)
+            _show_plan(plan, ui, todo, _estimate(todo, pacer, schedule, clock), namespace, clock)
             if not ui.confirm(f"Send {todo} message(s) now?"):
                 ui.info("Nothing sent.")
                 return 0
@@ -196,6 +212,13 @@ def run_send(
         report = runner.run()
         _summary(report, plan, ui, argv, clock, namespace)
         return report.exit_code
+
+
+def _load_history(schedule: Schedule, history: UserState, namespace: Namespace, sender: str,
+                  clock: Clock) -> None:  # fmt: skip
+    """The number's sends by every campaign on this computer: caps, pauses and warm-up count them."""
+    schedule.history = history.send_times(namespace.key, sender, clock.now() - DAY)
+    schedule.first_send = history.first_send(namespace.key, sender)
 
 
 def _open_journal(journal: Journal, history: UserState, plan: Plan, ui: UI) -> None:
@@ -310,20 +333,23 @@ def _problems(plan: Plan, ui: UI, shown: int = 10) -> None:
         ui.warn(f"  ... and {len(warned) - shown} more warnings (see the results sheet)")
 
 
-def _estimate(todo: int, pacer: Pacer, schedule: Schedule, clock: Clock) -> float:
-    """Seconds to send `todo` messages with pacing, window and caps (mean jitter)."""
-    if todo == 0:
-        return 0.0
-    if not schedule.caps and schedule.window is None and not schedule.skip_days:
-        return (todo - 1) * pacer.mean_interval
-    sim = Schedule(tz=schedule.tz, window=schedule.window, skip_days=schedule.skip_days,
-                   history=schedule.history)  # fmt: skip
-    sim.caps = schedule.caps
-    start = t = clock.now()
-    for i in range(min(todo, 20000)):
-        t, _ = sim.next_allowed(t + (pacer.mean_interval if i else 0))
-        sim.history.append(t)
-    return t - start
+def _estimate(todo: int, pacer: Pacer, schedule: Schedule, clock: Clock, lanes: int = 1) -> Forecast:
+    """When `todo` messages would be sent: pacing, pauses, caps, warm-up, window (mean jitter)."""
+    return forecast(todo, mean_interval=pacer.mean_interval, schedule=schedule, start=clock.now(),
+                    lanes=lanes)  # fmt: skip
+
+
+def _show_forecast(todo: int, plan: Forecast, ui: UI, clock: Clock, *, verb: str) -> None:
+    finish = dt.datetime.fromtimestamp(clock.now() + plan.seconds, clock.tz)
+    ui.info(f"{verb} {todo} would take about {_format_duration(plan.seconds)} "
+            f"(finish ~{finish:%a %d %b %H:%M}).")  # fmt: skip
+    if len(plan.days) > 1:
+        shown = plan.days if len(plan.days) <= 14 else [*plan.days[:12], plan.days[-1]]
+        for i, (day, n, last) in enumerate(shown):
+            if i == 12 and len(plan.days) > 14:
+                ui.info(f"  ... {len(plan.days) - 13} more days ...")
+            end = dt.datetime.fromtimestamp(last, clock.tz)
+            ui.info(f"  {day:%a %d %b}: {n} message(s), the day's last ~{end:%H:%M}")
 
 
 def _format_duration(seconds: float) -> str:
@@ -345,11 +371,13 @@ def _show_messages(plan: Plan, ui: UI, n: int) -> None:
         ui.info("---")
 
 
-def _show_plan(plan: Plan, ui: UI, todo: int, seconds: float, namespace: Namespace) -> None:
+def _show_plan(plan: Plan, ui: UI, todo: int, when: Forecast, namespace: Namespace,
+               clock: Clock) -> None:  # fmt: skip
     _show_messages(plan, ui, 1)
     _counts(count_statuses(plan.rows), ui)
     what = f"a rehearsal to {namespace.description}" if namespace.rehearsal else "WhatsApp"
-    ui.info(f"{todo} message(s) to send ({what}), about {_format_duration(seconds)}.")
+    ui.info(f"{todo} message(s) to send ({what}).")
+    _show_forecast(todo, when, ui, clock, verb="Sending")
 
 
 def _counts(counts: Mapping[str, int], ui: UI) -> None:
@@ -358,23 +386,34 @@ def _counts(counts: Mapping[str, int], ui: UI) -> None:
         ui.info(f"  {status:<{width}}  {n:>6}")
 
 
+def _describe_pace(name: str, pace: Pace) -> str:
+    parts = [f"{name}: {pace.delay:g} s + up to {pace.jitter:g} s between sends"]
+    if pace.pause_every:
+        parts.append(f"a {pace.pause_for / 60:g} min pause every {pace.pause_every}")
+    parts += [f"at most {n} per {span}" for n, span in ((pace.max_per_hour, "hour"),
+                                                        (pace.max_per_day, "day")) if n]  # fmt: skip
+    if pace.warm_up:
+        parts.append("warm-up on")
+    return ", ".join(parts)
+
+
 def _dry_run(plan: Plan, opts: SendOptions, ui: UI, write: Any, schedule: Schedule,
-             clock: Clock, namespace: Namespace) -> int:  # fmt: skip
+             clock: Clock, namespace: Namespace, pace: Pace) -> int:  # fmt: skip
     if not opts.quiet:
         _show_messages(plan, ui, 3)
     _problems(plan, ui)
     todo = sum(r.status == "ready" for r in plan.rows)
     if opts.limit is not None:
         todo = min(todo, opts.limit)
-    pacer = Pacer(delay=opts.delay, jitter=opts.jitter, rand=clock.rand)
-    seconds = _estimate(todo, pacer, schedule, clock)
+    pacer = Pacer(delay=pace.delay, jitter=pace.jitter, rand=clock.rand)
+    when = _estimate(todo, pacer, schedule, clock)
+    seconds = when.seconds
     counts = count_statuses(plan.rows)
     of = f" of a rehearsal to {namespace.description}" if namespace.rehearsal else ""
     ui.info(f"Dry run{of}: nothing was sent.")
     _counts(counts, ui)
-    finish = dt.datetime.fromtimestamp(clock.now() + seconds, clock.tz)
-    ui.info(f"Sending {todo} would take about {_format_duration(seconds)} "
-            f"(finish ~{finish:%a %d %b %H:%M}).")  # fmt: skip
+    _show_forecast(todo, when, ui, clock, verb="Sending")
+    ui.info(f"Pace: {_describe_pace(opts.pace, pace)} (--pace careful|standard|fast; README, Pacing).")
     path = write(plan.rows)
     ui.info(f"Results: {path}")
     try:

@@ -26,7 +26,7 @@ from tests.conftest import SANDBOX_INSTANCE, SANDBOX_TOKEN, read_results
 from tests.test_render import ESCAPES, RUNAWAYS
 
 PEOPLE = [["Name", "Phone"], ["Dana", "0502345678"], ["Avi", "0502345679"]]
-FAST = ("--yes", "--delay", "0", "--jitter", "0", "--quiet", "--results", "out.csv")
+FAST = ("--yes", "--pace", "fast", "--delay", "0", "--jitter", "0", "--quiet", "--results", "out.csv")
 
 
 def env_for(url: str, home: Path, **extra: str) -> dict[str, str]:

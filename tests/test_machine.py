@@ -13,7 +13,7 @@ from pathlib import Path
 from campaign.sandbox import Sandbox
 from tests.conftest import SANDBOX_INSTANCE, SANDBOX_TOKEN
 
-FAST = ("--yes", "--delay", "0", "--jitter", "0", "--quiet")
+FAST = ("--yes", "--pace", "fast", "--delay", "0", "--jitter", "0", "--quiet")
 
 
 def run(contacts: Path, url: str, *args: str,

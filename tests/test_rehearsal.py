@@ -19,7 +19,7 @@ from campaign.state import LIVE, namespace_for
 from tests.conftest import SANDBOX_INSTANCE, SANDBOX_TOKEN
 
 PEOPLE = [["Name", "Phone"]] + [[f"P{i}", f"05023456{i:02d}"] for i in range(8)]
-FAST = ("--yes", "--delay", "0", "--jitter", "0", "--quiet")
+FAST = ("--yes", "--pace", "fast", "--delay", "0", "--jitter", "0", "--quiet")
 
 
 @pytest.fixture

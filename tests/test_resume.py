@@ -17,7 +17,7 @@ from tests.conftest import SANDBOX_INSTANCE, SANDBOX_TOKEN
 
 N = 6
 PEOPLE = [["Name", "Phone"]] + [[f"P{i}", f"05023456{i:02d}"] for i in range(N)]
-FAST = ("-m", "Hi {{ name }}", "--yes", "--delay", "0", "--jitter", "0", "--quiet")
+FAST = ("-m", "Hi {{ name }}", "--yes", "--pace", "fast", "--delay", "0", "--jitter", "0", "--quiet")
 
 
 class Gate:
@@ -201,7 +201,7 @@ def test_a_changed_template_is_allowed_and_reported(tmp_path, write_csv, cli, sa
     contacts = write_csv(PEOPLE)
     tpl = tmp_path / "t.txt"
     tpl.write_text("Hi {{ name }}", encoding="utf-8")
-    base = ("--yes", "--delay", "0", "--jitter", "0", "--quiet")
+    base = ("--yes", "--pace", "fast", "--delay", "0", "--jitter", "0", "--quiet")
     assert cli("send", contacts, "-t", tpl, *base, "--limit", "2", env=sandbox_env).exit_code == 0
     tpl.write_text("Hello {{ name }}!", encoding="utf-8")
     r = cli("send", contacts, "-t", tpl, *base, env=sandbox_env)

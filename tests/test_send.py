@@ -21,7 +21,7 @@ PEOPLE = [
 JIDS = ["972502345678@s.whatsapp.net", "972547654321@s.whatsapp.net",
         "972523456789@s.whatsapp.net", "972531234567@s.whatsapp.net"]  # fmt: skip
 TEXT = "שלום {{ name }}!{% if city %} נתראה ב{{ city }}.{% endif %}"
-FAST = ("--yes", "--delay", "0", "--jitter", "0")
+FAST = ("--yes", "--pace", "fast", "--delay", "0", "--jitter", "0")
 
 
 @pytest.fixture
@@ -143,13 +143,13 @@ def test_on_a_terminal_the_plan_is_shown_and_no_means_no(
     cli, contacts, sandbox, sandbox_env, monkeypatch
 ):
     monkeypatch.setattr(ConsoleUI, "is_interactive", lambda self: True)
-    r = cli("send", contacts, "-m", TEXT, "--delay", "0", "--jitter", "0", env=sandbox_env,
+    r = cli("send", contacts, "-m", TEXT, "--pace", "fast", "--delay", "0", "--jitter", "0", env=sandbox_env,
             input="n\n")  # fmt: skip
     assert r.exit_code == 0
     assert "4 message(s) to send" in r.output
     assert "שלום דנה! נתראה בתל אביב." in r.output
     assert sandbox.requests == 0
-    r = cli("send", contacts, "-m", TEXT, "--delay", "0", "--jitter", "0", env=sandbox_env,
+    r = cli("send", contacts, "-m", TEXT, "--pace", "fast", "--delay", "0", "--jitter", "0", env=sandbox_env,
             input="y\n")  # fmt: skip
     assert r.exit_code == 0 and len(sandbox.received) == 4
 

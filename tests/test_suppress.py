@@ -13,7 +13,7 @@ PEOPLE = [
 ]
 DANA, MICHAEL, YOSSI, SARAH = (f"972{p}@s.whatsapp.net" for p in
                                 ("502345678", "547654321", "523456789", "531234567"))  # fmt: skip
-FAST = ("-m", "Hi {{ name }}", "--yes", "--delay", "0", "--jitter", "0", "--quiet")
+FAST = ("-m", "Hi {{ name }}", "--yes", "--pace", "fast", "--delay", "0", "--jitter", "0", "--quiet")
 
 
 def test_opt_out_lists_in_any_format_suppress_rows(
