@@ -82,6 +82,9 @@ class Claims:
     def send_times(self, since: float) -> list[float]:
         return self.history.send_times(self.namespace, self.sender, since)
 
+    def first_send(self) -> float | None:
+        return self.history.first_send(self.namespace, self.sender)
+
 
 @dataclass
 class RunReport:
@@ -216,6 +219,8 @@ class Runner:
                 # Other campaigns through this number count toward its caps and pauses, even while
                 # running.
                 self.schedule.history = self.claims.send_times(now - DAY)
+                if self.schedule.first_send is None:  # day one of the warm-up, once it happened
+                    self.schedule.first_send = self.claims.first_send()
             due, reason = self.schedule.next_allowed(max(now, self.pacer.due()))
             if due <= now:
                 return True

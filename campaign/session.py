@@ -46,7 +46,7 @@ from campaign.pacing import (
     resolve_pace,
 )
 from campaign.phones import to_jid
-from campaign.plan import SENDABLE, Plan, Row, count_statuses, plan_campaign
+from campaign.plan import SENDABLE, Plan, Row, count_statuses, plan_campaign, same_text_notice
 from campaign.results import (
     check_results_path,
     default_results_path,
@@ -402,6 +402,9 @@ def _dry_run(plan: Plan, opts: SendOptions, ui: UI, write: Any, schedule: Schedu
     if not opts.quiet:
         _show_messages(plan, ui, 3)
     _problems(plan, ui)
+    same = same_text_notice(plan.rows)
+    if same:
+        ui.warn(f"Note: {same}")
     todo = sum(r.status == "ready" for r in plan.rows)
     if opts.limit is not None:
         todo = min(todo, opts.limit)
