@@ -7,8 +7,6 @@ import itertools
 import threading
 from pathlib import Path
 
-import pytest
-
 from campaign.journal import Journal
 from campaign.pacing import PRESETS, Pace, Pacer, Schedule, forecast, resolve_pace, warm_up_cap
 from campaign.plan import Row
@@ -49,7 +47,8 @@ def run(rows: list[Row], fake: FakeTime, journal: Journal, schedule: Schedule, *
 
 def schedule_for(pace: Pace, history: UserState | None = None, sender: str = "") -> Schedule:
     schedule = Schedule(tz=TZ, max_per_hour=pace.max_per_hour, max_per_day=pace.max_per_day,
-                        pause_every=pace.pause_every, pause_for=pace.pause_for, warm_up=pace.warm_up)  # fmt: skip
+                        pause_every=pace.pause_every, pause_for=pace.pause_for,
+                        warm_up=pace.warm_up)  # fmt: skip
     if history is not None:
         schedule.history = history.send_times("live", sender, 0)
         schedule.first_send = history.first_send("live", sender)
@@ -145,7 +144,8 @@ def test_a_campaign_running_meanwhile_counts_toward_the_cap(tmp_path: Path) -> N
 def test_a_3000_row_campaign_at_the_default_pace_takes_about_ten_days() -> None:
     pace = PRESETS["standard"]
     start = at(2026, 11, 25, 9, 0)
-    plan = forecast(3000, mean_interval=pace.delay + pace.jitter / 2, schedule=schedule_for(pace), start=start)
+    plan = forecast(3000, mean_interval=pace.delay + pace.jitter / 2, schedule=schedule_for(pace),
+                    start=start)
     assert 9 * 86400 < plan.seconds < 10 * 86400
     assert len(plan.days) == 10 and all(n <= 300 for _, n, _ in plan.days)
     assert sum(n for _, n, _ in plan.days) == 3000
@@ -185,7 +185,8 @@ def test_pick_is_the_same_in_the_dry_run_the_send_and_after_a_kill(write_csv, re
     with Sandbox(token=SANDBOX_TOKEN, instance_id=SANDBOX_INSTANCE, on_accept=gate) as box:
         dry = cli_process(contacts, box.url, *fast, "--dry-run")
         assert dry.wait(60) == 0, dry.communicate()[0]
-        planned = {r["jid"]: r["message"] for r in results(contacts.with_name("contacts.rehearsal.results.csv"))}
+        dry_results = results(contacts.with_name("contacts.rehearsal.results.csv"))
+        planned = {r["jid"]: r["message"] for r in dry_results}
         first = cli_process(contacts, box.url, *fast)
         assert gate.reached.wait(30)
         first.send_signal(signal.SIGKILL)
