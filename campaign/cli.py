@@ -217,7 +217,8 @@ def send(contacts: Path | None, **kw: Any) -> None:
 @click.option("--port", type=click.IntRange(0, 65535), default=8765, show_default=True,
               help="Port on 127.0.0.1 to listen on (0: any free port).")
 @click.option("--token", help="Accept only this token (default: any non-empty token).")
-@click.option("--instance-id", help="Accept only this instance ID (default: any).")
+@click.option("--instance-id", multiple=True, help="Accept only this instance ID (default: any). "
+              "Repeatable: one per sender number, to rehearse several senders.")
 @click.option("--failure-rate", type=Finite(0, 1), default=0.0, show_default=True,
               help="Fraction of requests answered HTTP 500 (rehearse 'unknown').")
 @click.option("--drop-rate", type=Finite(0, 1), default=0.0, show_default=True,
@@ -236,24 +237,37 @@ def send(contacts: Path | None, **kw: Any) -> None:
               help="Seconds sent as Retry-After with those 429 replies.")
 @click.option("--disconnect-after", type=click.IntRange(min=0),
               help="After N accepted messages, answer 'Instance not connected'.")
+@click.option("--disconnect-instance", multiple=True, metavar="ID=N",
+              help="After N messages accepted through instance ID, answer 'Instance not "
+              "connected' for it alone (rehearse one sender of several dropping out). Repeatable.")
 @click.option("--invalid-jid", multiple=True,
               help="A number or JID to answer 'Invalid JID' for. Repeatable.")
 @click.option("--error-status", type=click.IntRange(100, 599), default=200, show_default=True,
               help="HTTP status of the documented error replies (the real service's is unknown).")
 @click.option("--seed", type=int, help="Random seed for the failure and drop draws.")
-def sandbox(port: int, token: str | None, instance_id: str | None, failure_rate: float,
+def sandbox(port: int, token: str | None, instance_id: tuple[str, ...], failure_rate: float,
             drop_rate: float, latency: float, disconnect_after: int | None,
-            invalid_jid: tuple[str, ...], error_status: int, seed: int | None, trickle: float,
-            endless: bool, rate_limited: int, retry_after: float) -> None:
+            disconnect_instance: tuple[str, ...], invalid_jid: tuple[str, ...], error_status: int,
+            seed: int | None, trickle: float, endless: bool, rate_limited: int,
+            retry_after: float) -> None:  # fmt: skip
     """Run a local stand-in for the ibot-chat API on 127.0.0.1, printing every message it gets."""
     from campaign.sandbox import Faults, serve
+
+    per_instance: dict[str, int] = {}
+    for item in disconnect_instance:
+        iid, _, n = item.rpartition("=")
+        if not iid or not n.isdigit():
+            raise click.BadParameter(f"{item!r}: expected ID=N, e.g. promo-instance=20",
+                                     param_hint="--disconnect-instance")  # fmt: skip
+        per_instance[iid] = int(n)
 
     faults = Faults(failure_rate=failure_rate, latency=latency, disconnect_after=disconnect_after,
                     invalid_jids=frozenset(invalid_jid), error_status=error_status,
                     drop_rate=drop_rate, seed=seed, trickle=trickle, endless=endless,
-                    rate_limited=rate_limited, retry_after=retry_after)  # fmt: skip
+                    rate_limited=rate_limited, retry_after=retry_after,
+                    disconnect_instances=per_instance)  # fmt: skip
     try:
-        serve(port=port, token=token, instance_id=instance_id, faults=faults,
+        serve(port=port, token=token, instance_id=instance_id or None, faults=faults,
               echo=lambda line: click.echo(line))  # fmt: skip
     except OSError as e:
         raise cli_error(InputError(f"cannot listen on 127.0.0.1:{port} ({e.strerror}). "
@@ -266,7 +280,9 @@ def _command_line(ctx: click.Context) -> list[str]:
     for param in ctx.command.params:
         source = ctx.get_parameter_source(param.name or "")
         value = ctx.params.get(param.name or "")
-        if source is not click.core.ParameterSource.COMMANDLINE or value in (None, False, ()):
+        # `is`, not `in`: 0 == False, and `--delay 0` must survive into the resume command.
+        if source is not click.core.ParameterSource.COMMANDLINE or value is None or value is False \
+                or value == ():  # fmt: skip
             continue
         if isinstance(param, click.Argument):
             args.insert(2, str(value))

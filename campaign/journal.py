@@ -32,7 +32,8 @@ CREATE TABLE IF NOT EXISTS sends (
     media TEXT NOT NULL DEFAULT '',
     attempts INTEGER NOT NULL DEFAULT 0,
     started_at REAL NOT NULL,
-    sent_at TEXT NOT NULL DEFAULT ''
+    sent_at TEXT NOT NULL DEFAULT '',
+    sender TEXT NOT NULL DEFAULT ''
 );
 CREATE TABLE IF NOT EXISTS requests (
     id INTEGER PRIMARY KEY,
@@ -59,6 +60,7 @@ class Record:
     attempts: int
     started_at: float
     sent_at: str
+    sender: str = ""  # the sender's label (several senders)
 
 
 def campaign_name(contacts: Path, template: Path | None, name: str | None = None) -> str:
@@ -103,7 +105,7 @@ class Journal:
         self._lock_fds: list[int] = []
         self.db: sqlite3.Connection | None = None
         self._sync = ""
-        self._request_id: int | None = None
+        self._request_ids: dict[str, int] = {}  # JID -> its request in flight (several lanes)
 
     def __enter__(self) -> Journal:
         self.open()
@@ -154,11 +156,16 @@ class Journal:
         self._check_is_journal()
         try:
             # isolation_level=None: no implicit transactions; we BEGIN and COMMIT ourselves.
-            self.db = sqlite3.connect(self.real, isolation_level=None, timeout=30)
+            # Several lanes share the connection; the runner serialises every use with its lock.
+            self.db = sqlite3.connect(self.real, isolation_level=None, timeout=30,
+                                      check_same_thread=False)  # fmt: skip
             self.db.execute("PRAGMA journal_mode=WAL")
             self.db.execute("PRAGMA synchronous=FULL")
             self._sync = "FULL"
             self.db.executescript(SCHEMA)
+            columns = {r[1] for r in self.db.execute("PRAGMA table_info(sends)")}
+            if "sender" not in columns:  # a journal from before several senders
+                self.db.execute("ALTER TABLE sends ADD COLUMN sender TEXT NOT NULL DEFAULT ''")
             self._check_readable()
         except sqlite3.DatabaseError as e:
             if self.db is not None:
@@ -293,12 +300,13 @@ class Journal:
     def records(self) -> dict[str, Record]:
         assert self.db is not None
         cur = self.db.execute(
-            "SELECT jid, row_number, status, error, message, media, attempts, started_at, sent_at"
-            " FROM sends"
+            "SELECT jid, row_number, status, error, message, media, attempts, started_at, sent_at,"
+            " sender FROM sends"
         )
         return {r[0]: Record(*r) for r in cur}
 
-    def begin(self, jid: str, *, row_number: int, message: str, media: str, at: float) -> int:
+    def begin(self, jid: str, *, row_number: int, message: str, media: str, at: float,
+              sender: str = "") -> int:  # fmt: skip
         """Commit `attempting` before the request leaves. Returns the attempts so far + 1."""
         with self._tx() as db:
             prev = db.execute("SELECT status, attempts FROM sends WHERE jid = ?", (jid,)).fetchone()
@@ -307,11 +315,12 @@ class Journal:
             attempts = (prev[1] if prev else 0) + 1
             db.execute(
                 "INSERT OR REPLACE INTO sends (jid, row_number, status, error, message, media,"
-                " attempts, started_at, sent_at) VALUES (?, ?, 'attempting', '', ?, ?, ?, ?, '')",
-                (jid, row_number, message, media, attempts, at),
+                " attempts, started_at, sent_at, sender)"
+                " VALUES (?, ?, 'attempting', '', ?, ?, ?, ?, '', ?)",
+                (jid, row_number, message, media, attempts, at, sender),
             )
             cur = db.execute("INSERT INTO requests (jid, started_at) VALUES (?, ?)", (jid, at))
-            self._request_id = cur.lastrowid
+            self._request_ids[jid] = cur.lastrowid or 0
         return attempts
 
     def finish(self, jid: str, *, status: str, error: str, sent_at: str, attempts: int) -> None:
@@ -324,7 +333,8 @@ class Journal:
                 "UPDATE sends SET status = ?, error = ?, sent_at = ?, attempts = ? WHERE jid = ?",
                 (status, error, sent_at, attempts, jid),
             )
-            db.execute("UPDATE requests SET outcome = ? WHERE id = ?", (status, self._request_id))
+            db.execute("UPDATE requests SET outcome = ? WHERE id = ?",
+                       (status, self._request_ids.pop(jid, None)))  # fmt: skip
 
     def last_request(self) -> float | None:
         """When this journal's last request started (pacing holds across a restart)."""

@@ -41,6 +41,7 @@ class Row:
     media: str = ""
     sent_at: str = ""
     attempts: int = 0
+    sender: str = ""  # the label of the sender it went (or goes) through, with several senders
 
 
 # Many servers and proxies refuse request lines over 8 KB; Hebrew triples in percent-encoding.

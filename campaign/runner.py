@@ -1,4 +1,4 @@
-"""The send loop: one request in flight, paced, journaled before and after every request."""
+"""The send loop: one request in flight per sender, paced, journaled before and after each one."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import random
 import sqlite3
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,6 +18,7 @@ from campaign.errors import ExitCode, InputError, describe_failure
 from campaign.journal import Journal, Record
 from campaign.pacing import DAY, Pacer, Schedule
 from campaign.plan import SENDABLE, Row, count_statuses
+from campaign.senders import assign
 from campaign.state import UserState
 
 # Rewrite the results sheet this often during a run, so a crash loses little of the report (the
@@ -95,6 +97,7 @@ class RunReport:
     counts: dict[str, int] = field(default_factory=dict)
     resume_at: float | None = None
     results_error: str = ""  # the last results write failed (the journal still has everything)
+    lanes: list[LaneReport] = field(default_factory=list)
 
 
 def merge_journal(rows: list[Row], records: Mapping[str, Record], *, retry_unknown: bool) -> None:
@@ -107,26 +110,67 @@ def merge_journal(rows: list[Row], records: Mapping[str, Record], *, retry_unkno
         if rec.status == "sent":
             row.status, row.error, row.sent_at = "sent", "", rec.sent_at
             row.message, row.media = rec.message, rec.media  # what they really received
+            row.sender = rec.sender
         elif rec.status in ("unknown", "attempting") and not retry_unknown:
             row.status, row.error = "unknown", rec.error
-            row.message, row.media = rec.message, rec.media
+            row.message, row.media, row.sender = rec.message, rec.media, rec.sender
         elif rec.status == "failed" and row.status == "ready":
             row.error = f"earlier attempt failed: {rec.error}"
 
 
+@dataclass
+class Lane:
+    """One sender: its own request in flight, pacing, pauses, caps and warm-up."""
+
+    label: str
+    client: IbotClient
+    pacer: Pacer
+    schedule: Schedule
+    claims: Claims | None = None
+    key: str = ""  # the sender's stable identity, for sticky assignment
+    queue: deque[Row] = field(default_factory=deque)
+    sent: int = 0
+    failed: int = 0
+    unknown: int = 0
+    consecutive: int = 0
+    waiting: str = ""  # "until HH:MM (why)" while it waits on a cap, pause or window
+    retired: str = ""  # why the API (or the breaker) stopped this sender for the run
+    retired_at: float | None = None
+    busy: bool = False  # a row taken, its outcome not yet recorded
+    running: bool = False  # its loop has not ended
+
+
+@dataclass(frozen=True)
+class LaneReport:
+    label: str
+    sent: int
+    failed: int
+    unknown: int
+    retired: str
+    retired_at: float | None
+
+
 class Runner:
+    """Sends the plan's sendable rows through one lane per sender, the lanes at the same time.
+
+    Each row is in exactly one lane's queue; it is claimed in the journal (`attempting`,
+    committed) before its request leaves, so exactly-once holds across lanes and kills. A lane the
+    API stops is retired and its queue goes to the others (the same rendezvous rule, minus it).
+    """
+
     def __init__(
         self,
         rows: list[Row],
         *,
         kind: str,
-        client: IbotClient,
         journal: Journal,
         write: Callable[[list[Row]], Path],
         clock: Clock,
-        pacer: Pacer,
-        schedule: Schedule,
         stop: threading.Event,
+        client: IbotClient | None = None,
+        pacer: Pacer | None = None,
+        schedule: Schedule | None = None,
+        lanes: list[Lane] | None = None,
         progress: Progress | None = None,
         limit: int | None = None,
         retries: int = 3,
@@ -135,60 +179,51 @@ class Runner:
         claims: Claims | None = None,
         label: str = "",
     ) -> None:
-        self.rows, self.kind, self.client, self.journal = rows, kind, client, journal
-        self.write, self.clock, self.pacer, self.schedule = write, clock, pacer, schedule
-        self.stop, self.progress = stop, progress or NoProgress()
+        if lanes is None:
+            assert client is not None and pacer is not None and schedule is not None
+            lanes = [Lane("", client, pacer, schedule, claims)]
+        self.rows, self.kind, self.journal, self.lanes = rows, kind, journal, lanes
+        self.write, self.clock, self.stop = write, clock, stop
+        self.progress = progress or NoProgress()
         self.limit, self.retries = limit, retries
         self.max_failures, self.stop_outside_window = max_consecutive_failures, stop_outside_window
-        self.claims, self.label = claims, label
+        self.label = label
+        self._lock = threading.RLock()  # the journal, the history, the rows' counts
+        self._idle = threading.Condition(self._lock)
+        self._save_now = threading.Event()
         self._written_at = 0.0
         self._since_write = 0
         self._write_cost = 0.0
+        self._counts: dict[str, int] = {}
+        self._failure: BaseException | None = None
+
+    # --- the run ----------------------------------------------------------------------------
 
     def run(self) -> RunReport:
         targets = [r for r in self.rows if r.status in SENDABLE]
         for r in targets:
             r.status = "pending"
         planned = targets if self.limit is None else targets[: self.limit]
+        for row in planned:
+            self._assign(row)
         report = RunReport(exit_code=ExitCode.OK)
-        self.progress.start(len(planned), self.pacer.mean_interval, self.label)
+        mean = max(lane.pacer.mean_interval for lane in self.lanes) / len(self.lanes)
+        self.progress.start(len(planned), mean, self.label)
         try:
             self._save(report, force=True)
         except MACHINE_FAILURES as e:
             self.progress.close()
             raise InputError(f"nothing was sent: {describe_failure(e)}.") from None
-        counts = count_statuses(self.rows)  # kept up to date per send: recounting is O(rows)
-        consecutive = 0
+        self._counts = count_statuses(self.rows)  # kept up to date per send: recounting is O(rows)
         try:
-            for row in planned:
-                if not self._wait_turn(report):
-                    break
-                outcome = self._send(row)
-                counts[row.status] = counts.get(row.status, 0) + 1
-                counts["pending"] -= 1
-                self.progress.advance(row, counts)
-                if outcome is None:
-                    continue  # another campaign reached them meanwhile: nothing was sent
-                report.attempted += 1
-                if outcome.kind == "abort":
-                    report.stopped = f"aborted by the API: {outcome.message}"
-                    report.exit_code = ExitCode.ABORTED
-                    break
-                if outcome.kind == "interrupted":
-                    report.stopped = "interrupted"
-                    break
-                consecutive = consecutive + 1 if row.status in ("failed", "unknown") else 0
-                if self.max_failures and consecutive >= self.max_failures:
-                    report.stopped = (
-                        f"stopped after {consecutive} failures in a row "
-                        f"(--max-consecutive-failures {self.max_failures}); last: {row.error}"
-                    )
-                    report.exit_code = ExitCode.ABORTED
-                    break
-                self._save(report)
+            if len(self.lanes) == 1:
+                self._lane_loop(self.lanes[0], report, inline_saves=True)
             else:
-                if self.limit is not None and len(targets) > len(planned):
-                    report.stopped = f"--limit {self.limit} reached"
+                self._run_lanes(report)
+            if self._failure is not None:
+                raise self._failure
+            if not report.stopped and self.limit is not None and len(targets) > len(planned):
+                report.stopped = f"--limit {self.limit} reached"
         except MACHINE_FAILURES as e:
             # The disk filled up, a folder vanished: stop with every outcome so far kept (the
             # journal has them; a send cut off here is 'unknown' on the next run, never resent).
@@ -201,6 +236,14 @@ class Runner:
             except MACHINE_FAILURES as e:
                 report.results_error = describe_failure(e)
                 report.exit_code = report.exit_code or ExitCode.ABORTED
+        report.lanes = [LaneReport(lane.label, lane.sent, lane.failed, lane.unknown, lane.retired,
+                                   lane.retired_at) for lane in self.lanes]  # fmt: skip
+        if report.exit_code == ExitCode.OK and all(lane.retired for lane in self.lanes):
+            report.exit_code = ExitCode.ABORTED
+            if not report.stopped:
+                report.stopped = self.lanes[0].retired if len(self.lanes) == 1 else \
+                    "every sender was stopped: " + "; ".join(
+                        f"{lane.label}: {lane.retired}" for lane in self.lanes)  # fmt: skip
         if report.exit_code == ExitCode.OK and report.stopped.startswith("interrupted"):
             report.exit_code = ExitCode.INTERRUPTED
         if report.exit_code == ExitCode.OK and any(r.status in ("failed", "unknown") for r in self.rows):
@@ -208,52 +251,175 @@ class Runner:
         report.counts = count_statuses(self.rows)
         return report
 
-    def _wait_turn(self, report: RunReport) -> bool:
-        """Sleep until pacing, window and caps allow the next send. False: stop the loop."""
+    def _run_lanes(self, report: RunReport) -> None:
+        """One thread per lane; this thread rewrites the results sheet now and then."""
+        threads = [threading.Thread(target=self._lane_thread, args=(lane, report), daemon=True,
+                                    name=f"lane {lane.label}") for lane in self.lanes]  # fmt: skip
+        for t in threads:
+            t.start()
+        while any(t.is_alive() for t in threads):
+            forced = self._save_now.wait(1.0)
+            self._save_now.clear()
+            try:
+                self._save(report, force=forced)
+            except MACHINE_FAILURES as e:
+                with self._lock:
+                    self._failure = self._failure or e
+                    self.stop.set()
+        for t in threads:
+            t.join()
+
+    def _lane_thread(self, lane: Lane, report: RunReport) -> None:
+        try:
+            self._lane_loop(lane, report, inline_saves=False)
+        except MACHINE_FAILURES as e:
+            with self._lock:
+                self._failure = self._failure or e
+                self.stop.set()  # the other lanes finish their request in flight and stop
+                self._idle.notify_all()
+
+    def _lane_loop(self, lane: Lane, report: RunReport, *, inline_saves: bool) -> None:
+        lane.running = True
+        try:
+            while True:
+                row = self._next_row(lane)
+                if row is None:
+                    return
+                if not self._wait_turn(lane, report, inline_saves=inline_saves):
+                    with self._lock:
+                        lane.queue.appendleft(row)
+                        lane.busy = False
+                    return
+                outcome = self._send(lane, row)
+                with self._lock:
+                    lane.busy = False
+                    self._counts[row.status] = self._counts.get(row.status, 0) + 1
+                    self._counts["pending"] -= 1
+                    self.progress.advance(row, self._counts)
+                    if outcome is not None:
+                        report.attempted += 1
+                        self._after(lane, row, outcome, report)
+                if self.stop.is_set():
+                    with self._lock:
+                        report.stopped = report.stopped or "interrupted"
+                    return
+                if inline_saves and not lane.retired:
+                    self._save(report)
+        finally:
+            with self._lock:
+                lane.running = False
+                self._idle.notify_all()
+
+    def _after(self, lane: Lane, row: Row, outcome: Outcome, report: RunReport) -> None:
+        """Count the outcome; retire the lane on an abort or its breaker. Called with the lock."""
+        if outcome.kind == "interrupted":
+            report.stopped = "interrupted"
+            return
+        lane.sent += row.status == "sent"
+        lane.failed += row.status == "failed"
+        lane.unknown += row.status == "unknown"
+        if outcome.kind == "abort":
+            self._retire(lane, f"aborted by the API: {outcome.message}", row)
+            return
+        lane.consecutive = lane.consecutive + 1 if row.status in ("failed", "unknown") else 0
+        if self.max_failures and lane.consecutive >= self.max_failures:
+            self._retire(lane, f"stopped after {lane.consecutive} failures in a row (--max-consecutive"
+                               f"-failures {self.max_failures}); last: {row.error}")  # fmt: skip
+
+    def _retire(self, lane: Lane, why: str, row: Row | None = None) -> None:
+        """This sender is done for the run; its rows (and the one the API refused) go to the
+        others. Called with the lock held."""
+        lane.retired, lane.retired_at = why, self.clock.now()
+        rows = ([row] if row is not None and row.status == "pending" else []) + list(lane.queue)
+        lane.queue.clear()
+        for r in rows:
+            self._assign(r)
+        self._idle.notify_all()
+
+    def _assign(self, row: Row) -> None:
+        active = [lane for lane in self.lanes if not lane.retired]
+        if not active:
+            return  # every sender stopped: the row stays pending
+        lane = active[assign(row.jid or "", [a.key for a in active])] if len(active) > 1 else active[0]
+        lane.queue.append(row)
+        if len(self.lanes) > 1:
+            row.sender = lane.label
+
+    def _next_row(self, lane: Lane) -> Row | None:
+        """The lane's next row; an idle lane waits while others may still hand it work."""
+        with self._lock:
+            while True:
+                if lane.retired or self.stop.is_set() or self._failure is not None:
+                    return None
+                if lane.queue:
+                    lane.busy = True
+                    return lane.queue.popleft()
+                # Another lane still at work may retire and hand its rows over: wait for it.
+                if not any(o.running and not o.retired and (o.busy or o.queue)
+                           for o in self.lanes if o is not lane):  # fmt: skip
+                    return None
+                self._idle.wait(0.5)
+
+    def _wait_turn(self, lane: Lane, report: RunReport, *, inline_saves: bool) -> bool:
+        """Sleep until pacing, window and caps allow the lane's next send. False: stop the lane."""
+        schedule = lane.schedule
         while True:
             if self.stop.is_set():
-                report.stopped = "interrupted"
+                with self._lock:
+                    report.stopped = report.stopped or "interrupted"
                 return False
             now = self.clock.now()
-            if self.claims is not None and self.schedule.counts_history:
-                # Other campaigns through this number count toward its caps and pauses, even while
-                # running.
-                self.schedule.history = self.claims.send_times(now - DAY)
-                if self.schedule.first_send is None:  # day one of the warm-up, once it happened
-                    self.schedule.first_send = self.claims.first_send()
-            due, reason = self.schedule.next_allowed(max(now, self.pacer.due()))
+            if lane.claims is not None and schedule.counts_history:
+                # Other campaigns through this number count toward its caps and pauses, even
+                # while running.
+                with self._lock:
+                    schedule.history = lane.claims.send_times(now - DAY)
+                    if schedule.first_send is None:  # day one of the warm-up, once it happened
+                        schedule.first_send = lane.claims.first_send()
+            due, reason = schedule.next_allowed(max(now, lane.pacer.due()))
             if due <= now:
+                lane.waiting = ""
                 return True
             if reason and self.stop_outside_window:
-                report.stopped, report.resume_at = f"paused: {reason}", due
+                with self._lock:
+                    if report.resume_at is None or due < report.resume_at:
+                        report.stopped, report.resume_at = f"paused: {reason}", due
                 return False
             if reason:
-                self.progress.waiting(due, reason)
-                self._save(report, force=True)  # a long wait: make the sheet current first
+                lane.waiting = f"until {dt.datetime.fromtimestamp(due, self.clock.tz):%H:%M} ({reason})"
+                who = f"{lane.label}: " if len(self.lanes) > 1 else ""
+                self.progress.waiting(due, who + reason)
+                if inline_saves:
+                    self._save(report, force=True)  # a long wait: make the sheet current first
+                else:
+                    self._save_now.set()
             # The real sleep wakes at once on Ctrl-C; slices re-read the wall clock, which jumps
             # when a laptop wakes from suspend.
             self.clock.sleep(min(due - now, 60.0))
 
-    def _send(self, row: Row) -> Outcome | None:
+    def _send(self, lane: Lane, row: Row) -> Outcome | None:
         assert row.jid is not None
         before = row.attempts
         started = self.clock.now()
         claim = None
-        if self.claims is not None:
-            claim, why = self.claims.claim(row.jid, started)
-            if claim is None:
-                row.status, row.error = "suppressed", why
-                return None
-        self.journal.begin(row.jid, row_number=row.number, message=row.message, media=row.media,
-                           at=started)  # fmt: skip
-        self.pacer.started(started)
-        self.schedule.record(started)
-        outcome, tries = self.client.send(
+        with self._lock:
+            if lane.claims is not None:
+                claim, why = lane.claims.claim(row.jid, started)
+                if claim is None:
+                    row.status, row.error = "suppressed", why
+                    return None
+            self.journal.begin(row.jid, row_number=row.number, message=row.message,
+                               media=row.media, at=started, sender=lane.label)  # fmt: skip
+        lane.pacer.started(started)
+        lane.schedule.record(started)
+        outcome, tries = lane.client.send(
             self.kind, jid=row.jid, text=row.message, media_url=row.media,
             retries=self.retries, sleep=self.clock.sleep, rand=self.clock.rand,
             should_stop=self.stop.is_set,  # Ctrl-C ends a retry wait without its retry
         )  # fmt: skip
         row.attempts = before + tries
+        if len(self.lanes) > 1:
+            row.sender = lane.label
         if outcome.kind == "sent":
             row.status, row.error, row.sent_at = "sent", "", self.clock.iso(self.clock.now())
         elif outcome.kind == "unknown":
@@ -264,11 +430,12 @@ class Runner:
         else:
             row.status, row.error = "failed", outcome.message
         journal_status = "failed" if row.status == "pending" else row.status
-        self.journal.finish(row.jid, status=journal_status, error=row.error,
-                            sent_at=row.sent_at, attempts=row.attempts)  # fmt: skip
-        if self.claims is not None and claim is not None:
-            self.claims.history.finish(claim, journal_status)
-        self._since_write += 1
+        with self._lock:
+            self.journal.finish(row.jid, status=journal_status, error=row.error,
+                                sent_at=row.sent_at, attempts=row.attempts)  # fmt: skip
+            if lane.claims is not None and claim is not None:
+                lane.claims.history.finish(claim, journal_status)
+            self._since_write += 1
         return outcome
 
     def _save(self, report: RunReport, *, force: bool = False) -> None:

@@ -16,7 +16,8 @@ import socket
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
@@ -53,6 +54,9 @@ class Faults:
     endless: bool = False  # accept, then a 200 chunked reply that never ends
     rate_limited: int = 0  # the first N API requests get HTTP 429 with Retry-After
     retry_after: float = 30.0  # the Retry-After seconds of those 429s
+    # Several senders (issue 13): instance ID -> after N messages accepted through that instance,
+    # it answers "Instance not connected" (one number of several dropping out mid-campaign).
+    disconnect_instances: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -63,6 +67,7 @@ class Received:
     text: str  # msg for send-text, caption otherwise ("" for audio)
     media_url: str  # "" for text
     at: float  # time.time() when accepted
+    instance: str = ""  # the instance_id it came through (tests only; never echoed)
 
 
 class _Reject(Exception):
@@ -182,7 +187,8 @@ class _Handler(BaseHTTPRequestHandler):
         elif parts.path == "/messages.json":
             self._json(200, [asdict(r) for r in sandbox.received])
         elif parts.path.startswith(API_PREFIX) and parts.path[len(API_PREFIX) :] in ENDPOINTS:
-            with sandbox._track():
+            instance = parse_qs(parts.query).get("instance_id", [""])[0]
+            with sandbox._track(instance):
                 self._api(sandbox, parts.path[len(API_PREFIX) :], parts.query)
         else:
             self._json(404, {"success": False, "message": "Not found"})
@@ -232,6 +238,9 @@ class _State:
     in_flight: int = 0
     max_concurrent: int = 0
     limited: int = 0  # API requests counted against Faults.rate_limited
+    accepted_by: Counter[str] = field(default_factory=Counter)  # per instance
+    in_flight_by: Counter[str] = field(default_factory=Counter)
+    max_in_flight_by: dict[str, int] = field(default_factory=dict)
 
 
 class Sandbox:
@@ -242,15 +251,17 @@ class Sandbox:
         *,
         port: int = 0,
         token: str | None = None,
-        instance_id: str | None = None,
+        instance_id: str | Iterable[str] | None = None,
         faults: Faults | None = None,
         echo: Callable[[str], None] | None = None,
         on_accept: Callable[[Received], None] | None = None,
     ) -> None:
+        """`instance_id`: the one instance accepted, several (one per sender), or None: any."""
         self.on_accept = on_accept
         self._requested_port = port
         self._token = token
-        self._instance_id = instance_id
+        self._instances = None if instance_id is None else (
+            frozenset([instance_id]) if isinstance(instance_id, str) else frozenset(instance_id))  # fmt: skip
         self._echo = echo
         self._lock = threading.Lock()
         self._state = _State()
@@ -324,21 +335,31 @@ class Sandbox:
         with self._lock:
             return self._state.max_concurrent
 
+    @property
+    def max_concurrent_per_instance(self) -> dict[str, int]:
+        """Instance ID -> the most requests it ever had in flight at once (1: one at a time)."""
+        with self._lock:
+            return dict(self._state.max_in_flight_by)
+
     # --- used by the handler threads ---
 
     @contextlib.contextmanager
-    def _track(self) -> Iterator[None]:
-        """Count an API request for `requests` and `max_concurrent` while it is handled."""
+    def _track(self, instance: str = "") -> Iterator[None]:
+        """Count an API request for `requests` and the concurrency figures while it is handled."""
         with self._lock:
             state = self._state
             state.requests += 1
             state.in_flight += 1
             state.max_concurrent = max(state.max_concurrent, state.in_flight)
+            state.in_flight_by[instance] += 1
+            state.max_in_flight_by[instance] = max(state.max_in_flight_by.get(instance, 0),
+                                                   state.in_flight_by[instance])  # fmt: skip
         try:
             yield
         finally:
             with self._lock:
                 state.in_flight -= 1
+                state.in_flight_by[instance] -= 1
 
     def _draw(self, rate: float) -> bool:
         if rate <= 0:  # no draw at all, so a seeded sequence only depends on active faults
@@ -352,10 +373,10 @@ class Sandbox:
         if not token or (self._token is not None and token != self._token):
             raise _Reject("Invalid token")
         instance = params.get("instance_id", "")
-        if not instance or (self._instance_id is not None and instance != self._instance_id):
+        if not instance or (self._instances is not None and instance not in self._instances):
             raise _Reject("Instance not connected")
         with self._lock:
-            if self._disconnected(faults):
+            if self._disconnected(faults, instance):
                 raise _Reject("Instance not connected")
         media_param, text_param = ENDPOINTS[endpoint]
         for name in ("jid", text_param, media_param):
@@ -373,11 +394,12 @@ class Sandbox:
         text = params[text_param] if text_param else ""
         with self._lock:
             # Checked again under the lock: concurrent requests must not overshoot N.
-            if self._disconnected(faults):
+            if self._disconnected(faults, instance):
                 raise _Reject("Instance not connected")
             seq = len(self._state.received) + 1
-            item = Received(seq, endpoint, jid, text, media_url, time.time())
+            item = Received(seq, endpoint, jid, text, media_url, time.time(), instance)
             self._state.received.append(item)
+            self._state.accepted_by[instance] += 1
             if self._echo is not None:  # under the lock, so the console shows seq order
                 self._echo(echo_line(item))
         return item
@@ -387,16 +409,19 @@ class Sandbox:
             self._state.limited += 1
             return self._state.limited <= faults.rate_limited
 
-    def _disconnected(self, faults: Faults) -> bool:  # called with the lock held
+    def _disconnected(self, faults: Faults, instance: str) -> bool:  # called with the lock held
         n = faults.disconnect_after
-        return n is not None and len(self._state.received) >= n
+        if n is not None and len(self._state.received) >= n:
+            return True
+        mine = faults.disconnect_instances.get(instance)
+        return mine is not None and self._state.accepted_by[instance] >= mine
 
 
 def serve(
     *,
     port: int,
     token: str | None,
-    instance_id: str | None,
+    instance_id: str | Iterable[str] | None,
     faults: Faults,
     echo: Callable[[str], None],
 ) -> None:

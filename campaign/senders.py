@@ -1,0 +1,99 @@
+"""Several sender numbers: who they are (labels, never IDs) and which one a recipient hears from.
+
+`IBOT_INSTANCE_ID="shop=ID1,promo=ID2"` (or bare IDs, labelled `#1`, `#2`, ...); `IBOT_TOKEN`, when
+set, lists their tokens in the same order (one token serves all). A recipient is given to a
+sender by rendezvous hashing of their JID against each sender's stable identity: the same person
+hears from the same number in every campaign, adding a sender moves only its own share, and when
+a sender is retired its recipients spread over the others by the same rule.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+from campaign.client import check_credential
+from campaign.errors import InputError
+
+LABEL = re.compile(r"^[A-Za-z0-9][\w.-]{0,31}$")
+
+
+@dataclass(frozen=True)
+class Sender:
+    """One WhatsApp number. `key` is its stable identity on this computer (a keyed digest)."""
+
+    label: str
+    instance_id: str = field(repr=False)
+    token: str = field(repr=False)
+    key: str = ""
+
+
+def parse_senders(instance_ids: str | None, tokens: str | None) -> list[Sender]:
+    """The configured senders, in order. Errors name positions and labels, never the values."""
+    if not instance_ids:
+        return []
+    parts = [p.strip() for p in instance_ids.split(",")]
+    if any(not p for p in parts):
+        raise InputError("IBOT_INSTANCE_ID has an empty entry: list senders as ID,ID or "
+                         "LABEL=ID,LABEL=ID with no empty item between commas.")  # fmt: skip
+    senders: list[tuple[str, str]] = []
+    for n, part in enumerate(parts, 1):
+        label, sep, value = part.partition("=")
+        label = label.strip()
+        # "abc==" is an ID with base64 padding, not a label: a label is followed by the ID itself.
+        if sep and LABEL.match(label) and value.strip() and not value.startswith("="):
+            senders.append((label, value.strip()))
+        elif sep and len(parts) > 1 and not LABEL.match(label):
+            raise InputError(
+                f"IBOT_INSTANCE_ID entry {n}: a sender label is 1-32 letters, digits, '_', '.' or "
+                "'-', starting with a letter or digit (e.g. shop=ID)."
+            )
+        else:
+            senders.append((f"#{n}", part))
+    token_list = [t.strip() for t in tokens.split(",")] if tokens else []
+    if token_list and len(token_list) not in (1, len(senders)):
+        raise InputError(
+            f"IBOT_TOKEN lists {len(token_list)} tokens for {len(senders)} senders in "
+            "IBOT_INSTANCE_ID: give one token per sender, in the same order, one token for all, "
+            "or none (each Instance ID is then its own token)."
+        )
+    labels = [label for label, _ in senders]
+    for label in labels:
+        if labels.count(label) > 1:
+            raise InputError(f"IBOT_INSTANCE_ID names the sender '{label}' twice; labels must differ.")
+    ids = [iid for _, iid in senders]
+    if len(set(ids)) < len(ids):
+        raise InputError("IBOT_INSTANCE_ID lists the same instance twice; each sender once.")
+    out = []
+    for i, (label, iid) in enumerate(senders):
+        token = token_list[i if len(token_list) > 1 else 0] if token_list else iid
+        check_credential(f"IBOT_INSTANCE_ID ({label})", iid)
+        check_credential(f"IBOT_TOKEN ({label})", token)
+        out.append(Sender(label, iid, token))
+    return out
+
+
+def choose(senders: Sequence[Sender], wanted: Iterable[str]) -> list[Sender]:
+    """`--sender LABEL` (repeatable): only these, in the configured order."""
+    wanted = list(wanted)
+    if not wanted:
+        return list(senders)
+    labels = [s.label for s in senders]
+    unknown = [w for w in wanted if w not in labels]
+    if unknown:
+        raise InputError(
+            f"--sender {unknown[0]}: no such sender. Configured: {', '.join(labels)} "
+            "(labels come from IBOT_INSTANCE_ID, e.g. shop=ID1,promo=ID2; unlabelled ones are #1, #2)."
+        )
+    return [s for s in senders if s.label in wanted]
+
+
+def _weight(key: str, jid: str) -> bytes:
+    return hashlib.sha256(f"{key}\x1f{jid}".encode()).digest()
+
+
+def assign(jid: str, keys: Sequence[str]) -> int:
+    """Rendezvous hashing: the index of the sender whose (key, JID) weight is highest."""
+    return max(range(len(keys)), key=lambda i: _weight(keys[i], jid))
