@@ -184,6 +184,9 @@ def main() -> None:
 @click.option("--yes", "-y", is_flag=True, help="Send without the confirmation prompt.")
 @click.option("--base-url", envvar="IBOT_BASE_URL", help="API root (default "
               "https://ibot-chat.com/api/v1; env IBOT_BASE_URL).")
+@click.option("--sender", multiple=True, metavar="LABEL",
+              help="With several senders in IBOT_INSTANCE_ID (shop=ID1,promo=ID2), send only "
+              "through these (repeatable); unlabelled senders are #1, #2, ...")
 @click.option("--sandbox", is_flag=True,
               help="Start the local sandbox API in-process and send to it; no credentials needed.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar and no message preview.")

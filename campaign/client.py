@@ -247,13 +247,16 @@ def install_deadline(client: httpx.Client) -> None:
             pool._network_backend = _DeadlineBackend(backend)  # type: ignore[union-attr]
 
 
-def make_http_client(*, timeout: float = 30.0, connect_timeout: float = 10.0) -> httpx.Client:
+def make_http_client(*, timeout: float = 30.0, connect_timeout: float = 10.0,
+                     lanes: int = 1) -> httpx.Client:  # fmt: skip
     """One client for the whole run: keep-alive saves a TLS handshake per message.
 
-    `timeout` is a deadline for a whole request (connect, send, the entire reply).
+    `timeout` is a deadline for a whole request (connect, send, the entire reply). The lanes of
+    several senders share it, each with a kept-alive connection of its own.
     """
     client = httpx.Client(
         timeout=httpx.Timeout(timeout, connect=min(connect_timeout, timeout)),
+        limits=httpx.Limits(max_connections=max(10, lanes * 2), max_keepalive_connections=max(20, lanes * 2)),
         # A redirect would resend the token to wherever Location points: report it instead.
         follow_redirects=False,
         # The reply is a few hundred bytes: compression would only let a small reply unpack

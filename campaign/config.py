@@ -56,6 +56,7 @@ class SendOptions:
     yes: bool = False
     base_url: str | None = None
     sandbox: bool = False
+    sender: tuple[str, ...] = ()  # --sender LABEL (repeatable): only these senders
     quiet: bool = False
     extra: dict[str, str] = field(default_factory=dict)
 

@@ -76,15 +76,18 @@ def check_results_path(results: Path, contacts: Path) -> None:
         ) from None
 
 
-def result_header(columns: Sequence[str], kind: str) -> list[str]:
-    return [*columns, *RESULT_COLUMNS, *(["media"] if kind != "text" else [])]
+def result_header(columns: Sequence[str], kind: str, *, senders: bool = False) -> list[str]:
+    return [*columns, *RESULT_COLUMNS, *(["media"] if kind != "text" else []),
+            *(["sender"] if senders else [])]  # fmt: skip
 
 
-def result_cells(row: Row, kind: str) -> list[str]:
+def result_cells(row: Row, kind: str, *, senders: bool = False) -> list[str]:
     cells = [*row.values, row.jid or "", row.status, row.error, row.sent_at,
              str(row.attempts), row.message]  # fmt: skip
     if kind != "text":
         cells.append(row.media)
+    if senders:
+        cells.append(row.sender)
     return cells
 
 
@@ -95,9 +98,12 @@ def is_locked(path: Path) -> bool:
 
 
 def write_results(
-    path: Path, sheet: Sheet, rows: Sequence[Row], kind: str, *, now: dt.datetime | None = None
+    path: Path, sheet: Sheet, rows: Sequence[Row], kind: str, *, now: dt.datetime | None = None,
+    senders: bool = False,
 ) -> Path:
-    """Write atomically; if `path` is open in Excel, write a timestamped copy. Returns the path."""
+    """Write atomically; if `path` is open in Excel, write a timestamped copy. Returns the path.
+
+    `senders`: add the `sender` column (several sender numbers)."""
     target = path
     if is_locked(path):
         target = _timestamped(path, now)
@@ -110,11 +116,11 @@ def write_results(
     os.chmod(tmp.name, 0o666 & ~umask)  # a temp file is 0600; the results are an ordinary file
     try:
         if target.suffix.lower() in (".xlsx", ".xlsm"):
-            _write_xlsx(Path(tmp.name), sheet, rows, kind)
+            _write_xlsx(Path(tmp.name), sheet, rows, kind, senders)
             if target.suffix.lower() == ".xlsm":
                 _mark_macro_enabled(Path(tmp.name))
         else:
-            _write_delimited(Path(tmp.name), sheet, rows, kind, target.suffix.lower())
+            _write_delimited(Path(tmp.name), sheet, rows, kind, target.suffix.lower(), senders)
         try:
             os.replace(tmp.name, target)
         except PermissionError:
@@ -132,19 +138,20 @@ def _timestamped(path: Path, now: dt.datetime | None) -> Path:
     return path.with_name(f"{path.stem}.{stamp}{path.suffix}")
 
 
-def _write_delimited(path: Path, sheet: Sheet, rows: Sequence[Row], kind: str, suffix: str) -> None:
+def _write_delimited(path: Path, sheet: Sheet, rows: Sequence[Row], kind: str, suffix: str,
+                     senders: bool = False) -> None:  # fmt: skip
     delimiter = "\t" if suffix == ".tsv" else sheet.delimiter
     # UTF-8 with BOM: Excel opens Hebrew correctly only with it (plain UTF-8 shows mojibake).
     with open(path, "w", encoding="utf-8-sig", newline="") as f:
         w = csv.writer(f, delimiter=delimiter)
-        w.writerow(result_header(sheet.columns, kind))
-        w.writerows(result_cells(r, kind) for r in rows)
+        w.writerow(result_header(sheet.columns, kind, senders=senders))
+        w.writerows(result_cells(r, kind, senders=senders) for r in rows)
 
 
-def _write_xlsx(path: Path, sheet: Sheet, rows: Sequence[Row], kind: str) -> None:
+def _write_xlsx(path: Path, sheet: Sheet, rows: Sequence[Row], kind: str, senders: bool = False) -> None:
     import xlsxwriter
 
-    header = result_header(sheet.columns, kind)
+    header = result_header(sheet.columns, kind, senders=senders)
     # constant_memory streams rows to disk: 100k rows stay far below the memory of a full model.
     wb = xlsxwriter.Workbook(str(path), {"constant_memory": True, "strings_to_numbers": False,
                                          "strings_to_formulas": False, "strings_to_urls": False})
@@ -159,7 +166,7 @@ def _write_xlsx(path: Path, sheet: Sheet, rows: Sequence[Row], kind: str) -> Non
     widths = [min(max(len(h), 6) + 2, 60) for h in header]
     ws.write_row(0, 0, header, head)
     for r, row in enumerate(rows, start=1):
-        cells = result_cells(row, kind)
+        cells = result_cells(row, kind, senders=senders)
         if r <= 500:
             for c, v in enumerate(cells):
                 longest = max((len(line) for line in v.split("\n")), default=0)

@@ -12,6 +12,7 @@ import threading
 import time
 from collections.abc import Mapping
 from contextlib import ExitStack
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -53,7 +54,8 @@ from campaign.results import (
     remove_stale_temp_files,
     write_results,
 )
-from campaign.runner import Claims, Clock, Runner, RunReport, merge_journal, send_test
+from campaign.runner import Claims, Clock, Lane, Runner, RunReport, merge_journal, send_test
+from campaign.senders import Sender, assign, choose, parse_senders
 from campaign.state import Namespace, UserState, namespace_for
 from campaign.state import home as state_home
 
@@ -92,16 +94,15 @@ def run_send(
     pace = resolve_pace(opts.pace, delay=opts.delay, jitter=opts.jitter, pause_every=opts.pause_every,
                         pause_for=opts.pause_for, max_per_hour=opts.max_per_hour,
                         max_per_day=opts.max_per_day, warm_up=opts.warm_up)  # fmt: skip
-    schedule = Schedule(
-        tz=tz,
-        window=parse_window(opts.window) if opts.window else None,
-        skip_days=parse_skip_days(opts.skip_days) if opts.skip_days else frozenset(),
-        max_per_hour=pace.max_per_hour,
-        max_per_day=pace.max_per_day,
-        pause_every=pace.pause_every,
-        pause_for=pace.pause_for,
-        warm_up=pace.warm_up,
-    )
+    window = parse_window(opts.window) if opts.window else None
+    skip_days = parse_skip_days(opts.skip_days) if opts.skip_days else frozenset()
+
+    def new_schedule() -> Schedule:  # one per sender: each number has its own caps and pauses
+        return Schedule(tz=tz, window=window, skip_days=skip_days, max_per_hour=pace.max_per_hour,
+                        max_per_day=pace.max_per_day, pause_every=pace.pause_every,
+                        pause_for=pace.pause_for, warm_up=pace.warm_up)  # fmt: skip
+
+    schedule = new_schedule()
     if opts.test_to and opts.dry_run:
         raise InputError("--test-to sends one real message; it cannot be combined with --dry-run.")
     base_url = resolve_base_url(opts.base_url, environ)  # exit 2 for a bad or empty URL
@@ -144,69 +145,85 @@ def run_send(
         if opts.check_media and plan.kind != "text":
             _check_media(plan, ui, timeout=min(opts.timeout, 10.0))
 
+        _describe(plan, ui)
+        # Credentials are optional for a dry run (its estimate then counts the number's history).
+        senders = _senders(opts, environ, cwd, history, required=not opts.dry_run)
+        several = len(senders) > 1 or len({r.sender for r in plan.rows if r.sender}) > 1
+        if len(senders) > 1:
+            keys = [s.key for s in senders]
+            for row in plan.rows:
+                if row.status in SENDABLE and row.jid:
+                    row.sender = senders[assign(row.jid, keys)].label
         target = [results_path]
 
         def write(rows: list[Row]) -> Path:
             # Once the sheet was open in Excel and a copy was written, keep writing that copy
             # rather than a new timestamped file every 30 seconds.
-            target[0] = write_results(target[0], plan.sheet, rows, plan.kind)
+            target[0] = write_results(target[0], plan.sheet, rows, plan.kind, senders=several)
             return target[0]
 
-        _describe(plan, ui)
+        if senders:
+            _load_history(schedule, history, namespace, senders[0].key, clock)
         if opts.dry_run:
-            # No credentials needed; if they are there, the estimate counts the number's history.
-            instance_id = SANDBOX_CREDENTIAL if opts.sandbox else load_credentials(environ, cwd)[1]
-            if instance_id:
-                _load_history(schedule, history, namespace, history.sender_id(instance_id), clock)
-            return _dry_run(plan, opts, ui, write, schedule, clock, namespace, pace)
-        token, instance_id = _credentials(opts, environ, cwd)
-        sender = history.sender_id(instance_id)
-        _load_history(schedule, history, namespace, sender, clock)
+            return _dry_run(plan, opts, ui, write, schedule, clock, namespace, pace,
+                            lanes=max(1, len(senders)))  # fmt: skip
         if opts.sandbox:
             from campaign.sandbox import Sandbox
 
-            box = stack.enter_context(Sandbox(token=SANDBOX_CREDENTIAL))
+            box = stack.enter_context(Sandbox(token=SANDBOX_CREDENTIAL,
+                                              instance_id=[s.instance_id for s in senders]))  # fmt: skip
             base_url = box.url
             ui.info(f"Sandbox API started at {base_url}: a rehearsal, nothing goes to WhatsApp.")
         elif namespace.rehearsal:
             ui.info(f"Rehearsal: sending to {namespace.description}, not WhatsApp; its journal and "
                     "history are its own, so the real run later still sends to everyone.")  # fmt: skip
         http = stack.enter_context(
-            make_http_client(timeout=opts.timeout, connect_timeout=min(10.0, opts.timeout))
+            make_http_client(timeout=opts.timeout, connect_timeout=min(10.0, opts.timeout),
+                             lanes=len(senders))
         )
-        client = IbotClient(http, base_url=base_url, token=token, instance_id=instance_id)
         if opts.test_to:
+            first = senders[0]  # --test-to uses the first sender
+            client = IbotClient(http, base_url=base_url, token=first.token, instance_id=first.instance_id)
             return _test_to(plan, opts, ui, client, clock)
         sendable = [r for r in plan.rows if r.status in SENDABLE]
         todo = len(sendable) if opts.limit is None else min(opts.limit, len(sendable))
-        pacer = Pacer(delay=pace.delay, jitter=pace.jitter, rand=clock.rand)
-        # The interval holds across a restart, and across campaigns sending through this number.
-        last = max((t for t in (journal.last_request(), history.last_send(namespace.key, sender))
-                    if t is not None), default=None)  # fmt: skip
-        if last is not None:
-            pacer.started(last)
+        skip_within = None if opts.skip_contacted_within is None else opts.skip_contacted_within * DAY
+        lanes = []
+        for sender in senders:
+            pacer = Pacer(delay=pace.delay, jitter=pace.jitter, rand=clock.rand)
+            # The interval holds across a restart, and across campaigns sending through this number.
+            last = history.last_send(namespace.key, sender.key)
+            if len(senders) == 1:
+                last = max((t for t in (last, journal.last_request()) if t is not None), default=None)
+            if last is not None:
+                pacer.started(last)
+            lane_schedule = schedule if sender is senders[0] else new_schedule()
+            _load_history(lane_schedule, history, namespace, sender.key, clock)
+            client = IbotClient(http, base_url=base_url, token=sender.token, instance_id=sender.instance_id)
+            claims = Claims(history, namespace=namespace.key, sender=sender.key, campaign=name,
+                            journal=str(journal.real), skip_within=skip_within)  # fmt: skip
+            lanes.append(Lane(sender.label, client, pacer, lane_schedule, claims, key=sender.key))
         if todo and not opts.yes:
             if not ui.is_interactive():
                 raise InputError(
                     f"about to send {todo} message(s), but there is no terminal to confirm on. "
                     "Add --yes to send without confirmation (try --dry-run first)."
                 )
-            _show_plan(plan, ui, todo, _estimate(todo, pacer, schedule, clock), namespace, clock)
+            when = _estimate(todo, lanes[0].pacer, schedule, clock, lanes=len(lanes))
+            _show_plan(plan, ui, todo, when, namespace, clock)
+            if len(lanes) > 1:
+                ui.info(f"Through {len(lanes)} senders at once: {', '.join(s.label for s in senders)}.")
             if not ui.confirm(f"Send {todo} message(s) now?"):
                 ui.info("Nothing sent.")
                 return 0
         stop = threading.Event()
         ui.install_signals(stop)
         clock.sleep = _interruptible(clock, stop)
-        skip_days = opts.skip_contacted_within
-        claims = Claims(history, namespace=namespace.key, sender=sender, campaign=name,
-                        journal=str(journal.real),
-                        skip_within=None if skip_days is None else skip_days * DAY)  # fmt: skip
         runner = Runner(
-            plan.rows, kind=plan.kind, client=client, journal=journal, write=write, clock=clock,
-            pacer=pacer, schedule=schedule, stop=stop, progress=ui, limit=opts.limit,
-            retries=opts.retries, max_consecutive_failures=opts.max_consecutive_failures,
-            stop_outside_window=opts.stop_outside_window, claims=claims,
+            plan.rows, kind=plan.kind, lanes=lanes, journal=journal, write=write, clock=clock,
+            stop=stop, progress=ui, limit=opts.limit, retries=opts.retries,
+            max_consecutive_failures=opts.max_consecutive_failures,
+            stop_outside_window=opts.stop_outside_window,
             label="rehearsal" if namespace.rehearsal else "",
         )  # fmt: skip
         report = runner.run()
@@ -287,17 +304,32 @@ def _check_media(plan: Plan, ui: UI, *, timeout: float) -> None:
         ui.info(f"All {len(urls)} media URL(s) are reachable.")
 
 
-def _credentials(opts: SendOptions, environ: Mapping[str, str], cwd: Path) -> tuple[str, str]:
-    if opts.sandbox:
-        return SANDBOX_CREDENTIAL, SANDBOX_CREDENTIAL
+def _senders(opts: SendOptions, environ: Mapping[str, str], cwd: Path, history: UserState, *,
+             required: bool) -> list[Sender]:  # fmt: skip
+    """The sender numbers of this run, each with its stable key (a digest of its instance ID).
+
+    `--sandbox` rehearses the configured senders' lanes under their labels, with made-up IDs.
+    """
     token, instance_id = load_credentials(environ, cwd)
-    if not instance_id or not token:
-        raise InputError(
-            "no ibot-chat credentials. Set IBOT_INSTANCE_ID (and IBOT_TOKEN, which defaults to "
-            "the Instance ID) in the environment or in a .env file here; the dashboard shows the "
-            "Instance ID once WhatsApp is connected. To rehearse without an account, add --sandbox."
-        )
-    return token, instance_id
+    # load_credentials falls back to the ID for the token: then each ID is its own token.
+    tokens = None if token == instance_id else token
+    configured = parse_senders(instance_id, tokens) if instance_id or not opts.sandbox else []
+    if opts.sandbox:
+        labels = [s.label for s in configured] if len(configured) > 1 else ["sandbox"]
+        configured = [Sender(label, f"{SANDBOX_CREDENTIAL}-{label}" if len(labels) > 1 else
+                             SANDBOX_CREDENTIAL, SANDBOX_CREDENTIAL) for label in labels]  # fmt: skip
+    if not configured:
+        if required:
+            raise InputError(
+                "no ibot-chat credentials. Set IBOT_INSTANCE_ID (and IBOT_TOKEN, which defaults to "
+                "the Instance ID) in the environment or in a .env file here; the dashboard shows "
+                "the Instance ID once WhatsApp is connected. Several numbers: "
+                "IBOT_INSTANCE_ID=\"shop=ID1,promo=ID2\". To rehearse without an account, add "
+                "--sandbox."
+            )
+        return []
+    chosen = choose(configured, opts.sender)
+    return [replace(s, key=history.sender_id(s.instance_id)) for s in chosen]
 
 
 def _report_template_change(journal: Journal, plan: Plan, opts: SendOptions, ui: UI,
@@ -333,7 +365,7 @@ def _problems(plan: Plan, ui: UI, shown: int = 10) -> None:
         ui.warn(f"  ... and {len(warned) - shown} more warnings (see the results sheet)")
 
 
-def _estimate(todo: int, pacer: Pacer, schedule: Schedule, clock: Clock, lanes: int = 1) -> Forecast:
+def _estimate(todo: int, pacer: Pacer, schedule: Schedule, clock: Clock, *, lanes: int = 1) -> Forecast:
     """When `todo` messages would be sent: pacing, pauses, caps, warm-up, window (mean jitter)."""
     return forecast(todo, mean_interval=pacer.mean_interval, schedule=schedule, start=clock.now(),
                     lanes=lanes)  # fmt: skip
@@ -398,7 +430,7 @@ def _describe_pace(name: str, pace: Pace) -> str:
 
 
 def _dry_run(plan: Plan, opts: SendOptions, ui: UI, write: Any, schedule: Schedule,
-             clock: Clock, namespace: Namespace, pace: Pace) -> int:  # fmt: skip
+             clock: Clock, namespace: Namespace, pace: Pace, *, lanes: int) -> int:  # fmt: skip
     if not opts.quiet:
         _show_messages(plan, ui, 3)
     _problems(plan, ui)
@@ -409,7 +441,7 @@ def _dry_run(plan: Plan, opts: SendOptions, ui: UI, write: Any, schedule: Schedu
     if opts.limit is not None:
         todo = min(todo, opts.limit)
     pacer = Pacer(delay=pace.delay, jitter=pace.jitter, rand=clock.rand)
-    when = _estimate(todo, pacer, schedule, clock)
+    when = _estimate(todo, pacer, schedule, clock, lanes=lanes)
     seconds = when.seconds
     counts = count_statuses(plan.rows)
     of = f" of a rehearsal to {namespace.description}" if namespace.rehearsal else ""
@@ -459,6 +491,8 @@ def _summary(report: RunReport, plan: Plan, ui: UI, argv: list[str], clock: Cloc
     else:
         ui.info(f"Sent {sent} of {len(plan.rows)} rows ({report.attempted} request(s) this run).")
     _counts(report.counts, ui)
+    if len(report.lanes) > 1:
+        _lanes_table(report, ui, clock)
     if report.results_error:
         ui.warn(f"The results sheet could not be written: {report.results_error}. The journal has "
                 "every outcome: run the same command again to write it.")  # fmt: skip
@@ -475,6 +509,21 @@ def _summary(report: RunReport, plan: Plan, ui: UI, argv: list[str], clock: Cloc
     if report.counts.get("unknown"):
         ui.info("To resend the 'unknown' rows (they may get the message twice): "
                 f"{resume_command(argv)} --retry-unknown")  # fmt: skip
+
+
+def _lanes_table(report: RunReport, ui: UI, clock: Clock) -> None:
+    """A line per sender: what it sent, and whether the API stopped it (when and why)."""
+    width = max(len("sender"), *(len(lane.label) for lane in report.lanes))
+    ui.info(f"  {'sender':<{width}}  {'sent':>6}  {'failed':>6}  {'unknown':>7}  state")
+    for lane in report.lanes:
+        state = "done"
+        if lane.retired:
+            when = dt.datetime.fromtimestamp(lane.retired_at or clock.now(), clock.tz)
+            state = f"stopped at {when:%H:%M:%S}: {lane.retired}; its rows went to the others"
+        ui.info(f"  {lane.label:<{width}}  {lane.sent:>6}  {lane.failed:>6}  {lane.unknown:>7}  {state}")
+    stopped = [lane for lane in report.lanes if lane.retired]
+    for lane in stopped:
+        ui.warn(f"Sender {lane.label} was stopped: {lane.retired}.")
 
 
 def resume_command(argv: list[str]) -> str:

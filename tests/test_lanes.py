@@ -1,0 +1,173 @@
+"""Several senders: one campaign over many numbers, in parallel lanes, with failover.
+
+The real CLI against the sandbox on loopback, which serves one instance per sender.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from campaign.sandbox import Faults, Sandbox
+from campaign.senders import assign, parse_senders
+from tests.conftest import SANDBOX_TOKEN
+
+IDS = {"shop": "INSTANCE-SHOP-1a", "promo": "INSTANCE-PROMO-2b", "vip": "INSTANCE-VIP-3c"}
+PEOPLE = [["Name", "Phone"]] + [[f"P{i}", f"0502347{i:03d}"] for i in range(30)]
+FAST = ("-m", "Hi {{ name }}", "--yes", "--pace", "fast", "--delay", "0", "--jitter", "0", "--quiet")
+
+
+def env_for(box: Sandbox, labels: tuple[str, ...] = ("shop", "promo", "vip")) -> dict[str, str]:
+    return {**os.environ, "IBOT_INSTANCE_ID": ",".join(f"{label}={IDS[label]}" for label in labels),
+            "IBOT_TOKEN": SANDBOX_TOKEN, "IBOT_BASE_URL": box.url}  # fmt: skip
+
+
+def run(contacts: Path, box: Sandbox, *args: str, labels: tuple[str, ...] = ("shop", "promo", "vip"),
+        ) -> subprocess.CompletedProcess[str]:  # fmt: skip
+    return subprocess.run([sys.executable, "-m", "campaign", "send", str(contacts), *FAST, *args],
+                          cwd=contacts.parent, env=env_for(box, labels), capture_output=True,
+                          text=True, timeout=120)  # fmt: skip
+
+
+def start(contacts: Path, box: Sandbox, *args: str) -> subprocess.Popen[str]:
+    return subprocess.Popen([sys.executable, "-m", "campaign", "send", str(contacts), *FAST, *args],
+                            cwd=contacts.parent, env=env_for(box), stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)  # fmt: skip
+
+
+def sandbox(faults: Faults | None = None) -> Sandbox:
+    return Sandbox(token=SANDBOX_TOKEN, instance_id=list(IDS.values()), faults=faults)
+
+
+def label_of(instance: str) -> str:
+    return next(label for label, iid in IDS.items() if iid == instance)
+
+
+def test_three_senders_reach_everyone_once_in_overlapping_lanes(write_csv, results) -> None:  # type: ignore[no-untyped-def]
+    contacts = write_csv(PEOPLE)
+    with sandbox(Faults(latency=0.05)) as box:
+        r = run(contacts, box)
+        received = box.received
+        per_instance = box.max_concurrent_per_instance
+        overall = box.max_concurrent
+    assert r.returncode == 0, r.stdout + r.stderr
+    counts = Counter(m.jid for m in received)
+    assert len(counts) == 30 and set(counts.values()) == {1}
+    assert set(per_instance) == set(IDS.values()) and set(per_instance.values()) == {1}
+    assert overall >= 2  # the lanes send at the same time
+    rows = results(contacts.with_name("contacts.rehearsal.results.csv"))
+    by_jid = {m.jid: label_of(m.instance) for m in received}
+    assert {row["sender"] for row in rows} == {"shop", "promo", "vip"}
+    assert all(row["sender"] == by_jid[row["jid"]] for row in rows)
+    assert "sender" in r.stdout and "shop" in r.stdout  # the summary's table per sender
+    for iid in IDS.values():  # senders are named by label, never by ID
+        assert iid not in r.stdout + r.stderr
+        for f in contacts.parent.rglob("*"):
+            if f.is_file():
+                assert iid.encode() not in f.read_bytes(), f
+
+
+def test_a_recipient_hears_from_the_same_number_in_every_campaign(write_csv, results) -> None:  # type: ignore[no-untyped-def]
+    contacts = write_csv(PEOPLE)
+    with sandbox() as box:
+        assert run(contacts, box, "--name", "autumn").returncode == 0
+        first = {m.jid: m.instance for m in box.received}
+        assert run(contacts, box, "--name", "winter").returncode == 0
+        second = {m.jid: m.instance for m in box.received[30:]}
+    assert first == second
+
+
+def test_adding_a_sender_moves_only_its_share() -> None:
+    senders = parse_senders("a=1,b=2,c=3,d=4", None)
+    keys = [s.instance_id for s in senders]
+    jids = [f"97250{n:07d}@s.whatsapp.net" for n in range(2000)]
+    before = {j: keys[assign(j, keys[:3])] for j in jids}
+    after = {j: keys[assign(j, keys)] for j in jids}
+    moved = [j for j in jids if before[j] != after[j]]
+    assert all(after[j] == "4" for j in moved)  # only to the new sender
+    assert 350 < len(moved) < 650  # about a quarter
+
+
+def test_failover_when_one_sender_disconnects(write_csv, results) -> None:  # type: ignore[no-untyped-def]
+    contacts = write_csv(PEOPLE)
+    with sandbox(Faults(latency=0.02, disconnect_instances={IDS["promo"]: 3})) as box:
+        r = run(contacts, box)
+        counts = Counter(m.jid for m in box.received)
+        by_instance = Counter(m.instance for m in box.received)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert len(counts) == 30 and set(counts.values()) == {1}
+    assert by_instance[IDS["promo"]] == 3
+    assert "Sender promo was stopped: aborted by the API: Instance not connected" in r.stderr
+    assert "stopped at" in r.stdout and "its rows went to the others" in r.stdout
+    rows = results(contacts.with_name("contacts.rehearsal.results.csv"))
+    assert [row["status"] for row in rows] == ["sent"] * 30
+
+
+def test_exit_3_only_when_every_sender_is_stopped(write_csv) -> None:  # type: ignore[no-untyped-def]
+    contacts = write_csv(PEOPLE)
+    faults = Faults(disconnect_instances={iid: 2 for iid in IDS.values()})
+    with sandbox(faults) as box:
+        r = run(contacts, box)
+        assert len(box.received) == 6
+    assert r.returncode == 3, r.stdout + r.stderr
+    assert "every sender was stopped" in r.stderr
+
+
+def test_sender_option_limits_the_run(write_csv) -> None:  # type: ignore[no-untyped-def]
+    contacts = write_csv(PEOPLE)
+    with sandbox() as box:
+        r = run(contacts, box, "--sender", "vip")
+        assert {m.instance for m in box.received} == {IDS["vip"]}
+        assert len(box.received) == 30
+        bad = run(contacts, box, "--sender", "nope")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert bad.returncode == 2
+    assert "--sender nope: no such sender. Configured: shop, promo, vip" in bad.stderr
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3, 4])
+def test_sigkill_at_arbitrary_moments_with_three_lanes(write_csv, results, seed: int) -> None:  # type: ignore[no-untyped-def]
+    contacts = write_csv(PEOPLE)
+    rng = random.Random(seed)
+    with sandbox(Faults(latency=0.03)) as box:
+        for _ in range(3):
+            proc = start(contacts, box)
+            deadline = time.time() + rng.uniform(0.9, 1.8)  # interpreter start-up is ~0.7 s
+            while time.time() < deadline and proc.poll() is None:
+                threading.Event().wait(0.01)
+            proc.send_signal(signal.SIGKILL)
+            proc.wait(10)
+        final = run(contacts, box)
+        counts = Counter(m.jid for m in box.received)
+    assert final.returncode in (0, 1), final.stdout + final.stderr
+    assert max(counts.values()) == 1, counts  # nobody twice, whatever was killed where
+    rows = results(contacts.with_name("contacts.rehearsal.results.csv"))
+    unknown = [row for row in rows if row["status"] == "unknown"]
+    assert len(unknown) <= 3 * 3  # at most one per lane per kill
+    assert all(row["status"] in ("sent", "unknown") for row in rows)
+    assert {row["jid"] for row in rows if row["status"] == "sent"} <= set(counts)
+
+
+def test_the_dry_run_estimate_accounts_for_the_lanes(write_csv) -> None:  # type: ignore[no-untyped-def]
+    contacts = write_csv(PEOPLE)
+
+    def dry_run(*args: str) -> str:
+        return subprocess.run(
+            [sys.executable, "-m", "campaign", "send", str(contacts), "-m", "Hi {{ name }}",
+             "--dry-run", "--pace", "fast", "--jitter", "0", *args],
+            cwd=contacts.parent, env=env_for(box), capture_output=True, text=True,
+        ).stdout  # fmt: skip
+
+    with sandbox() as box:
+        one, three = dry_run("--sender", "shop"), dry_run()
+    assert "Sending 30 would take about 3m (" in one, one  # 29 x 8 s = 3m 52s
+    assert "Sending 30 would take about 1m (" in three, three  # 9 x 8 s = 1m 12s in each lane
