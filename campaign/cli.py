@@ -9,6 +9,7 @@ import signal
 import sqlite3
 import sys
 import threading
+import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,7 @@ from campaign import __version__
 from campaign.errors import CampaignError, ExitCode, InputError, describe_failure
 
 DRY_RUN_SHOWN = 3
+LOG_EVERY = 30.0  # seconds between progress lines when stderr is not a terminal
 
 
 class Finite(click.FloatRange):
@@ -331,21 +333,44 @@ class ConsoleUI:
     def start(self, total: int, interval: float, label: str = "") -> None:
         from tqdm import tqdm
 
-        self._interval = interval
+        self._interval, self._total, self._done = interval, total, 0
+        self._lanes: dict[str, dict[str, int]] = {}
+        # Not a terminal (a log file, cron): a line every LOG_EVERY seconds, not a bar's flood of
+        # carriage-return updates.
+        self._log = not self.quiet and total > 0 and not sys.stderr.isatty()
+        self._logged_at = time.monotonic()
+        if self._log:
+            what = f"{label.capitalize()}: sending" if label else "Sending"
+            click.echo(f"{what} {total} message(s); progress every {LOG_EVERY:.0f} s.", err=True)
+            return
         self._bar = tqdm(total=total, unit="msg", desc=label or None, file=sys.stderr,
                          disable=self.quiet or total == 0,
                          dynamic_ncols=True, bar_format="{l_bar}{bar}| {n_fmt}/{total_fmt} "
                          "[{elapsed}<{remaining}{postfix}]")  # fmt: skip
 
     def advance(self, row: Any, counts: Mapping[str, int]) -> None:
+        self._done += 1
+        if getattr(row, "sender", ""):  # several senders: a tally per lane
+            lane = self._lanes.setdefault(row.sender, {})
+            lane[row.status] = lane.get(row.status, 0) + 1
+        summary = (f"sent {counts.get('sent', 0)}, failed {counts.get('failed', 0)}, "
+                   f"unknown {counts.get('unknown', 0)}")  # fmt: skip
+        lanes = " | ".join(f"{name} {tally.get('sent', 0)}" + (
+            f" ({tally.get('failed', 0) + tally.get('unknown', 0)} not sent)"
+            if tally.get("failed", 0) + tally.get("unknown", 0) else "")
+            for name, tally in sorted(self._lanes.items()))  # fmt: skip
+        if self._log:
+            if time.monotonic() - self._logged_at >= LOG_EVERY or self._done == self._total:
+                self._logged_at = time.monotonic()
+                click.echo(f"Progress: {self._done}/{self._total} ({summary})"
+                           + (f"; per sender: {lanes}" if lanes else "") + ".", err=True)  # fmt: skip
+            return
         if self._bar is None:
             return
         left = (self._bar.total or 0) - self._bar.n - 1
         eta = dt.datetime.now() + dt.timedelta(seconds=left * self._interval)
-        self._bar.set_postfix_str(
-            f"sent {counts.get('sent', 0)}, failed {counts.get('failed', 0)}, "
-            f"unknown {counts.get('unknown', 0)}, done ~{eta:%H:%M}", refresh=False
-        )
+        self._bar.set_postfix_str(f"{summary}, done ~{eta:%H:%M}" + (f"; {lanes}" if lanes else ""),
+                                  refresh=False)  # fmt: skip
         self._bar.update(1)
 
     def waiting(self, until: float, reason: str) -> None:
@@ -355,6 +380,10 @@ class ConsoleUI:
         elif when != self._last_wait:  # no bar (--quiet, or not a terminal): say it once
             click.echo(when[0].upper() + when[1:] + ".", err=True)
         self._last_wait = when
+
+    def note(self, text: str) -> None:
+        """Something the user should see at once (a sender stopped), above the bar."""
+        self._write(text, err=True)
 
     def close(self) -> None:
         if self._bar is not None:
