@@ -232,6 +232,76 @@ def run_runner(box: Sandbox, n: int, batches: Batches, tmp: Path, *, delay: floa
     return RunnerResult(elapsed, starts)
 
 
+# --- 5. lanes: several senders at once --------------------------------------------------------
+
+LANE_LATENCY = 0.05
+LANES_TARGET = 0.8
+
+
+@contextlib.contextmanager
+def sandbox_process(ids: list[str], latency: float, tmp: Path) -> Iterator[str]:
+    """`campaign sandbox` in a process of its own (as the real API is): yields its base URL."""
+    log = tmp / f"sandbox-{len(ids)}.log"
+    args = [sys.executable, "-m", "campaign", "sandbox", "--port", "0", "--latency", str(latency),
+            "--token", TOKEN, *[a for iid in ids for a in ("--instance-id", iid)]]  # fmt: skip
+    with open(log, "w") as out:
+        proc = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT, cwd=ROOT)
+    try:
+        deadline = time.time() + 20
+        while "/api/v1" not in log.read_text() and time.time() < deadline:
+            time.sleep(0.05)
+        url = log.read_text().split("Sandbox API at ", 1)[1].split()[0]
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+def run_lanes(k: int, per_lane: int, batches: Batches, tmp: Path) -> float:
+    """k senders against a sandbox answering in 50 ms, zero delay, as `campaign send` builds it
+    (real journal and per-user history, claims, one IbotClient per sender on one httpx.Client).
+    Returns the throughput as a ratio to the ideal k / 50 ms."""
+    from campaign.runner import Claims, Lane
+    from campaign.state import UserState
+
+    n = k * per_lane
+    batch = batches.take()
+    folder = Path(tempfile.mkdtemp(prefix=f"lanes{k}-", dir=tmp))
+    people = contacts(batch, n)
+    sheet = Sheet(path=folder / "contacts.csv", columns=("Name", "Phone"), rows=people,
+                  numbers=list(range(2, n + 2)), header_row=1)  # fmt: skip
+    rows = [Row(number=i + 2, values=p, jid=jid(batch, i), message=message(p[0]))
+            for i, p in enumerate(people)]  # fmt: skip
+    ids = [f"bench-instance-{i}" for i in range(k)]
+    tz = parse_timezone(None)
+    clock = Clock(tz=tz)
+    stop = threading.Event()
+    clock.sleep = stop.wait  # type: ignore[assignment]
+    with sandbox_process(ids, LANE_LATENCY, folder) as url, \
+            Journal(folder / "bench.sqlite3") as journal, UserState(folder / "home") as history, \
+            make_http_client(lanes=k) as http:  # fmt: skip
+        lanes = []
+        for iid in ids:
+            key = history.sender_id(iid)
+            claims = Claims(history, namespace="bench", sender=key, campaign="bench",
+                            journal=str(journal.real))  # fmt: skip
+            client = IbotClient(http, base_url=url, token=TOKEN, instance_id=iid)
+            lanes.append(Lane(iid[-3:], client, Pacer(delay=0, jitter=0, rand=clock.rand),
+                              Schedule(tz=tz), claims, key=key))  # fmt: skip
+        runner = Runner(rows, kind="text", lanes=lanes, journal=journal, clock=clock, stop=stop,
+                        write=lambda rs: write_results(folder / "r.csv", sheet, rs, "text",
+                                                       senders=True))  # fmt: skip
+        t0 = time.perf_counter()
+        report = runner.run()
+        elapsed = time.perf_counter() - t0
+        stats = http.get(url.rsplit("/api/", 1)[0] + "/stats.json").json()
+    if report.counts.get("sent") != n or stats["accepted"] != n:
+        raise SystemExit(f"lanes k={k}: {report.counts}, {stats['accepted']} accepted")
+    if stats["max_in_flight_per_instance"] != 1:
+        raise SystemExit(f"lanes k={k}: two requests in flight for one sender")
+    return (n / elapsed) / (k / LANE_LATENCY)
+
+
 # --- 4. the CLI -------------------------------------------------------------------------------
 
 
@@ -358,6 +428,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--no-cli", action="store_true", help="skip the end-to-end CLI runs")
     p.add_argument("--breakdown", action="store_true",
                    help="also time the runner's phases per message in one extra run")
+    p.add_argument("--lanes", default="1,4,16", help="sender counts for the lanes figure (1,4,16)")
+    p.add_argument("--lane-n", type=int, default=40, help="sends per lane in the lanes figure (40)")
+    p.add_argument("--only-lanes", action="store_true", help="print only the lanes figure")
     p.add_argument("--profile", action="store_true",
                    help="also profile one runner run with cProfile and print the top entries")
     args = p.parse_args(argv)
@@ -366,6 +439,12 @@ def main(argv: list[str] | None = None) -> int:
     silence_http_logs()
     batches = Batches()
     say: Callable[[str], None] = lambda text: print(text, file=sys.stderr, flush=True)  # noqa: E731
+
+    lane_counts = [int(k) for k in args.lanes.split(",") if k.strip()]
+    if args.only_lanes:
+        with tempfile.TemporaryDirectory(prefix="campaign-bench-") as tmp_name:
+            print_lanes(lane_counts, args.lane_n, batches, Path(tmp_name), say)
+        return 0
 
     with tempfile.TemporaryDirectory(prefix="campaign-bench-") as tmp_name, \
             Sandbox(token=TOKEN, instance_id=INSTANCE_ID) as box:  # fmt: skip
@@ -465,7 +544,20 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  {'the rest (loop, pacing, counts)':<36} {rest / n * 1000:7.3f} ms/msg")
     if profile_text:
         print("\ncProfile of one runner run:\n" + profile_text)
+    with tempfile.TemporaryDirectory(prefix="campaign-bench-") as tmp_name:
+        print_lanes(lane_counts, args.lane_n, batches, Path(tmp_name), say)
     return 0
+
+
+def print_lanes(counts: list[int], per_lane: int, batches: Batches, tmp: Path,
+                say: Callable[[str], None]) -> None:  # fmt: skip
+    """`lanes k=16 ratio 0.93`: throughput over the ideal k / 50 ms (target >= 0.8), best of 2."""
+    print(f"\nlanes: k senders, {per_lane} sends each, sandbox latency {LANE_LATENCY * 1000:.0f} ms, "
+          f"zero delay; ratio to the ideal k / {LANE_LATENCY:g} s (target >= {LANES_TARGET})")
+    for k in counts:
+        say(f"lanes k={k}...")
+        ratio = max(run_lanes(k, per_lane, batches, tmp) for _ in range(2))
+        print(f"lanes k={k} ratio {ratio:.2f}  {verdict(ratio >= LANES_TARGET)}", flush=True)
 
 
 if __name__ == "__main__":

@@ -15,10 +15,10 @@ from typing import Protocol
 
 from campaign.client import IbotClient, Outcome
 from campaign.errors import ExitCode, InputError, describe_failure
-from campaign.journal import Journal, Record
+from campaign.journal import Committer, Journal, Op, Record
 from campaign.pacing import DAY, Pacer, Schedule
 from campaign.plan import SENDABLE, Row, count_statuses
-from campaign.senders import assign
+from campaign.senders import assign_all
 from campaign.state import UserState
 
 # Rewrite the results sheet this often during a run, so a crash loses little of the report (the
@@ -139,6 +139,10 @@ class Lane:
     retired: str = ""  # why the API (or the breaker) stopped this sender for the run
     retired_at: float | None = None
     busy: bool = False  # a row taken, its outcome not yet recorded
+    # The last outcome, when the next send follows at once: it is committed in the same
+    # transaction as the next 'attempting' (one commit, not two), and at once before any wait.
+    unsaved: Callable[[], None] | None = None
+    unsaved_step: Op | None = None
     running: bool = False  # its loop has not ended
 
 
@@ -190,9 +194,14 @@ class Runner:
         self.limit, self.retries = limit, retries
         self.max_failures, self.stop_outside_window = max_consecutive_failures, stop_outside_window
         self.label = label
-        self._lock = threading.RLock()  # the journal, the history, the rows' counts
+        self._lock = threading.RLock()  # the queues, the counts, the report
         self._idle = threading.Condition(self._lock)
-        self._save_now = threading.Event()
+        # The journal and the per-user history have one SQLite connection each, shared by the
+        # lanes: journal steps go through a group commit, the history has a lock of its own.
+        self._commit = Committer(journal)
+        self._history = threading.Lock()
+        self._wake = threading.Event()  # for the thread that rewrites the results (lanes)
+        self._save_requested = False
         self._written_at = 0.0
         self._since_write = 0
         self._write_cost = 0.0
@@ -206,8 +215,7 @@ class Runner:
         for r in targets:
             r.status = "pending"
         planned = targets if self.limit is None else targets[: self.limit]
-        for row in planned:
-            self._assign(row)
+        self._assign(planned)
         report = RunReport(exit_code=ExitCode.OK)
         mean = max(lane.pacer.mean_interval for lane in self.lanes) / len(self.lanes)
         self.progress.start(len(planned), mean, self.label)
@@ -260,8 +268,11 @@ class Runner:
         for t in threads:
             t.start()
         while any(t.is_alive() for t in threads):
-            forced = self._save_now.wait(1.0)
-            self._save_now.clear()
+            self._wake.wait(1.0)  # a lane asked for a save, or ended
+            self._wake.clear()
+            forced, self._save_requested = self._save_requested, False
+            if not any(t.is_alive() for t in threads):
+                break  # the final save follows
             try:
                 self._save(report, force=forced)
             except MACHINE_FAILURES as e:
@@ -308,9 +319,13 @@ class Runner:
                 if inline_saves and not lane.retired:
                     self._save(report)
         finally:
-            with self._lock:
-                lane.running = False
-                self._idle.notify_all()
+            try:
+                self._flush(lane)
+            finally:
+                with self._lock:
+                    lane.running = False
+                    self._idle.notify_all()
+                self._wake.set()
 
     def _after(self, lane: Lane, row: Row, outcome: Outcome, report: RunReport) -> None:
         """Count the outcome; retire the lane on an abort or its breaker. Called with the lock."""
@@ -334,22 +349,26 @@ class Runner:
         lane.retired, lane.retired_at = why, self.clock.now()
         rows = ([row] if row is not None and row.status == "pending" else []) + list(lane.queue)
         lane.queue.clear()
-        for r in rows:
-            self._assign(r)
+        self._assign(rows)
         if len(self.lanes) > 1:
             left = [other.label for other in self.lanes if not other.retired]
             then = f"its {len(rows)} row(s) go to {', '.join(left)}" if left else "no sender is left"
             self.progress.note(f"Sender {lane.label} stopped: {why}; {then}.")
         self._idle.notify_all()
 
-    def _assign(self, row: Row) -> None:
+    def _assign(self, rows: list[Row]) -> None:
+        """Rows into the active lanes' queues (rendezvous hashing with bounded loads)."""
         active = [lane for lane in self.lanes if not lane.retired]
         if not active:
-            return  # every sender stopped: the row stays pending
-        lane = active[assign(row.jid or "", [a.key for a in active])] if len(active) > 1 else active[0]
-        lane.queue.append(row)
-        if len(self.lanes) > 1:
-            row.sender = lane.label
+            return  # every sender stopped: the rows stay pending
+        picks = [0] * len(rows)
+        if len(active) > 1:
+            picks = assign_all([r.jid or "" for r in rows], [a.key for a in active],
+                               loads=[len(a.queue) for a in active])  # fmt: skip
+        for row, pick in zip(rows, picks, strict=True):
+            active[pick].queue.append(row)
+            if len(self.lanes) > 1:
+                row.sender = active[pick].label
 
     def _next_row(self, lane: Lane) -> Row | None:
         """The lane's next row; an idle lane waits while others may still hand it work."""
@@ -378,7 +397,7 @@ class Runner:
             if lane.claims is not None and schedule.counts_history:
                 # Other campaigns through this number count toward its caps and pauses, even
                 # while running.
-                with self._lock:
+                with self._history:
                     schedule.history = lane.claims.send_times(now - DAY)
                     if schedule.first_send is None:  # day one of the warm-up, once it happened
                         schedule.first_send = lane.claims.first_send()
@@ -391,6 +410,7 @@ class Runner:
                     if report.resume_at is None or due < report.resume_at:
                         report.stopped, report.resume_at = f"paused: {reason}", due
                 return False
+            self._flush(lane)  # the last outcome is on disk before any wait
             if reason:
                 lane.waiting = f"until {dt.datetime.fromtimestamp(due, self.clock.tz):%H:%M} ({reason})"
                 who = f"{lane.label}: " if len(self.lanes) > 1 else ""
@@ -398,7 +418,8 @@ class Runner:
                 if inline_saves:
                     self._save(report, force=True)  # a long wait: make the sheet current first
                 else:
-                    self._save_now.set()
+                    self._save_requested = True
+                    self._wake.set()
             # The real sleep wakes at once on Ctrl-C; slices re-read the wall clock, which jumps
             # when a laptop wakes from suspend.
             self.clock.sleep(min(due - now, 60.0))
@@ -408,14 +429,17 @@ class Runner:
         before = row.attempts
         started = self.clock.now()
         claim = None
-        with self._lock:
-            if lane.claims is not None:
+        if lane.claims is not None:
+            with self._history:
                 claim, why = lane.claims.claim(row.jid, started)
-                if claim is None:
-                    row.status, row.error = "suppressed", why
-                    return None
-            self.journal.begin(row.jid, row_number=row.number, message=row.message,
-                               media=row.media, at=started, sender=lane.label)  # fmt: skip
+            if claim is None:
+                row.status, row.error = "suppressed", why
+                self._flush(lane)
+                return None
+        # Committed ('attempting', fsynced) before the request leaves: exactly-once across kills.
+        begin = self.journal.begin_op(row.jid, row_number=row.number, message=row.message,
+                                      media=row.media, at=started, sender=lane.label)  # fmt: skip
+        self._commit.submit(*self._take_unsaved(lane), begin)
         lane.pacer.started(started)
         lane.schedule.record(started)
         outcome, tries = lane.client.send(
@@ -436,13 +460,33 @@ class Runner:
         else:
             row.status, row.error = "failed", outcome.message
         journal_status = "failed" if row.status == "pending" else row.status
-        with self._lock:
-            self.journal.finish(row.jid, status=journal_status, error=row.error,
-                                sent_at=row.sent_at, attempts=row.attempts)  # fmt: skip
+        finish = self.journal.finish_op(row.jid, status=journal_status, error=row.error,
+                                        sent_at=row.sent_at, attempts=row.attempts)  # fmt: skip
+
+        def history() -> None:
             if lane.claims is not None and claim is not None:
-                lane.claims.history.finish(claim, journal_status)
+                with self._history:
+                    lane.claims.history.finish(claim, journal_status)
+
+        lane.unsaved_step, lane.unsaved = finish, history
+        if outcome.kind != "sent" or lane.pacer.due() > self.clock.now():
+            self._flush(lane)  # a wait (or a stop) follows: record the outcome now
+        with self._lock:
             self._since_write += 1
         return outcome
+
+    def _take_unsaved(self, lane: Lane) -> list[Op]:
+        step, after = lane.unsaved_step, lane.unsaved
+        lane.unsaved_step = lane.unsaved = None
+        if after is not None:
+            after()
+        return [step] if step is not None else []
+
+    def _flush(self, lane: Lane) -> None:
+        """Commit the lane's last outcome now (before a wait, at the end, on a stop)."""
+        steps = self._take_unsaved(lane)
+        if steps:
+            self._commit.submit(*steps, durable=False)
 
     def _save(self, report: RunReport, *, force: bool = False) -> None:
         now = self.clock.now()

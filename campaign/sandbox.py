@@ -185,7 +185,14 @@ class _Handler(BaseHTTPRequestHandler):
             page = page_html(sandbox.received, sandbox.url).encode("utf-8")
             self._reply(200, page, "text/html; charset=utf-8")
         elif parts.path == "/messages.json":
-            self._json(200, [asdict(r) for r in sandbox.received])
+            # Without the instance: an instance ID doubles as a token, and is never shown.
+            self._json(200, [{k: v for k, v in asdict(r).items() if k != "instance"}
+                             for r in sandbox.received])  # fmt: skip
+        elif parts.path == "/stats.json":  # for a sandbox in another process (bench/send.py)
+            self._json(200, {"requests": sandbox.requests, "accepted": len(sandbox.received),
+                             "max_concurrent": sandbox.max_concurrent,
+                             "max_in_flight_per_instance": max(
+                                 sandbox.max_concurrent_per_instance.values(), default=0)})  # fmt: skip
         elif parts.path.startswith(API_PREFIX) and parts.path[len(API_PREFIX) :] in ENDPOINTS:
             instance = parse_qs(parts.query).get("instance_id", [""])[0]
             with sandbox._track(instance):

@@ -90,10 +90,42 @@ def choose(senders: Sequence[Sender], wanted: Iterable[str]) -> list[Sender]:
     return [s for s in senders if s.label in wanted]
 
 
+# How far over its even share a sender may be loaded before a recipient goes to their next choice.
+LOAD_SLACK = 0.05
+
+
 def _weight(key: str, jid: str) -> bytes:
     return hashlib.sha256(f"{key}\x1f{jid}".encode()).digest()
 
 
+def ranking(jid: str, keys: Sequence[str]) -> list[int]:
+    """Rendezvous hashing: sender indexes from the recipient's first choice to their last."""
+    return sorted(range(len(keys)), key=lambda i: _weight(keys[i], jid), reverse=True)
+
+
 def assign(jid: str, keys: Sequence[str]) -> int:
-    """Rendezvous hashing: the index of the sender whose (key, JID) weight is highest."""
-    return max(range(len(keys)), key=lambda i: _weight(keys[i], jid))
+    """The recipient's first choice: the same sender in every campaign, whatever the list."""
+    return ranking(jid, keys)[0]
+
+
+def assign_all(jids: Sequence[str], keys: Sequence[str], *, loads: Sequence[int] | None = None,
+               slack: float = LOAD_SLACK) -> list[int]:  # fmt: skip
+    """Rendezvous hashing with bounded loads: each recipient gets their first choice unless that
+    sender already holds its even share plus `slack`; then their next choice.
+
+    Plain rendezvous hashing is sticky but lumpy (with 16 senders one gets a third more than
+    another, and the campaign lasts as long as its busiest number); the bound keeps every sender
+    within a few percent of the others while almost everyone keeps their first choice. Recipients
+    are placed in the order of a hash of their JID, so the outcome does not depend on row order.
+    `loads`: what each sender holds already (a retired sender's rows being handed over).
+    """
+    held = list(loads) if loads is not None else [0] * len(keys)
+    cap = max(1, -(-(len(jids) + sum(held)) * (1 + slack) // len(keys)))
+    out = [0] * len(jids)
+    order = sorted(range(len(jids)), key=lambda i: hashlib.sha256(jids[i].encode()).digest())
+    for i in order:
+        choices = ranking(jids[i], keys)
+        pick = next((c for c in choices if held[c] < cap), choices[0])
+        held[pick] += 1
+        out[i] = pick
+    return out

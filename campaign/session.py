@@ -55,7 +55,7 @@ from campaign.results import (
     write_results,
 )
 from campaign.runner import Claims, Clock, Lane, Runner, RunReport, merge_journal, send_test
-from campaign.senders import Sender, assign, choose, parse_senders
+from campaign.senders import Sender, assign_all, choose, parse_senders
 from campaign.state import Namespace, UserState, namespace_for
 from campaign.state import home as state_home
 
@@ -150,11 +150,11 @@ def run_send(
         # Credentials are optional for a dry run (its estimate then counts the number's history).
         senders = _senders(opts, environ, cwd, history, required=not opts.dry_run)
         several = len(senders) > 1 or len({r.sender for r in plan.rows if r.sender}) > 1
-        if len(senders) > 1:
-            keys = [s.key for s in senders]
-            for row in plan.rows:
-                if row.status in SENDABLE and row.jid:
-                    row.sender = senders[assign(row.jid, keys)].label
+        if len(senders) > 1:  # the sender each row would go through (the runner decides again)
+            todo_rows = [r for r in plan.rows if r.status in SENDABLE and r.jid]
+            picks = assign_all([r.jid or "" for r in todo_rows], [s.key for s in senders])
+            for row, pick in zip(todo_rows, picks, strict=True):
+                row.sender = senders[pick].label
         target = [results_path]
 
         def write(rows: list[Row]) -> Path:
