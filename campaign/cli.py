@@ -285,16 +285,19 @@ def _command_line(ctx: click.Context) -> list[str]:
     for param in ctx.command.params:
         source = ctx.get_parameter_source(param.name or "")
         value = ctx.params.get(param.name or "")
-        # `is`, not `in`: 0 == False, and `--delay 0` must survive into the resume command.
-        if source is not click.core.ParameterSource.COMMANDLINE or value is None or value is False \
-                or value == ():  # fmt: skip
+        if source is not click.core.ParameterSource.COMMANDLINE or value is None or value == ():
             continue
         if isinstance(param, click.Argument):
             args.insert(2, str(value))
             continue
         flag = max(param.opts, key=len)
         if isinstance(param, click.Option) and param.is_flag:
-            args.append(flag)
+            # `is`, not `==`: 0 == False, and `--delay 0` must survive into the resume command;
+            # an off switch (`--no-warm-up`) must too.
+            if value is False and param.secondary_opts:
+                args.append(max(param.secondary_opts, key=len))
+            elif value is True:
+                args.append(flag)
         else:
             for v in value if isinstance(value, tuple) else (value,):
                 args += [flag, str(v)]

@@ -100,10 +100,13 @@ class Journal:
     """
 
     def __init__(self, path: Path, *, campaign: str = "", namespace: str = "live",
-                 locks: Path | None = None) -> None:  # fmt: skip
+                 locks: Path | None = None, identity: str = "") -> None:  # fmt: skip
+        """`identity` (the campaign, its namespace and its contacts file) is locked too, so a
+        copy of the journal, or a fresh one given by --state, cannot run the campaign twice."""
         self.path = Path(path)
         self.real = Path(os.path.realpath(self.path))
         self.campaign, self.namespace, self.locks = campaign, namespace, locks
+        self.identity = identity
         self._lock_fds: list[int] = []
         self.db: sqlite3.Connection | None = None
         self._sync = ""
@@ -133,6 +136,11 @@ class Journal:
                         f"--state {self.path}: the journal is damaged ({e}). Run the same command "
                         "without --dry-run: it keeps the damaged file aside and salvages what it can."
                     ) from None
+                try:
+                    self._check_identity()  # another campaign's journal: refused here too
+                except BaseException:
+                    self.close()
+                    raise
             return
         try:
             self.real.parent.mkdir(parents=True, exist_ok=True)
@@ -217,17 +225,22 @@ class Journal:
                 f"sends to {_kind(self.namespace)}. Rehearsals and real sends keep separate "
                 "journals: drop --state to use the right one."
             )
+        if not self._lock_fds:
+            return  # read-only (a dry run): checked, nothing written
         for key, value in (("campaign", self.campaign), ("namespace", self.namespace)):
             if value and meta[key] is None:
                 self.set_meta(key, value)
+        if self._lock_fds:  # for the refusal message of a second run, whichever lock refuses it
+            self.set_meta("owner", _owner_line())
 
     def _acquire_lock(self) -> None:
         # OS file locks die with their process, so a SIGKILLed run cannot leave them stuck.
         owner = ""
         paths = []
         if self.locks is not None:
-            digest = hashlib.sha256(str(self.real).encode("utf-8", "surrogateescape")).hexdigest()
-            paths.append(self.locks / f"{digest[:32]}.lock")
+            for key in filter(None, (self.identity, str(self.real))):
+                digest = hashlib.sha256(key.encode("utf-8", "surrogateescape")).hexdigest()
+                paths.append(self.locks / f"{digest[:32]}.lock")
         if sys.platform == "win32":  # pragma: no cover - a byte lock on the journal blocks SQLite
             paths.append(Path(f"{self.real}.lock"))
         else:
@@ -243,8 +256,7 @@ class Journal:
                 _lock(fd)
             except OSError:
                 os.close(fd)
-                if path != self.real:
-                    owner = _read_owner(path)
+                owner = _read_owner(path) if path != self.real else _journal_owner(self.real)
                 self.close()
                 raise BusyError(
                     f"another run of this campaign is in progress{owner} (journal {self.path} is "
@@ -449,8 +461,7 @@ def _kind(namespace: str | None) -> str:
 
 def _write_owner(fd: int) -> None:
     """Who holds the lock, for the refusal message of a second run."""
-    since = dt.datetime.now().astimezone().isoformat(timespec="seconds")
-    data = f"{os.getpid()} {socket.gethostname()} {since}\n".encode()
+    data = f"{_owner_line()}\n".encode()
     with contextlib.suppress(OSError):
         os.ftruncate(fd, 0)
         os.pwrite(fd, data, 0)
@@ -458,10 +469,35 @@ def _write_owner(fd: int) -> None:
 
 def _read_owner(path: Path) -> str:
     try:
-        pid, host, since = path.read_text().split()[:3]
-    except (OSError, ValueError, UnicodeDecodeError):
+        return _owner_words(path.read_text())
+    except (OSError, UnicodeDecodeError):
+        return ""
+
+
+def _owner_words(text: str) -> str:
+    try:
+        pid, host, since = text.split()[:3]
+    except ValueError:
         return ""
     return f" (process {pid} on {host}, since {since})"
+
+
+def _owner_line() -> str:
+    since = dt.datetime.now().astimezone().isoformat(timespec="seconds")
+    return f"{os.getpid()} {socket.gethostname()} {since}"
+
+
+def _journal_owner(path: Path) -> str:
+    """Who holds the journal, as the holder wrote it into the journal itself."""
+    try:
+        db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=1)
+        try:
+            row = db.execute("SELECT value FROM meta WHERE key = 'owner'").fetchone()
+        finally:
+            db.close()
+    except sqlite3.Error:
+        return ""
+    return _owner_words(row[0]) if row else ""
 
 
 def salvage(path: Path, *, sends: Mapping[str, tuple[str, float]], campaign: str,

@@ -89,6 +89,9 @@ class Claims:
     def first_send(self) -> float | None:
         return self.history.first_send(self.namespace, self.sender)
 
+    def last_send(self) -> float | None:
+        return self.history.last_send(self.namespace, self.sender)
+
 
 @dataclass
 class RunReport:
@@ -232,7 +235,9 @@ class Runner:
                 self._run_lanes(report)
             if self._failure is not None:
                 raise self._failure
-            if not report.stopped and self.limit is not None and len(targets) > len(planned):
+            stopped_by_api = all(lane.retired for lane in self.lanes)
+            if not report.stopped and not stopped_by_api and self.limit is not None \
+                    and len(targets) > len(planned):  # fmt: skip
                 report.stopped = f"--limit {self.limit} reached"
         except MACHINE_FAILURES as e:
             # The disk filled up, a folder vanished: stop with every outcome so far kept (the
@@ -394,6 +399,13 @@ class Runner:
                     report.stopped = report.stopped or "interrupted"
                 return False
             now = self.clock.now()
+            if lane.claims is not None:
+                # Another campaign sending through this number meanwhile: --delay holds from its
+                # send too (one number, one pace).
+                with self._history:
+                    last = lane.claims.last_send()
+                if last is not None and (lane.pacer.last_start is None or last > lane.pacer.last_start):
+                    lane.pacer.started(last)
             if lane.claims is not None and schedule.counts_history:
                 # Other campaigns through this number count toward its caps and pauses, even
                 # while running.

@@ -26,8 +26,10 @@ from campaign.client import (
 from campaign.config import SendOptions
 from campaign.errors import InputError
 from campaign.journal import (
+    INTERRUPTED,
     Journal,
     JournalDamaged,
+    Record,
     campaign_name,
     default_state_dir,
     journal_path,
@@ -109,14 +111,18 @@ def run_send(
     base_url = resolve_base_url(opts.base_url, environ)  # exit 2 for a bad or empty URL
     namespace = namespace_for(base_url, sandbox=opts.sandbox)
     name = campaign_name(opts.contacts, opts.template, opts.name)
-    state = journal_path(opts.state or default_state_dir(opts.contacts) / f"{name}.sqlite3",
-                         namespace.journal_suffix)  # fmt: skip
+    # --state is used as given (the journal refuses another namespace's or campaign's run); the
+    # default journal gets the namespace's suffix, so a rehearsal never lands in the real one.
+    state = opts.state or journal_path(default_state_dir(opts.contacts) / f"{name}.sqlite3",
+                                       namespace.journal_suffix)  # fmt: skip
 
     with ExitStack() as stack:
         history = UserState(state_home(environ))
         history.open()
         stack.callback(history.close)
-        journal = Journal(state, campaign=name, namespace=namespace.key, locks=history.folder / "locks")
+        identity = f"{name}\x1f{namespace.key}\x1f{opts.contacts.resolve()}"
+        journal = Journal(state, campaign=name, namespace=namespace.key, locks=history.folder / "locks",
+                          identity=identity)  # fmt: skip
         recent: dict[str, str] = {}
         if opts.skip_contacted_within is not None:
             since = clock.now() - opts.skip_contacted_within * DAY
@@ -141,7 +147,8 @@ def run_send(
                         f"{results_path.name}.")  # fmt: skip
         if journal.db is not None:
             _report_template_change(journal, plan, opts, ui, save=not opts.dry_run)
-            merge_journal(plan.rows, journal.records(), retry_unknown=opts.retry_unknown)
+            records = _with_history(journal, history, ui)
+            merge_journal(plan.rows, records, retry_unknown=opts.retry_unknown)
 
         if opts.check_media and plan.kind != "text":
             _check_media(plan, ui, timeout=min(opts.timeout, 10.0))
@@ -237,6 +244,27 @@ def _load_history(schedule: Schedule, history: UserState, namespace: Namespace, 
     """The number's sends by every campaign on this computer: caps, pauses and warm-up count them."""
     schedule.history = history.send_times(namespace.key, sender, clock.now() - DAY)
     schedule.first_send = history.first_send(namespace.key, sender)
+
+
+def _with_history(journal: Journal, history: UserState, ui: UI) -> dict[str, Record]:
+    """The journal's records, plus whoever this computer's send history says the campaign may
+    have reached and the journal does not (a replaced, deleted or quietly damaged journal)."""
+    records = journal.records()
+    missing = 0
+    for jid, (outcome, at) in history.journal_sends(str(journal.real)).items():
+        known = records.get(jid)
+        if outcome == "failed" or (known is not None and (known.status == "sent" or outcome != "sent")):
+            continue
+        when = dt.datetime.fromtimestamp(at).astimezone().isoformat(timespec="seconds")
+        status = "sent" if outcome == "sent" else "unknown"
+        records[jid] = Record(jid, 0, status, "" if status == "sent" else INTERRUPTED, "", "",
+                              1, at, when if status == "sent" else "")  # fmt: skip
+        missing += 1
+    if missing:
+        ui.warn(f"Note: {missing} person(s) this campaign may have reached are missing from its "
+                "journal (was it replaced or damaged?); this computer's send history has them, so "
+                "they are not messaged again.")  # fmt: skip
+    return records
 
 
 def _open_journal(journal: Journal, history: UserState, plan: Plan, ui: UI) -> None:

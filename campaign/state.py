@@ -167,19 +167,28 @@ class UserState:
                 time.sleep(0.1)
 
     def _read_key(self) -> bytes:
+        """The per-computer key of the sender digests, made once. Two first runs at once agree:
+        the key is written whole to a temp file and linked into place (only one link wins)."""
         path = self.folder / "sender.key"
         try:
-            return path.read_bytes()
+            key = path.read_bytes()
+            if len(key) == 32:
+                return key
         except FileNotFoundError:
-            key = secrets.token_bytes(32)
-            # O_EXCL: two first runs at once agree on one key.
-            try:
-                fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            except FileExistsError:
-                return path.read_bytes()
-            with os.fdopen(fd, "wb") as f:
-                f.write(key)
-            return key
+            pass
+        tmp = self.folder / f".sender.key.{os.getpid()}.{secrets.token_hex(4)}"
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as f:
+            f.write(secrets.token_bytes(32))
+            f.flush()
+            os.fsync(f.fileno())
+        try:
+            os.link(tmp, path)  # fails if another run's key is already in place: use that one
+        except FileExistsError:
+            pass
+        finally:
+            tmp.unlink()
+        return path.read_bytes()
 
     def close(self) -> None:
         if self.db is not None:

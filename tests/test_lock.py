@@ -68,15 +68,27 @@ def test_a_second_run_is_told_which_process_holds_the_lock(tmp_path: Path, write
 
 
 def test_a_symlinked_state_reaches_the_same_lock(tmp_path: Path, write_csv) -> None:  # type: ignore[no-untyped-def]
-    elsewhere = tmp_path / "elsewhere"
+    link = tmp_path / "elsewhere" / "j.sqlite3"
 
     def make_link(contacts: Path) -> None:
-        elsewhere.mkdir()
-        journal = next((contacts.parent / ".campaign").glob("*.rehearsal-*.sqlite3"))
-        # --state elsewhere/j.sqlite3 is, for this loopback server, elsewhere/j.rehearsal-....sqlite3
-        (elsewhere / journal.name.replace("contacts-message", "j")).symlink_to(journal)
+        link.parent.mkdir()
+        link.symlink_to(next((contacts.parent / ".campaign").glob("*.rehearsal-*.sqlite3")))
 
-    attack(tmp_path, write_csv, make_link, "--state", str(elsewhere / "j.sqlite3"))
+    attack(tmp_path, write_csv, make_link, "--state", str(link))
+
+
+def test_a_copy_of_the_journal_does_not_run_the_campaign_twice(tmp_path: Path, write_csv) -> None:  # type: ignore[no-untyped-def]
+    copy = tmp_path / "elsewhere" / "copy.sqlite3"
+
+    def make_copy(contacts: Path) -> None:
+        copy.parent.mkdir()
+        shutil.copy(next((contacts.parent / ".campaign").glob("*.rehearsal-*.sqlite3")), copy)
+
+    attack(tmp_path, write_csv, make_copy, "--state", str(copy))
+
+
+def test_a_fresh_state_does_not_run_the_campaign_twice(tmp_path: Path, write_csv) -> None:  # type: ignore[no-untyped-def]
+    attack(tmp_path, write_csv, lambda contacts: None, "--state", str(tmp_path / "fresh.sqlite3"))
 
 
 def test_the_same_campaign_from_another_working_directory(tmp_path: Path, write_csv) -> None:  # type: ignore[no-untyped-def]
@@ -100,3 +112,25 @@ def test_a_killed_holder_releases_the_lock(tmp_path: Path, write_csv) -> None:  
     assert b.returncode == 1, out  # the in-flight row is 'unknown': reported, not resent
     assert "1 send(s) were cut off by a crash" in out
     assert set(counts.values()) == {1} and len(counts) == len(PEOPLE) - 1
+
+
+def test_deleting_the_journal_and_every_lock_mid_run_never_resends(tmp_path: Path, write_csv,  # type: ignore[no-untyped-def]
+                                                                   campaign_home: Path) -> None:
+    contacts = write_csv(PEOPLE)
+    gate = Gate(2)
+    with Sandbox(token=SANDBOX_TOKEN, instance_id=SANDBOX_INSTANCE, on_accept=gate) as box:
+        a = start_cli(contacts, box.url)
+        try:
+            assert gate.reached.wait(30)
+            shutil.rmtree(contacts.parent / ".campaign")  # a cleanup script, a sync tool
+            shutil.rmtree(campaign_home / "locks")
+            b = run_b(contacts, box.url)
+        finally:
+            gate.release.set()
+        a.communicate(timeout=60)
+        c = run_b(contacts, box.url)  # the next run: the rebuilt journal plus the history
+        counts = Counter(m.jid for m in box.received)
+    assert b.returncode == 2, b.stdout + b.stderr  # it found the journal gone and rebuilt it
+    assert "Traceback" not in b.stderr + c.stderr
+    assert c.returncode in (0, 1), c.stdout + c.stderr
+    assert len(counts) == len(PEOPLE) - 1 and set(counts.values()) == {1}, counts

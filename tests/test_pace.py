@@ -108,8 +108,9 @@ def test_caps_are_shared_by_two_campaigns_through_one_number_not_by_two_numbers(
             offsets = [round(t - at(2026, 11, 23, 10, 0)) for t, _ in sent]
             if name == "autumn":
                 assert offsets == list(range(8))
-            elif name == "winter":  # the same number: 2 more fit this hour, the rest wait for it
-                assert offsets[:2] == [0, 1] and offsets[2] == 3600
+            elif name == "winter":  # the same number: its pace goes on from autumn's last send,
+                # 2 more fit this hour, the rest wait for it
+                assert offsets[:2] == [8, 9] and offsets[2] == 3600
             else:  # another number: its own caps
                 assert offsets == list(range(8))
 
@@ -215,3 +216,30 @@ def test_the_default_pace_leaves_at_least_30_seconds_between_sends(write_csv) ->
     assert proc.returncode == 0, out
     assert len(times) == 2
     assert 30 <= times[1] - times[0] <= 61
+
+
+def test_the_delay_holds_between_two_campaigns_sending_through_one_number(tmp_path: Path) -> None:
+    """--delay is per number: another campaign's send through it counts as the last send."""
+    pace = resolve_pace("fast", delay=10, jitter=0)
+    fake = FakeTime(dt.datetime(2026, 11, 23, 10, 0, tzinfo=TZ))
+    with UserState(tmp_path / "home") as history, Journal(tmp_path / "a.sqlite3") as journal:
+        other = Claims(history, namespace="live", sender="n1", campaign="other", journal="/other")
+        sent: list[tuple[float, str]] = []
+        client = recording_client(fake, sent)
+        original = client.send
+
+        def send_and_meanwhile(*args, **kwargs):  # type: ignore[no-untyped-def]
+            result = original(*args, **kwargs)
+            if len(sent) == 1:  # the other campaign sends 4 s after our first send
+                other.claim("972599999999@s.whatsapp.net", fake.now() + 3.7)
+            return result
+
+        client.send = send_and_meanwhile  # type: ignore[method-assign]
+        runner = Runner(make_rows(2), kind="text", client=client, journal=journal,
+                        write=lambda rows: Path("unused"), clock=Clock(now=fake.now, sleep=fake.sleep,
+                        rand=lambda: 0.5, tz=TZ), pacer=Pacer(delay=10, jitter=0, rand=lambda: 0.5),
+                        schedule=schedule_for(pace, history, "n1"), stop=threading.Event(),
+                        claims=claims(history, "n1", journal, "a"))  # fmt: skip
+        runner.run()
+    offsets = [round(t - at(2026, 11, 23, 10, 0)) for t, _ in sent]
+    assert offsets == [0, 14]  # 10 s after the other campaign's send at 4 s, not at 10 s

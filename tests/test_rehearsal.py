@@ -81,10 +81,9 @@ def test_state_naming_another_campaigns_journal_is_refused(cli, write_csv, sandb
     state = contacts.parent / "a.sqlite3"
     first = cli("send", contacts, "-m", "Hi", "--name", "autumn", "--state", state, *FAST, env=sandbox_env)
     assert first.exit_code == 0, first.output
-    journal = next(contacts.parent.glob("a.rehearsal-*.sqlite3"))
     second = cli("send", contacts, "-m", "Hi", "--name", "winter", "--state", state, *FAST, env=sandbox_env)
     assert second.exit_code == 2
-    assert f"--state {journal} is the journal" in second.output  # the rehearsal's journal of a.sqlite3
+    assert f"--state {state} is the journal" in second.output
     assert "is the journal of campaign 'autumn', not 'winter'" in second.output
     assert "--name 'autumn'" in second.output
 
@@ -220,3 +219,44 @@ def test_skip_contacted_within_holds_for_two_campaigns_running_at_once(write_csv
     # Both really ran at once: each reached some of the people, and skipped the others.
     by_text = Counter(m.text for m in box.received)
     assert by_text["Offer autumn"] and by_text["Offer winter"], by_text
+
+
+def test_the_resume_command_keeps_off_switches_and_zeros(cli, write_csv) -> None:  # type: ignore[no-untyped-def]
+    contacts = write_csv(PEOPLE)
+    r = cli("send", contacts, "-m", "Hi", "--sandbox", "--yes", "--quiet", "--pace", "careful",
+            "--no-warm-up", "--delay", "0", "--jitter", "0", "--pause-every", "0", "--max-per-hour", "0",
+            "--limit", "1")  # fmt: skip
+    assert r.exit_code == 0, r.output
+    resume = next(line for line in r.output.splitlines() if line.startswith("To go on, run:"))
+    for part in ("--pace careful", "--no-warm-up", "--delay 0", "--jitter 0", "--pause-every 0",
+                 "--max-per-hour 0", "--sandbox", "--limit 1"):  # fmt: skip
+        assert part in resume, resume
+
+
+def test_an_abort_under_limit_says_why(cli, write_csv, sandbox) -> None:  # type: ignore[no-untyped-def]
+    contacts = write_csv(PEOPLE)
+    env = {"IBOT_TOKEN": "wrong-token", "IBOT_INSTANCE_ID": SANDBOX_INSTANCE, "IBOT_BASE_URL": sandbox.url}
+    r = cli("send", contacts, "-m", "Hi", *FAST, "--limit", "2", env=env)
+    assert r.exit_code == 3
+    assert "Stopped: aborted by the API: Invalid token" in r.output
+    assert "--limit 2 reached" not in r.output
+
+
+def test_first_runs_at_once_agree_on_the_sender_key(tmp_path: Path) -> None:
+    from campaign.state import UserState
+
+    folder = tmp_path / "home"
+    ids: list[str] = []
+    barrier = threading.Barrier(8)
+
+    def open_one() -> None:
+        barrier.wait()
+        with UserState(folder) as state:
+            ids.append(state.sender_id("INSTANCE"))
+
+    threads = [threading.Thread(target=open_one) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(ids) == 8 and len(set(ids)) == 1
