@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import contextlib
 import csv
 import datetime as dt
 import math
 import os
+import re
+import sys
 import tempfile
 import zipfile
 from collections.abc import Sequence
@@ -40,18 +41,33 @@ def default_results_path(contacts: Path, *, rehearsal: bool = False) -> Path:
 
 
 def remove_stale_temp_files(path: Path) -> int:
-    """Temp files a killed write left beside the results (`.<name>.XXXX.tmp`). Call under the lock."""
+    """Temp files a killed write left beside the results (`.<name>.<pid>.XXXX.tmp`), whose
+    writer is gone: another campaign writing the same sheet right now keeps its own."""
     removed = 0
-    for tmp in path.parent.glob(f".{path.stem}*.tmp"):
+    for tmp in [*path.parent.glob(f".{path.stem}*.tmp"), *path.parent.glob(f".{path.stem}*.xlsm-tmp")]:
+        pid = re.search(r"\.(\d+)\.[^.]+\.(?:tmp|xlsm-tmp)$", tmp.name)
+        if pid and _alive(int(pid.group(1))):
+            continue
         try:
             tmp.unlink()
-            removed += 1
+            removed += tmp.suffix == ".tmp"
         except OSError:
             pass  # not ours to fight over; it does no harm
-    for tmp in path.parent.glob(f".{path.stem}*.xlsm-tmp"):
-        with contextlib.suppress(OSError):
-            tmp.unlink()
     return removed
+
+
+def _alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return False  # ours, from before: this run has not written yet
+    if sys.platform == "win32":  # pragma: no cover - os.kill(pid, 0) would end it there
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True  # it exists, owned by someone else
+    return True
 
 
 def check_results_path(results: Path, contacts: Path) -> None:
@@ -108,7 +124,7 @@ def write_results(
     if is_locked(path):
         target = _timestamped(path, now)
     with tempfile.NamedTemporaryFile(
-        dir=target.parent, prefix=f".{target.name}.", suffix=".tmp", delete=False
+        dir=target.parent, prefix=f".{target.name}.{os.getpid()}.", suffix=".tmp", delete=False
     ) as tmp:
         pass
     umask = os.umask(0)

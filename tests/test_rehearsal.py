@@ -260,3 +260,23 @@ def test_first_runs_at_once_agree_on_the_sender_key(tmp_path: Path) -> None:
     for t in threads:
         t.join()
     assert len(ids) == 8 and len(set(ids)) == 1
+
+
+def test_a_temp_file_of_a_running_writer_is_left_alone(cli, write_csv, sandbox_env) -> None:  # type: ignore[no-untyped-def]
+    import os
+    import subprocess
+    import sys
+
+    contacts = write_csv(PEOPLE)
+    other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:  # another campaign over the same contacts, in the middle of writing the same sheet
+        live = contacts.with_name(f".contacts.rehearsal.results.csv.{other.pid}.abc123.tmp")
+        live.write_text("being written")
+        dead = contacts.with_name(f".contacts.rehearsal.results.csv.{2**22 + os.getpid()}.def456.tmp")
+        dead.write_text("left by a killed run")
+        r = cli("send", contacts, "-m", "Hi", *FAST, env=sandbox_env)
+        assert r.exit_code == 0, r.output
+        assert live.exists() and not dead.exists()
+    finally:
+        other.kill()
+        other.wait()
