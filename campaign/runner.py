@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import random
 import sqlite3
@@ -451,7 +452,13 @@ class Runner:
         # Committed ('attempting', fsynced) before the request leaves: exactly-once across kills.
         begin = self.journal.begin_op(row.jid, row_number=row.number, message=row.message,
                                       media=row.media, at=started, sender=lane.label)  # fmt: skip
-        self._commit.submit(*self._take_unsaved(lane), begin)
+        try:
+            self._commit.submit(*self._take_unsaved(lane), begin)
+        except BaseException:
+            if lane.claims is not None and claim is not None:  # it never left: say so if we can
+                with self._history, contextlib.suppress(*MACHINE_FAILURES):
+                    lane.claims.history.finish(claim, "failed")
+            raise
         lane.pacer.started(started)
         lane.schedule.record(started)
         outcome, tries = lane.client.send(

@@ -26,7 +26,6 @@ from campaign.client import (
 from campaign.config import SendOptions
 from campaign.errors import InputError
 from campaign.journal import (
-    INTERRUPTED,
     Journal,
     JournalDamaged,
     Record,
@@ -247,23 +246,24 @@ def _load_history(schedule: Schedule, history: UserState, namespace: Namespace, 
 
 
 def _with_history(journal: Journal, history: UserState, ui: UI) -> dict[str, Record]:
-    """The journal's records, plus whoever this computer's send history says the campaign may
-    have reached and the journal does not (a replaced, deleted or quietly damaged journal)."""
+    """The journal's records, plus whoever this computer's send history says the campaign sent
+    to and the journal does not (a replaced, deleted or quietly damaged journal).
+
+    Only 'sent' counts here: a send the history saw start but the journal never recorded as
+    'attempting' never left (the request goes out only after that commit)."""
     records = journal.records()
     missing = 0
     for jid, (outcome, at) in history.journal_sends(str(journal.real)).items():
         known = records.get(jid)
-        if outcome == "failed" or (known is not None and (known.status == "sent" or outcome != "sent")):
+        if outcome != "sent" or (known is not None and known.status == "sent"):
             continue
         when = dt.datetime.fromtimestamp(at).astimezone().isoformat(timespec="seconds")
-        status = "sent" if outcome == "sent" else "unknown"
-        records[jid] = Record(jid, 0, status, "" if status == "sent" else INTERRUPTED, "", "",
-                              1, at, when if status == "sent" else "")  # fmt: skip
+        records[jid] = Record(jid, 0, "sent", "", "", "", 1, at, when)
         missing += 1
     if missing:
-        ui.warn(f"Note: {missing} person(s) this campaign may have reached are missing from its "
-                "journal (was it replaced or damaged?); this computer's send history has them, so "
-                "they are not messaged again.")  # fmt: skip
+        ui.warn(f"Note: {missing} person(s) this campaign sent to are missing from its journal "
+                "(was it replaced or damaged?); this computer's send history has them, so they are "
+                "not messaged again.")  # fmt: skip
     return records
 
 
