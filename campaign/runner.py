@@ -78,11 +78,12 @@ class Claims:
     journal: str
     skip_within: float | None = None
 
-    def claim(self, jid: str, at: float) -> tuple[int | None, str]:
+    def claim(self, jid: str, at: float, *,
+              settle: tuple[int, str] | None = None) -> tuple[int | None, str]:  # fmt: skip
         since = None if self.skip_within is None else at - self.skip_within
         return self.history.claim(namespace=self.namespace, sender=self.sender, jid=jid,
                                   campaign=self.campaign, journal=self.journal, at=at,
-                                  skip_since=since)  # fmt: skip
+                                  skip_since=since, settle=settle)  # fmt: skip
 
     def send_times(self, since: float) -> list[float]:
         return self.history.send_times(self.namespace, self.sender, since)
@@ -145,8 +146,8 @@ class Lane:
     busy: bool = False  # a row taken, its outcome not yet recorded
     # The last outcome, when the next send follows at once: it is committed in the same
     # transaction as the next 'attempting' (one commit, not two), and at once before any wait.
-    unsaved: Callable[[], None] | None = None
     unsaved_step: Op | None = None
+    unsettled: tuple[int, str] | None = None  # the same for the per-user history
     running: bool = False  # its loop has not ended
 
 
@@ -444,7 +445,8 @@ class Runner:
         claim = None
         if lane.claims is not None:
             with self._history:
-                claim, why = lane.claims.claim(row.jid, started)
+                claim, why = lane.claims.claim(row.jid, started, settle=lane.unsettled)
+                lane.unsettled = None
             if claim is None:
                 row.status, row.error = "suppressed", why
                 self._flush(lane)
@@ -479,15 +481,9 @@ class Runner:
         else:
             row.status, row.error = "failed", outcome.message
         journal_status = "failed" if row.status == "pending" else row.status
-        finish = self.journal.finish_op(row.jid, status=journal_status, error=row.error,
-                                        sent_at=row.sent_at, attempts=row.attempts)  # fmt: skip
-
-        def history() -> None:
-            if lane.claims is not None and claim is not None:
-                with self._history:
-                    lane.claims.history.finish(claim, journal_status)
-
-        lane.unsaved_step, lane.unsaved = finish, history
+        lane.unsaved_step = self.journal.finish_op(row.jid, status=journal_status, error=row.error,
+                                                   sent_at=row.sent_at, attempts=row.attempts)  # fmt: skip
+        lane.unsettled = None if claim is None else (claim, journal_status)
         if outcome.kind != "sent" or lane.pacer.due() > self.clock.now():
             self._flush(lane)  # a wait (or a stop) follows: record the outcome now
         with self._lock:
@@ -495,10 +491,7 @@ class Runner:
         return outcome
 
     def _take_unsaved(self, lane: Lane) -> list[Op]:
-        step, after = lane.unsaved_step, lane.unsaved
-        lane.unsaved_step = lane.unsaved = None
-        if after is not None:
-            after()
+        step, lane.unsaved_step = lane.unsaved_step, None
         return [step] if step is not None else []
 
     def _flush(self, lane: Lane) -> None:
@@ -506,6 +499,10 @@ class Runner:
         steps = self._take_unsaved(lane)
         if steps:
             self._commit.submit(*steps, durable=False)
+        if lane.unsettled is not None and lane.claims is not None:
+            with self._history:
+                lane.claims.history.finish(*lane.unsettled)
+            lane.unsettled = None
 
     def _save(self, report: RunReport, *, force: bool = False) -> None:
         now = self.clock.now()

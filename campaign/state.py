@@ -214,13 +214,17 @@ class UserState:
     # --- before and after each send ---------------------------------------------------------
 
     def claim(self, *, namespace: str, sender: str, jid: str, campaign: str, journal: str,
-              at: float, skip_since: float | None = None) -> tuple[int | None, str]:  # fmt: skip
+              at: float, skip_since: float | None = None,
+              settle: tuple[int, str] | None = None) -> tuple[int | None, str]:  # fmt: skip
         """Record a send about to leave, unless another campaign reached `jid` since `skip_since`.
 
-        One transaction, so two campaigns running at once cannot both pass the check.
+        One transaction, so two campaigns running at once cannot both pass the check; `settle`
+        (an earlier send's id and outcome) is recorded in it too, saving a commit per message.
         Returns (send id, "") or (None, why it was skipped).
         """
         with self._tx() as db:
+            if settle is not None:
+                db.execute("UPDATE sends SET outcome = ? WHERE id = ?", (settle[1], settle[0]))
             if skip_since is not None:
                 found = db.execute(
                     "SELECT campaign, at FROM sends WHERE namespace = ? AND jid = ? AND at >= ?"
