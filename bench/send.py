@@ -279,9 +279,10 @@ def run_lanes(k: int, per_lane: int, batches: Batches, tmp: Path) -> float:
     clock.sleep = stop.wait  # type: ignore[assignment]
     with sandbox_process(ids, LANE_LATENCY, folder) as url, \
             Journal(folder / "bench.sqlite3") as journal, UserState(folder / "home") as history, \
-            make_http_client(lanes=k) as http:  # fmt: skip
+            contextlib.ExitStack() as stack:  # fmt: skip
         lanes = []
         for iid in ids:
+            http = stack.enter_context(make_http_client())  # one per sender, as the CLI does
             key = history.sender_id(iid)
             claims = Claims(history, namespace="bench", sender=key, campaign="bench",
                             journal=str(journal.real))  # fmt: skip
@@ -294,7 +295,7 @@ def run_lanes(k: int, per_lane: int, batches: Batches, tmp: Path) -> float:
         t0 = time.perf_counter()
         report = runner.run()
         elapsed = time.perf_counter() - t0
-        stats = http.get(url.rsplit("/api/", 1)[0] + "/stats.json").json()
+        stats = httpx.get(url.rsplit("/api/", 1)[0] + "/stats.json").json()
     if report.counts.get("sent") != n or stats["accepted"] != n:
         raise SystemExit(f"lanes k={k}: {report.counts}, {stats['accepted']} accepted")
     if stats["max_in_flight_per_instance"] != 1:

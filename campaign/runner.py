@@ -401,7 +401,7 @@ class Runner:
                     report.stopped = report.stopped or "interrupted"
                 return False
             now = self.clock.now()
-            if lane.claims is not None:
+            if lane.claims is not None and (lane.pacer.delay or lane.pacer.jitter):
                 # Another campaign sending through this number meanwhile: --delay holds from its
                 # send too (one number, one pace).
                 with self._history:

@@ -184,13 +184,15 @@ def run_send(
         elif namespace.rehearsal:
             ui.info(f"Rehearsal: sending to {namespace.description}, not WhatsApp; its journal and "
                     "history are its own, so the real run later still sends to everyone.")  # fmt: skip
-        http = stack.enter_context(
-            make_http_client(timeout=opts.timeout, connect_timeout=min(10.0, opts.timeout),
-                             lanes=len(senders))
-        )
+        def http_client() -> Any:  # one per sender: a pool of one kept-alive connection each
+            return stack.enter_context(
+                make_http_client(timeout=opts.timeout, connect_timeout=min(10.0, opts.timeout)))
+
+
         if opts.test_to:
             first = senders[0]  # --test-to uses the first sender
-            client = IbotClient(http, base_url=base_url, token=first.token, instance_id=first.instance_id)
+            client = IbotClient(http_client(), base_url=base_url, token=first.token,
+                                instance_id=first.instance_id)  # fmt: skip
             return _test_to(plan, opts, ui, client, clock)
         sendable = [r for r in plan.rows if r.status in SENDABLE]
         todo = len(sendable) if opts.limit is None else min(opts.limit, len(sendable))
@@ -206,7 +208,8 @@ def run_send(
                 pacer.started(last)
             lane_schedule = schedule if sender is senders[0] else new_schedule()
             _load_history(lane_schedule, history, namespace, sender.key, clock)
-            client = IbotClient(http, base_url=base_url, token=sender.token, instance_id=sender.instance_id)
+            client = IbotClient(http_client(), base_url=base_url, token=sender.token,
+                                instance_id=sender.instance_id)  # fmt: skip
             claims = Claims(history, namespace=namespace.key, sender=sender.key, campaign=name,
                             journal=str(journal.real), skip_within=skip_within)  # fmt: skip
             lanes.append(Lane(sender.label, client, pacer, lane_schedule, claims, key=sender.key))
