@@ -87,6 +87,19 @@ SQLITE_MAGIC = b"SQLite format 3\x00"
 Op = Callable[[sqlite3.Connection], object]  # one step of a journal transaction
 
 
+@contextlib.contextmanager
+def write_transaction(db: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
+    """BEGIN IMMEDIATE ... COMMIT, rolled back on any error (the connection has no implicit
+    transactions: Python's leave a write uncommitted until the next statement)."""
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        yield db
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
+    db.execute("COMMIT")
+
+
 class JournalDamaged(InputError):
     """The journal file could not be read; `salvage()` rebuilds it from what can be."""
 
@@ -280,13 +293,8 @@ class Journal:
         if sync != self._sync:
             self.db.execute(f"PRAGMA synchronous={sync}")
             self._sync = sync
-        self.db.execute("BEGIN IMMEDIATE")
-        try:
-            yield self.db
-        except BaseException:
-            self.db.execute("ROLLBACK")
-            raise
-        self.db.execute("COMMIT")
+        with write_transaction(self.db) as db:
+            yield db
 
     # --- meta -------------------------------------------------------------------------------
 

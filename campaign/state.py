@@ -20,12 +20,13 @@ import os
 import secrets
 import sqlite3
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
 from campaign.errors import InputError
+from campaign.journal import write_transaction
 
 SCHEMA_VERSION = 1  # PRAGMA user_version; a new version adds its tables and columns
 SCHEMA = """
@@ -195,16 +196,9 @@ class UserState:
             self.db.close()
             self.db = None
 
-    @contextlib.contextmanager
-    def _tx(self) -> Iterator[sqlite3.Connection]:
+    def _tx(self) -> contextlib.AbstractContextManager[sqlite3.Connection]:
         assert self.db is not None
-        self.db.execute("BEGIN IMMEDIATE")
-        try:
-            yield self.db
-        except BaseException:
-            self.db.execute("ROLLBACK")
-            raise
-        self.db.execute("COMMIT")
+        return write_transaction(self.db)
 
     def sender_id(self, instance_id: str) -> str:
         """A number's stored identity: a keyed digest of its instance ID, never the ID."""

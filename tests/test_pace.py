@@ -115,9 +115,9 @@ def test_caps_are_shared_by_two_campaigns_through_one_number_not_by_two_numbers(
                 assert offsets == list(range(8))
 
 
-def test_a_campaign_running_meanwhile_counts_toward_the_cap(tmp_path: Path) -> None:
-    """The history is read again before each send, not only at the start."""
-    pace = resolve_pace("fast", delay=1, jitter=0, max_per_hour=5)
+def run_beside_another_campaign(tmp_path: Path, pace: Pace, rows: int, meanwhile) -> list[int]:  # type: ignore[no-untyped-def]
+    """Run campaign 'a' through number n1 while `meanwhile(other, fake)` makes campaign 'other'
+    claim sends through n1 right after a's first send; a's send offsets in seconds."""
     fake = FakeTime(dt.datetime(2026, 11, 23, 10, 0, tzinfo=TZ))
     with UserState(tmp_path / "home") as history, Journal(tmp_path / "a.sqlite3") as journal:
         other = Claims(history, namespace="live", sender="n1", campaign="other", journal="/other")
@@ -126,19 +126,30 @@ def test_a_campaign_running_meanwhile_counts_toward_the_cap(tmp_path: Path) -> N
         original = client.send
 
         def send_and_meanwhile(*args, **kwargs):  # type: ignore[no-untyped-def]
-            if len(sent) == 1:  # another campaign sends three through the same number
-                for i in range(3):
-                    other.claim(f"97259{i:07d}@s.whatsapp.net", fake.now())
-            return original(*args, **kwargs)
+            result = original(*args, **kwargs)
+            if len(sent) == 1:
+                meanwhile(other, fake)
+            return result
 
         client.send = send_and_meanwhile  # type: ignore[method-assign]
-        runner = Runner(make_rows(4), kind="text", client=client, journal=journal,
+        runner = Runner(make_rows(rows), kind="text", client=client, journal=journal,
                         write=lambda rows: Path("unused"), clock=Clock(now=fake.now, sleep=fake.sleep,
-                        rand=lambda: 0.5, tz=TZ), pacer=Pacer(delay=1, jitter=0, rand=lambda: 0.5),
-                        schedule=schedule_for(pace, history, "n1"), stop=threading.Event(),
-                        claims=claims(history, "n1", journal, "a"))  # fmt: skip
+                        rand=lambda: 0.5, tz=TZ), pacer=Pacer(delay=pace.delay, jitter=pace.jitter,
+                        rand=lambda: 0.5), schedule=schedule_for(pace, history, "n1"),
+                        stop=threading.Event(), claims=claims(history, "n1", journal, "a"))  # fmt: skip
         runner.run()
-    offsets = [round(t - at(2026, 11, 23, 10, 0)) for t, _ in sent]
+    return [round(t - at(2026, 11, 23, 10, 0)) for t, _ in sent]
+
+
+def test_a_campaign_running_meanwhile_counts_toward_the_cap(tmp_path: Path) -> None:
+    """The history is read again before each send, not only at the start."""
+
+    def three_sends(other: Claims, fake: FakeTime) -> None:
+        for i in range(3):
+            other.claim(f"97259{i:07d}@s.whatsapp.net", fake.now())
+
+    offsets = run_beside_another_campaign(tmp_path, resolve_pace("fast", delay=1, jitter=0,
+                                                                 max_per_hour=5), 4, three_sends)  # fmt: skip
     assert offsets[:2] == [0, 1] and offsets[2] >= 3600  # 1 + 3 + 1 = 5 in the hour
 
 
@@ -220,26 +231,10 @@ def test_the_default_pace_leaves_at_least_30_seconds_between_sends(write_csv) ->
 
 def test_the_delay_holds_between_two_campaigns_sending_through_one_number(tmp_path: Path) -> None:
     """--delay is per number: another campaign's send through it counts as the last send."""
-    pace = resolve_pace("fast", delay=10, jitter=0)
-    fake = FakeTime(dt.datetime(2026, 11, 23, 10, 0, tzinfo=TZ))
-    with UserState(tmp_path / "home") as history, Journal(tmp_path / "a.sqlite3") as journal:
-        other = Claims(history, namespace="live", sender="n1", campaign="other", journal="/other")
-        sent: list[tuple[float, str]] = []
-        client = recording_client(fake, sent)
-        original = client.send
 
-        def send_and_meanwhile(*args, **kwargs):  # type: ignore[no-untyped-def]
-            result = original(*args, **kwargs)
-            if len(sent) == 1:  # the other campaign sends 4 s after our first send
-                other.claim("972599999999@s.whatsapp.net", fake.now() + 3.7)
-            return result
+    def one_send_at_4s(other: Claims, fake: FakeTime) -> None:
+        other.claim("972599999999@s.whatsapp.net", fake.now() + 3.7)
 
-        client.send = send_and_meanwhile  # type: ignore[method-assign]
-        runner = Runner(make_rows(2), kind="text", client=client, journal=journal,
-                        write=lambda rows: Path("unused"), clock=Clock(now=fake.now, sleep=fake.sleep,
-                        rand=lambda: 0.5, tz=TZ), pacer=Pacer(delay=10, jitter=0, rand=lambda: 0.5),
-                        schedule=schedule_for(pace, history, "n1"), stop=threading.Event(),
-                        claims=claims(history, "n1", journal, "a"))  # fmt: skip
-        runner.run()
-    offsets = [round(t - at(2026, 11, 23, 10, 0)) for t, _ in sent]
+    offsets = run_beside_another_campaign(tmp_path, resolve_pace("fast", delay=10, jitter=0), 2,
+                                          one_send_at_4s)  # fmt: skip
     assert offsets == [0, 14]  # 10 s after the other campaign's send at 4 s, not at 10 s
