@@ -341,16 +341,20 @@ class Journal:
         """begin() as a step of a transaction (Committer groups the lanes' steps)."""
 
         def op(db: sqlite3.Connection) -> int:
-            prev = db.execute("SELECT status, attempts FROM sends WHERE jid = ?", (jid,)).fetchone()
-            if prev is not None and prev[0] == "sent":
+            # One statement: a new row, or the earlier attempt's row again, never a sent one.
+            row = db.execute(
+                "INSERT INTO sends (jid, row_number, status, error, message, media, attempts,"
+                " started_at, sent_at, sender) VALUES (?, ?, 'attempting', '', ?, ?, 1, ?, '', ?)"
+                " ON CONFLICT (jid) DO UPDATE SET row_number = excluded.row_number,"
+                " status = 'attempting', error = '', message = excluded.message,"
+                " media = excluded.media, attempts = sends.attempts + 1,"
+                " started_at = excluded.started_at, sent_at = '', sender = excluded.sender"
+                " WHERE sends.status != 'sent' RETURNING attempts",
+                (jid, row_number, message, media, at, sender),
+            ).fetchall()  # all: a statement left unfinished would block the COMMIT
+            if not row:
                 raise RuntimeError(f"journal: {jid} was already sent")  # the runner's invariant
-            attempts = int((prev[1] if prev else 0) + 1)
-            db.execute(
-                "INSERT OR REPLACE INTO sends (jid, row_number, status, error, message, media,"
-                " attempts, started_at, sent_at, sender)"
-                " VALUES (?, ?, 'attempting', '', ?, ?, ?, ?, '', ?)",
-                (jid, row_number, message, media, attempts, at, sender),
-            )
+            attempts = int(row[0][0])
             cur = db.execute("INSERT INTO requests (jid, started_at) VALUES (?, ?)", (jid, at))
             self._request_ids[jid] = cur.lastrowid or 0
             return attempts

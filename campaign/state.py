@@ -118,6 +118,7 @@ class UserState:
         self.path = self.folder / "state.sqlite3"
         self.db: sqlite3.Connection | None = None
         self._key = b""
+        self._known_senders: set[tuple[str, str]] = set()
 
     def __enter__(self) -> UserState:
         self.open()
@@ -233,7 +234,9 @@ class UserState:
                 " VALUES (?, ?, ?, ?, ?, ?)",
                 (namespace, sender, jid, campaign, journal, at),
             )
-            db.execute("INSERT OR IGNORE INTO senders VALUES (?, ?, ?)", (namespace, sender, at))
+            if (namespace, sender) not in self._known_senders:  # day one of its warm-up, once
+                db.execute("INSERT OR IGNORE INTO senders VALUES (?, ?, ?)", (namespace, sender, at))
+                self._known_senders.add((namespace, sender))
             return cur.lastrowid, ""
 
     def finish(self, send_id: int, outcome: str) -> None:
