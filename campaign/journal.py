@@ -182,6 +182,7 @@ class Journal:
             # Several lanes share the connection; the runner serialises every use with its lock.
             self.db = sqlite3.connect(self.real, isolation_level=None, timeout=30,
                                       check_same_thread=False)  # fmt: skip
+            self._refuse_other_databases()
             self.db.execute("PRAGMA journal_mode=WAL")
             self.db.execute("PRAGMA synchronous=FULL")
             self._sync = "FULL"
@@ -213,6 +214,21 @@ class Journal:
             raise InputError(
                 f"--state {self.path} is not a campaign journal (it is some other file). "
                 "Point --state at a journal file of its own, e.g. .campaign/NAME.sqlite3."
+            )
+
+    def _refuse_other_databases(self) -> None:
+        """Another SQLite file (the per-user state, some app's database) is not touched."""
+        assert self.db is not None
+        tables = {r[0] for r in self.db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        journal_tables = {"meta", "sends", "requests"}
+        row_number = "row_number" in {r[1] for r in self.db.execute("PRAGMA table_info(sends)")}
+        if tables and (not tables <= journal_tables or ("sends" in tables and not row_number)):
+            self.db.close()
+            self.db = None
+            raise InputError(
+                f"--state {self.path} is an SQLite database, but not a campaign journal (it has "
+                f"tables {', '.join(sorted(tables))}). Point --state at a journal file of its own, "
+                "e.g. .campaign/NAME.sqlite3."
             )
 
     def _check_readable(self) -> None:
