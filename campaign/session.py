@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-import shlex
 import threading
 import time
 from collections.abc import Mapping
@@ -49,13 +48,24 @@ from campaign.pacing import (
 )
 from campaign.phones import to_jid
 from campaign.plan import SENDABLE, Plan, Row, count_statuses, plan_campaign, same_text_notice
+from campaign.report import (
+    describe,
+    describe_pace,
+    format_duration,
+    problems,
+    show_counts,
+    show_forecast,
+    show_messages,
+    show_plan,
+    summary,
+)
 from campaign.results import (
     check_results_path,
     default_results_path,
     remove_stale_temp_files,
     write_results,
 )
-from campaign.runner import Claims, Clock, Lane, Runner, RunReport, merge_journal, send_test
+from campaign.runner import Claims, Clock, Lane, Runner, merge_journal, send_test
 from campaign.senders import Sender, assign_all, choose, parse_senders
 from campaign.state import Namespace, UserState, namespace_for
 from campaign.state import home as state_home
@@ -152,7 +162,7 @@ def run_send(
         if opts.check_media and plan.kind != "text":
             _check_media(plan, ui, timeout=min(opts.timeout, 10.0))
 
-        _describe(plan, ui)
+        describe(plan, ui)
         # Credentials are optional for a dry run (its estimate then counts the number's history).
         senders = _senders(opts, environ, cwd, history, required=not opts.dry_run)
         several = len(senders) > 1 or len({r.sender for r in plan.rows if r.sender}) > 1
@@ -220,7 +230,7 @@ def run_send(
                     "Add --yes to send without confirmation (try --dry-run first)."
                 )
             when = _estimate(todo, lanes[0].pacer, schedule, clock, lanes=len(lanes))
-            _show_plan(plan, ui, todo, when, namespace, clock)
+            show_plan(plan, ui, todo, when, namespace, clock)
             if len(lanes) > 1:
                 ui.info(f"Through {len(lanes)} senders at once: {', '.join(s.label for s in senders)}.")
             if not ui.confirm(f"Send {todo} message(s) now?"):
@@ -237,7 +247,7 @@ def run_send(
             label="rehearsal" if namespace.rehearsal else "",
         )  # fmt: skip
         report = runner.run()
-        _summary(report, plan, ui, argv, clock, namespace)
+        summary(report, plan, ui, argv, clock, namespace)
         return report.exit_code
 
 
@@ -376,96 +386,17 @@ def _report_template_change(journal: Journal, plan: Plan, opts: SendOptions, ui:
         journal.set_meta("template", digest)
 
 
-def _describe(plan: Plan, ui: UI) -> None:
-    sheet = plan.sheet
-    where = f" (sheet '{sheet.sheet_name}')" if sheet.sheet_name else ""
-    n = len(plan.rows)
-    ui.info(f"{sheet.path.name}{where}: {n} row{'' if n == 1 else 's'}, phone column "
-            f"'{plan.phone_column}', header on row {sheet.header_row}.")  # fmt: skip
-
-
-def _problems(plan: Plan, ui: UI, shown: int = 10) -> None:
-    bad = [r for r in plan.rows if r.status in ("invalid", "duplicate", "suppressed")]
-    warned = [r for r in plan.rows if r.status == "ready" and r.error]
-    for r in bad[:shown]:
-        ui.warn(f"  row {r.number}: {r.status}: {r.error}")
-    if len(bad) > shown:
-        ui.warn(f"  ... and {len(bad) - shown} more (see the results sheet)")
-    for r in warned[:shown]:
-        ui.warn(f"  row {r.number}: {r.error}")
-    if len(warned) > shown:
-        ui.warn(f"  ... and {len(warned) - shown} more warnings (see the results sheet)")
-
-
 def _estimate(todo: int, pacer: Pacer, schedule: Schedule, clock: Clock, *, lanes: int = 1) -> Forecast:
     """When `todo` messages would be sent: pacing, pauses, caps, warm-up, window (mean jitter)."""
     return forecast(todo, mean_interval=pacer.mean_interval, schedule=schedule, start=clock.now(),
                     lanes=lanes)  # fmt: skip
 
 
-def _show_forecast(todo: int, plan: Forecast, ui: UI, clock: Clock, *, verb: str) -> None:
-    finish = dt.datetime.fromtimestamp(clock.now() + plan.seconds, clock.tz)
-    ui.info(f"{verb} {todo} would take about {_format_duration(plan.seconds)} "
-            f"(finish ~{finish:%a %d %b %H:%M}).")  # fmt: skip
-    if len(plan.days) > 1:
-        shown = plan.days if len(plan.days) <= 14 else [*plan.days[:12], plan.days[-1]]
-        for i, (day, n, last) in enumerate(shown):
-            if i == 12 and len(plan.days) > 14:
-                ui.info(f"  ... {len(plan.days) - 13} more days ...")
-            end = dt.datetime.fromtimestamp(last, clock.tz)
-            ui.info(f"  {day:%a %d %b}: {n} message(s), the day's last ~{end:%H:%M}")
-
-
-def _format_duration(seconds: float) -> str:
-    seconds = round(seconds)
-    d, rem = divmod(seconds, 86400)
-    h, rem = divmod(rem, 3600)
-    m, s = divmod(rem, 60)
-    parts = [f"{d}d"] * bool(d) + [f"{h}h"] * bool(h) + [f"{m}m"] * bool(m)
-    return " ".join(parts) or f"{s}s"
-
-
-def _show_messages(plan: Plan, ui: UI, n: int) -> None:
-    shown = [r for r in plan.rows if r.status in SENDABLE][:n]
-    for r in shown:
-        media = f"  [{plan.kind}: {r.media}]" if plan.kind != "text" else ""
-        ui.info(f"--- row {r.number} → {r.jid}{media}")
-        ui.info(r.message)
-    if shown:
-        ui.info("---")
-
-
-def _show_plan(plan: Plan, ui: UI, todo: int, when: Forecast, namespace: Namespace,
-               clock: Clock) -> None:  # fmt: skip
-    _show_messages(plan, ui, 1)
-    _counts(count_statuses(plan.rows), ui)
-    what = f"a rehearsal to {namespace.description}" if namespace.rehearsal else "WhatsApp"
-    ui.info(f"{todo} message(s) to send ({what}).")
-    _show_forecast(todo, when, ui, clock, verb="Sending")
-
-
-def _counts(counts: Mapping[str, int], ui: UI) -> None:
-    width = max((len(s) for s in counts), default=6)
-    for status, n in counts.items():
-        ui.info(f"  {status:<{width}}  {n:>6}")
-
-
-def _describe_pace(name: str, pace: Pace) -> str:
-    parts = [f"{name}: {pace.delay:g} s + up to {pace.jitter:g} s between sends"]
-    if pace.pause_every:
-        parts.append(f"a {pace.pause_for / 60:g} min pause every {pace.pause_every}")
-    parts += [f"at most {n} per {span}" for n, span in ((pace.max_per_hour, "hour"),
-                                                        (pace.max_per_day, "day")) if n]  # fmt: skip
-    if pace.warm_up:
-        parts.append("warm-up on")
-    return ", ".join(parts)
-
-
 def _dry_run(plan: Plan, opts: SendOptions, ui: UI, write: Any, schedule: Schedule,
              clock: Clock, namespace: Namespace, pace: Pace, *, lanes: int) -> int:  # fmt: skip
     if not opts.quiet:
-        _show_messages(plan, ui, 3)
-    _problems(plan, ui)
+        show_messages(plan, ui, 3)
+    problems(plan, ui)
     same = same_text_notice(plan.rows)
     if same:
         ui.warn(f"Note: {same}")
@@ -478,9 +409,9 @@ def _dry_run(plan: Plan, opts: SendOptions, ui: UI, write: Any, schedule: Schedu
     counts = count_statuses(plan.rows)
     of = f" of a rehearsal to {namespace.description}" if namespace.rehearsal else ""
     ui.info(f"Dry run{of}: nothing was sent.")
-    _counts(counts, ui)
-    _show_forecast(todo, when, ui, clock, verb="Sending")
-    ui.info(f"Pace: {_describe_pace(opts.pace, pace)} (--pace careful|standard|fast; README, Pacing).")
+    show_counts(counts, ui)
+    show_forecast(todo, when, ui, clock, verb="Sending")
+    ui.info(f"Pace: {describe_pace(opts.pace, pace)} (--pace careful|standard|fast; README, Pacing).")
     path = write(plan.rows)
     ui.info(f"Results: {path}")
     try:
@@ -488,7 +419,7 @@ def _dry_run(plan: Plan, opts: SendOptions, ui: UI, write: Any, schedule: Schedu
     except ImportError:  # pragma: no cover - the preview module ships with the package
         return 0
     html = render_preview(plan.rows, kind=plan.kind, title=f"{plan.sheet.path.name}: dry run",
-                          counts=counts, duration=_format_duration(seconds),
+                          counts=counts, duration=format_duration(seconds),
                           columns=plan.sheet.columns)  # fmt: skip
     preview = path.with_name(f"{path.name.rsplit('.', 1)[0]}.preview.html")
     preview.write_text(html, encoding="utf-8")
@@ -510,55 +441,3 @@ def _test_to(plan: Plan, opts: SendOptions, ui: UI, client: IbotClient, clock: C
     ui.warn(f"Test message to {result.jid} not sent: {outcome.message}")
     return 3 if outcome.kind == "abort" else 1
 
-
-def _summary(report: RunReport, plan: Plan, ui: UI, argv: list[str], clock: Clock,
-             namespace: Namespace) -> None:  # fmt: skip
-    if report.stopped:
-        ui.warn(f"Stopped: {report.stopped}.")
-    sent = sum(1 for r in plan.rows if r.status == "sent")
-    if namespace.rehearsal:
-        ui.info(f"Rehearsal: {sent} of {len(plan.rows)} rows sent to {namespace.description}, "
-                f"nothing to WhatsApp ({report.attempted} request(s) this run). The real run "
-                "keeps its own journal and will send to everyone.")  # fmt: skip
-    else:
-        ui.info(f"Sent {sent} of {len(plan.rows)} rows ({report.attempted} request(s) this run).")
-    _counts(report.counts, ui)
-    if len(report.lanes) > 1:
-        _lanes_table(report, ui, clock)
-    if report.results_error:
-        ui.warn(f"The results sheet could not be written: {report.results_error}. The journal has "
-                "every outcome: run the same command again to write it.")  # fmt: skip
-    if report.results is not None:
-        ui.info(f"Results: {report.results}")
-    bad = [r for r in plan.rows if r.status in ("failed", "unknown")]
-    for r in bad[:10]:
-        ui.warn(f"  row {r.number}: {r.status}: {r.error}")
-    if report.counts.get("pending"):
-        when = ""
-        if report.resume_at:
-            when = f" after {dt.datetime.fromtimestamp(report.resume_at, clock.tz):%a %H:%M}"
-        ui.info(f"To go on{when}, run: {resume_command(argv)}")
-    if report.counts.get("unknown"):
-        ui.info("To resend the 'unknown' rows (they may get the message twice): "
-                f"{resume_command(argv)} --retry-unknown")  # fmt: skip
-
-
-def _lanes_table(report: RunReport, ui: UI, clock: Clock) -> None:
-    """A line per sender: what it sent, and whether the API stopped it (when and why)."""
-    width = max(len("sender"), *(len(lane.label) for lane in report.lanes))
-    ui.info(f"  {'sender':<{width}}  {'sent':>6}  {'failed':>6}  {'unknown':>7}  state")
-    for lane in report.lanes:
-        state = "done"
-        if lane.retired:
-            when = dt.datetime.fromtimestamp(lane.retired_at or clock.now(), clock.tz)
-            state = f"stopped at {when:%H:%M:%S}: {lane.retired}; its rows went to the others"
-        ui.info(f"  {lane.label:<{width}}  {lane.sent:>6}  {lane.failed:>6}  {lane.unknown:>7}  {state}")
-    stopped = [lane for lane in report.lanes if lane.retired]
-    for lane in stopped:
-        ui.warn(f"Sender {lane.label} was stopped: {lane.retired}.")
-
-
-def resume_command(argv: list[str]) -> str:
-    """The command the user ran, minus one-shot flags, so they can copy it to carry on."""
-    args = [a for a in argv[1:] if a not in ("--dry-run", "--retry-unknown")]
-    return shlex.join(["campaign", *args])

@@ -1,0 +1,153 @@
+"""What a send says: the plan, the dry run's forecast, the summary, the resume command.
+
+Plain text through a `Say` (the CLI's console, or a test's list), so the session reads as steps.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import shlex
+from collections.abc import Mapping
+from typing import Protocol
+
+from campaign.pacing import Forecast, Pace
+from campaign.plan import SENDABLE, Plan, count_statuses
+from campaign.runner import Clock, RunReport
+from campaign.state import Namespace
+
+
+class Say(Protocol):
+    def info(self, text: str = "") -> None: ...
+    def warn(self, text: str) -> None: ...
+
+
+def describe(plan: Plan, ui: Say) -> None:
+    sheet = plan.sheet
+    where = f" (sheet '{sheet.sheet_name}')" if sheet.sheet_name else ""
+    n = len(plan.rows)
+    ui.info(f"{sheet.path.name}{where}: {n} row{'' if n == 1 else 's'}, phone column "
+            f"'{plan.phone_column}', header on row {sheet.header_row}.")  # fmt: skip
+
+
+def problems(plan: Plan, ui: Say, shown: int = 10) -> None:
+    bad = [r for r in plan.rows if r.status in ("invalid", "duplicate", "suppressed")]
+    warned = [r for r in plan.rows if r.status == "ready" and r.error]
+    for r in bad[:shown]:
+        ui.warn(f"  row {r.number}: {r.status}: {r.error}")
+    if len(bad) > shown:
+        ui.warn(f"  ... and {len(bad) - shown} more (see the results sheet)")
+    for r in warned[:shown]:
+        ui.warn(f"  row {r.number}: {r.error}")
+    if len(warned) > shown:
+        ui.warn(f"  ... and {len(warned) - shown} more warnings (see the results sheet)")
+
+
+def show_forecast(todo: int, plan: Forecast, ui: Say, clock: Clock, *, verb: str) -> None:
+    finish = dt.datetime.fromtimestamp(clock.now() + plan.seconds, clock.tz)
+    ui.info(f"{verb} {todo} would take about {format_duration(plan.seconds)} "
+            f"(finish ~{finish:%a %d %b %H:%M}).")  # fmt: skip
+    if len(plan.days) > 1:
+        shown = plan.days if len(plan.days) <= 14 else [*plan.days[:12], plan.days[-1]]
+        for i, (day, n, last) in enumerate(shown):
+            if i == 12 and len(plan.days) > 14:
+                ui.info(f"  ... {len(plan.days) - 13} more days ...")
+            end = dt.datetime.fromtimestamp(last, clock.tz)
+            ui.info(f"  {day:%a %d %b}: {n} message(s), the day's last ~{end:%H:%M}")
+
+
+def format_duration(seconds: float) -> str:
+    seconds = round(seconds)
+    d, rem = divmod(seconds, 86400)
+    h, rem = divmod(rem, 3600)
+    m, s = divmod(rem, 60)
+    parts = [f"{d}d"] * bool(d) + [f"{h}h"] * bool(h) + [f"{m}m"] * bool(m)
+    return " ".join(parts) or f"{s}s"
+
+
+def show_messages(plan: Plan, ui: Say, n: int) -> None:
+    shown = [r for r in plan.rows if r.status in SENDABLE][:n]
+    for r in shown:
+        media = f"  [{plan.kind}: {r.media}]" if plan.kind != "text" else ""
+        ui.info(f"--- row {r.number} → {r.jid}{media}")
+        ui.info(r.message)
+    if shown:
+        ui.info("---")
+
+
+def show_plan(plan: Plan, ui: Say, todo: int, when: Forecast, namespace: Namespace,
+               clock: Clock) -> None:  # fmt: skip
+    show_messages(plan, ui, 1)
+    show_counts(count_statuses(plan.rows), ui)
+    what = f"a rehearsal to {namespace.description}" if namespace.rehearsal else "WhatsApp"
+    ui.info(f"{todo} message(s) to send ({what}).")
+    show_forecast(todo, when, ui, clock, verb="Sending")
+
+
+def show_counts(counts: Mapping[str, int], ui: Say) -> None:
+    width = max((len(s) for s in counts), default=6)
+    for status, n in counts.items():
+        ui.info(f"  {status:<{width}}  {n:>6}")
+
+
+def describe_pace(name: str, pace: Pace) -> str:
+    parts = [f"{name}: {pace.delay:g} s + up to {pace.jitter:g} s between sends"]
+    if pace.pause_every:
+        parts.append(f"a {pace.pause_for / 60:g} min pause every {pace.pause_every}")
+    parts += [f"at most {n} per {span}" for n, span in ((pace.max_per_hour, "hour"),
+                                                        (pace.max_per_day, "day")) if n]  # fmt: skip
+    if pace.warm_up:
+        parts.append("warm-up on")
+    return ", ".join(parts)
+
+
+def summary(report: RunReport, plan: Plan, ui: Say, argv: list[str], clock: Clock,
+             namespace: Namespace) -> None:  # fmt: skip
+    if report.stopped:
+        ui.warn(f"Stopped: {report.stopped}.")
+    sent = sum(1 for r in plan.rows if r.status == "sent")
+    if namespace.rehearsal:
+        ui.info(f"Rehearsal: {sent} of {len(plan.rows)} rows sent to {namespace.description}, "
+                f"nothing to WhatsApp ({report.attempted} request(s) this run). The real run "
+                "keeps its own journal and will send to everyone.")  # fmt: skip
+    else:
+        ui.info(f"Sent {sent} of {len(plan.rows)} rows ({report.attempted} request(s) this run).")
+    show_counts(report.counts, ui)
+    if len(report.lanes) > 1:
+        lanes_table(report, ui, clock)
+    if report.results_error:
+        ui.warn(f"The results sheet could not be written: {report.results_error}. The journal has "
+                "every outcome: run the same command again to write it.")  # fmt: skip
+    if report.results is not None:
+        ui.info(f"Results: {report.results}")
+    bad = [r for r in plan.rows if r.status in ("failed", "unknown")]
+    for r in bad[:10]:
+        ui.warn(f"  row {r.number}: {r.status}: {r.error}")
+    if report.counts.get("pending"):
+        when = ""
+        if report.resume_at:
+            when = f" after {dt.datetime.fromtimestamp(report.resume_at, clock.tz):%a %H:%M}"
+        ui.info(f"To go on{when}, run: {resume_command(argv)}")
+    if report.counts.get("unknown"):
+        ui.info("To resend the 'unknown' rows (they may get the message twice): "
+                f"{resume_command(argv)} --retry-unknown")  # fmt: skip
+
+
+def lanes_table(report: RunReport, ui: Say, clock: Clock) -> None:
+    """A line per sender: what it sent, and whether the API stopped it (when and why)."""
+    width = max(len("sender"), *(len(lane.label) for lane in report.lanes))
+    ui.info(f"  {'sender':<{width}}  {'sent':>6}  {'failed':>6}  {'unknown':>7}  state")
+    for lane in report.lanes:
+        state = "done"
+        if lane.retired:
+            when = dt.datetime.fromtimestamp(lane.retired_at or clock.now(), clock.tz)
+            state = f"stopped at {when:%H:%M:%S}: {lane.retired}; its rows went to the others"
+        ui.info(f"  {lane.label:<{width}}  {lane.sent:>6}  {lane.failed:>6}  {lane.unknown:>7}  {state}")
+    stopped = [lane for lane in report.lanes if lane.retired]
+    for lane in stopped:
+        ui.warn(f"Sender {lane.label} was stopped: {lane.retired}.")
+
+
+def resume_command(argv: list[str]) -> str:
+    """The command the user ran, minus one-shot flags, so they can copy it to carry on."""
+    args = [a for a in argv[1:] if a not in ("--dry-run", "--retry-unknown")]
+    return shlex.join(["campaign", *args])
