@@ -42,6 +42,8 @@ class Row:
     sent_at: str = ""
     attempts: int = 0
     sender: str = ""  # the label of the sender it went (or goes) through, with several senders
+    warning: str = ""  # what planning noticed (the reading chosen, an extension dropped): kept in
+    # `error` when the row is sent, so the results still say it
 
 
 # Many servers and proxies refuse request lines over 8 KB; Hebrew triples in percent-encoding.
@@ -140,7 +142,7 @@ def build_plan(
                 f"warning: the encoded request is {length:,} bytes, over {MAX_URL_BYTES:,}: "
                 "the API may refuse it; shorten the message"
             )
-        row.error = "; ".join(warnings)
+        row.error = row.warning = "; ".join(warnings)
     notices = list(sheet.notices)
     for template in (message, media):
         notices += [n for n in (template.notices if template else []) if n not in notices]

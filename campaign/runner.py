@@ -115,7 +115,7 @@ def merge_journal(rows: list[Row], records: Mapping[str, Record], *, retry_unkno
             continue
         row.attempts = rec.attempts
         if rec.status == "sent":
-            row.status, row.error, row.sent_at = "sent", "", rec.sent_at
+            row.status, row.error, row.sent_at = "sent", row.warning, rec.sent_at
             row.message, row.media = rec.message, rec.media  # what they really received
             row.sender = rec.sender
         elif rec.status in ("unknown", "attempting") and not retry_unknown:
@@ -472,7 +472,7 @@ class Runner:
         if len(self.lanes) > 1:
             row.sender = lane.label
         if outcome.kind == "sent":
-            row.status, row.error, row.sent_at = "sent", "", self.clock.iso(self.clock.now())
+            row.status, row.error, row.sent_at = "sent", row.warning, self.clock.iso(self.clock.now())
         elif outcome.kind == "unknown":
             row.status = "unknown"
             row.error = f"{outcome.message}: the message may have gone out; resend with --retry-unknown"

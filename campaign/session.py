@@ -184,6 +184,7 @@ def run_send(
         if opts.dry_run:
             return _dry_run(plan, opts, ui, write, schedule, clock, namespace, pace,
                             lanes=max(1, len(senders)))  # fmt: skip
+        problems(plan, ui)  # the rows that will not be sent, and the warnings, before sending
         if opts.sandbox:
             from campaign.sandbox import Sandbox
 

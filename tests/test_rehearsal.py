@@ -280,3 +280,16 @@ def test_a_temp_file_of_a_running_writer_is_left_alone(cli, write_csv, sandbox_e
     finally:
         other.kill()
         other.wait()
+
+
+def test_a_sent_row_keeps_its_planning_warning(cli, write_csv, results) -> None:  # type: ignore[no-untyped-def]
+    contacts = write_csv([["Name", "Phone"], ["A", "050-2345678 ext. 5"], ["B", "0502345679"]])
+    r = cli("send", contacts, "-m", "Hi {{ name }}", "--sandbox", *FAST)
+    assert r.exit_code == 0, r.output
+    assert "row 2: warning: extension 5 dropped" in r.output  # said before sending, too
+    rows = results(contacts.with_name("contacts.rehearsal.results.csv"))
+    assert [row["status"] for row in rows] == ["sent", "sent"]
+    assert "extension 5 dropped" in rows[0]["error"] and rows[1]["error"] == ""
+    again = cli("send", contacts, "-m", "Hi {{ name }}", "--sandbox", *FAST)  # a resume: still there
+    assert "extension 5 dropped" in results(contacts.with_name("contacts.rehearsal.results.csv"))[0]["error"]
+    assert again.exit_code == 0
