@@ -45,6 +45,28 @@ _ICELANDIC = set("þðýÞÐÝ")
 _GREEK_VOWELS = set("αεηιουωάέήίόύώϊϋΐΰΑΕΗΙΟΥΩΆΈΉΊΌΎΏ")
 _CYRILLIC_VOWELS = set("аеёиоуыэюяАЕЁИОУЫЭЮЯіїєІЇЄ")
 _HEBREW_FINALS = set("ךםןףץ")
+# The accented letters of the languages written in Latin letters, by language. A word whose
+# accented letters no one language has together ('Dvoøák': Nordic ø with Czech á; 'Èerná') is a
+# word read in the wrong code page: Czech cp1250 read as Western cp1252 looks just like that.
+_LATIN_ALPHABETS = tuple(set(letters) for letters in (
+    "àâæçéèêëîïôœùûüÿ",  # French
+    "äöüß",  # German
+    "áéíñóúü",  # Spanish
+    "àáâãçéêíóôõú",  # Portuguese
+    "àèéìíîòóù",  # Italian
+    "àçèéíïòóúü",  # Catalan
+    "éèëïóöü",  # Dutch
+    "åæøé",  # Danish, Norwegian
+    "åäöé",  # Swedish, Finnish
+    "áæéíóöúýþð",  # Icelandic
+    "áäčďéěíĺľňóôŕřšťúůýž",  # Czech, Slovak
+    "ąćęłńóśźż",  # Polish
+    "áéíóöőúüű",  # Hungarian
+    "ăâîșşțţ",  # Romanian
+    "çğıöşüâîû",  # Turkish
+    "čćđšž",  # Croatian, Slovenian, Bosnian
+    "ąčęėįšųūžāēģīķļņōŗõäöü",  # Baltic
+))  # fmt: skip
 SAMPLE_WORDS = 3000
 
 
@@ -184,5 +206,9 @@ def implausibility(text: str) -> tuple[float, str]:
         elif scripts == {"LATIN"} and any(a.islower() and b.isupper() for a, b in
                                           itertools.pairwise(letters)):  # fmt: skip
             cost += 1
+        if scripts == {"LATIN"}:
+            accented = {ch.lower() for ch in letters if not ch.isascii()}
+            if len(accented) > 1 and not any(accented <= alphabet for alphabet in _LATIN_ALPHABETS):
+                cost += 2  # 'Dvoøák', 'Èerná': Central European text read as Western
     main = max(scripts_seen, key=lambda s: scripts_seen[s]) if scripts_seen else "LATIN"
     return cost, main

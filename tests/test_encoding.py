@@ -21,10 +21,14 @@ CASES = [
     ("cp1255", "שם פרטי,שם משפחה,טלפון\r\nדנה,כהן,0502345678\r\nיוסי,לוי,0521234567\r\n"),
     ("cp1256", "الاسم,العائلة,هاتف\r\nمحمد,أحمد,0502345678\r\nفاطمة,علي,0521234567\r\n"),
     ("cp1251", "Имя,Фамилия,Телефон\r\nИван,Петров,89161234567\r\nОльга,Смирнова,89261234567\r\n"),
+    # Czech and Polish read as Western would be 'Jiøí Dvoøák', 'Wiœniewski': never sent so.
+    ("cp1250", "Jméno,Příjmení,Telefon\r\nJiří,Dvořák,+420601123456\r\nŽaneta,Černá,+420601123457\r\n"),
+    ("cp1250", "Imię,Nazwisko,Telefon\r\nŁukasz,Wiśniewski,+48601123456\r\nJan,Żółć,+48601123457\r\n"),
 ]
+IDS = ["french", "german", "hebrew", "arabic", "russian", "czech", "polish"]
 
 
-@pytest.mark.parametrize(("encoding", "text"), CASES, ids=["french", "german", "hebrew", "arabic", "russian"])
+@pytest.mark.parametrize(("encoding", "text"), CASES, ids=IDS)
 def test_legacy_code_page_is_read_right(tmp_path: Path, encoding: str, text: str) -> None:
     path = tmp_path / "contacts.csv"
     path.write_bytes(text.encode(encoding))
@@ -36,7 +40,7 @@ def test_legacy_code_page_is_read_right(tmp_path: Path, encoding: str, text: str
     assert any(f"read it as Windows-{encoding[2:]}" in n for n in sheet.notices)
 
 
-@pytest.mark.parametrize(("encoding", "text"), CASES, ids=["french", "german", "hebrew", "arabic", "russian"])
+@pytest.mark.parametrize(("encoding", "text"), CASES, ids=IDS)
 def test_no_code_page_garbles_another(encoding: str, text: str) -> None:
     """Whatever is decided, it is the right text or a refusal, never another code page's reading."""
     data = text.encode(encoding)
