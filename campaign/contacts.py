@@ -228,6 +228,10 @@ def _find_header(grid: list[list[str]]) -> int | None:
         return None
     widths = sorted(f for _, f in candidates)
     typical = widths[len(widths) // 2]
+    # A row as wide as the data that names columns; a preamble of a title and a date is narrower.
+    for i, filled in candidates:
+        if filled >= typical and _names_columns(grid[i], numeric_share=0.0):
+            return i
     need = typical if typical <= 2 else typical * 0.6
     for i, filled in candidates:
         if filled >= need and _names_columns(grid[i]):
@@ -238,11 +242,11 @@ def _find_header(grid: list[list[str]]) -> int | None:
     return candidates[0][0]
 
 
-def _names_columns(row: list[str]) -> bool:
+def _names_columns(row: list[str], *, numeric_share: float = 0.3) -> bool:
     """Column names are short labels, mostly without digits (unlike a data row of phones)."""
     cells = [c.strip() for c in row if c.strip()]
     numeric = sum(1 for c in cells if sum(ch.isdigit() for ch in c) > len(c) / 2)
-    return all(len(c) <= 80 for c in cells) and numeric <= len(cells) * 0.3
+    return all(len(c) <= 80 for c in cells) and numeric <= len(cells) * numeric_share
 
 
 # --- delimited text -------------------------------------------------------------------------

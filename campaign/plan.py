@@ -12,7 +12,7 @@ import phonenumbers
 from campaign.client import DEFAULT_BASE_URL, ENDPOINTS, encoded_url_length
 from campaign.config import SendOptions
 from campaign.contacts import Sheet, load_sheet
-from campaign.errors import EmptySheetError, InputError
+from campaign.errors import EmptySheetError, InputError, TemplateError
 from campaign.journal import campaign_name
 from campaign.phones import (
     choose_phone_columns,
@@ -247,11 +247,21 @@ def plan_campaign(opts: SendOptions, *, base_url: str = DEFAULT_BASE_URL,
         source, origin = read_template(opts.template), str(opts.template)
     else:
         source, origin = opts.message or "", "--message"  # media with no caption: ""
-    message = MessageTemplate(source, origin=origin, columns=sheet.columns)
-    media = None
-    if opts.media_url is not None:
-        media = MessageTemplate(opts.media_url, origin="--media-url", columns=sheet.columns,
-                                salt="media")  # fmt: skip
+    try:
+        message = MessageTemplate(source, origin=origin, columns=sheet.columns)
+        media = None
+        if opts.media_url is not None:
+            media = MessageTemplate(opts.media_url, origin="--media-url", columns=sheet.columns,
+                                    salt="media")  # fmt: skip
+    except TemplateError as e:
+        # A typo has a did-you-mean; no near name at all may mean the header is another row.
+        if "unknown variable" not in str(e) or "Did you mean" in str(e) or opts.header_row is not None:
+            raise
+        named = ", ".join(f"'{c}'" for c in sheet.columns[:4] if c) or "no names"
+        raise TemplateError(
+            f"{e} The column names were read from row {sheet.header_row} ({named}); if they are "
+            "on another row, give it with --header-row N."
+        ) from None
     all_suppressed = dict(load_suppressions(opts.suppress, country=country))
     all_suppressed.update(suppressed or {})
     plan = build_plan(

@@ -410,3 +410,22 @@ def test_results_give_cells_back_in_their_type(cli: Cli, workbook: Path) -> None
 
 def tmp_results(path: Path) -> Path:
     return path.with_name(f"{path.stem}.results{path.suffix}")
+
+
+def test_a_two_cell_report_preamble_is_not_the_header(cli: Cli, write_csv: Callable[..., Path]) -> None:
+    path = write_csv([["Customer report", "", "Printed: 01/05/2024"], ["", "", ""],
+                      ["Name", "Phone", "City"], ["Dana", "050-234-5671", "TLV"]])  # fmt: skip
+    r = dry(cli, path, "-m", "Hi {{ name }}")
+    assert r.exit_code == 0, r.output
+    assert "header on row 3" in r.stdout and "Hi Dana" in r.stdout
+
+
+def test_an_unknown_variable_with_no_near_name_points_at_header_row(
+    cli: Cli, write_csv: Callable[..., Path]
+) -> None:
+    path = write_csv([["Report", "Printed", "Today"], ["Name", "Phone", "City"],
+                      ["Dana", "050-234-5671", "TLV"]])  # fmt: skip
+    r = dry(cli, path, "-m", "Hi {{ first_name }}")
+    assert r.exit_code == 2
+    assert "The column names were read from row 1 ('Report', 'Printed', 'Today')" in r.stderr
+    assert "--header-row N" in r.stderr
