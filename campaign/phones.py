@@ -258,13 +258,18 @@ def choose_phone_columns(sheet: Sheet, explicit: Sequence[str], country: str) ->
 
 
 def _content_column(sheet: Sheet, country: str) -> int | None:
-    """The column most of whose cells read as phone numbers (at least 80% of the filled ones)."""
+    """The column most of whose cells read as phone numbers (at least 80% of the filled ones),
+    and mostly mobiles: a column of 9-digit ID numbers reads as landlines, and WhatsApp is on
+    mobiles, so without a header saying "phone" such a column is not taken for one."""
     sample = sheet.rows[:CONTENT_SAMPLE]
     best, best_usable = None, 0
     for i in range(len(sheet.columns)):
         filled, usable = usable_share([r[i] for r in sample], country)
         if filled and usable >= 0.8 * filled and usable > best_usable:
-            best, best_usable = i, usable
+            jids = [to_jid(r[i], country).jid for r in sample if r[i].strip()]
+            mobiles = sum(1 for j in jids if j and _is_mobile(j))
+            if mobiles >= 0.5 * usable:
+                best, best_usable = i, usable
     return best
 
 

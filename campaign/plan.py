@@ -243,6 +243,11 @@ def plan_campaign(opts: SendOptions, *, base_url: str = DEFAULT_BASE_URL,
         )
     sheet = load_sheet(opts.contacts, sheet=opts.sheet, header_row=opts.header_row,
                        encoding=opts.encoding, prefer=lambda columns: bool(header_candidates(columns)))
+    if not sheet.rows:
+        raise EmptySheetError(
+            f"{sheet.label}: the column names are on row {sheet.header_row}, but no contact is "
+            "below them. Check that this is the right file (or --sheet), or --header-row."
+        )
     if opts.template is not None:
         source, origin = read_template(opts.template), str(opts.template)
     else:

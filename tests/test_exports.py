@@ -429,3 +429,16 @@ def test_an_unknown_variable_with_no_near_name_points_at_header_row(
     assert r.exit_code == 2
     assert "The column names were read from row 1 ('Report', 'Printed', 'Today')" in r.stderr
     assert "--header-row N" in r.stderr
+
+
+def test_a_column_of_id_numbers_is_not_taken_for_phones(cli: Cli, write_csv: Callable[..., Path]) -> None:
+    path = write_csv([["Name", "ID Number", "Zip"], ["A", "031234567", "12345"], ["B", "021234568", "23456"]])
+    r = dry(cli, path, "-m", "Hi {{ name }}")
+    assert r.exit_code == 2
+    assert "no phone column found" in r.stderr
+
+
+def test_a_header_with_no_contacts_is_exit_2(cli: Cli, write_csv: Callable[..., Path]) -> None:
+    r = dry(cli, write_csv([["Name", "Phone"]]), "-m", "Hi")
+    assert r.exit_code == 2
+    assert "no contact is below them" in r.stderr
