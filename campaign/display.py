@@ -9,6 +9,7 @@ for `hidden` rows and for the few cells whose style has a number format.
 from __future__ import annotations
 
 import datetime as dt
+import decimal
 import math
 import re
 import zipfile
@@ -205,12 +206,46 @@ def _literal(piece: str) -> str:
 _NUMBER_PART = re.compile(r'(?:"[^"]*"|\\.|\[[^\]]*\]|_.|\*.)|([#0?,.]*[0#?][#0?,.]*(?:[eE][+-][0#]+)?)')
 
 
+def _round_half_up(value: float, decimals: int) -> str:
+    """`value` to `decimals` places as Excel shows it: from its 15 significant digits, halves up
+    (2.5 -> 3, 1.005 -> 1.01), not Python's binary half-to-even."""
+    exact = decimal.Decimal(f"{abs(value):.15g}")
+    return f"{exact.quantize(decimal.Decimal(1).scaleb(-decimals), rounding=decimal.ROUND_HALF_UP):f}"
+
+
+def _digit_template(v: float, section: str, groups: list[re.Match[str]]) -> str | None:
+    """A whole number laid into placeholders split by literals, as Excel does for a phone
+    format like 000-0000000 (502345671 -> 050-2345671)."""
+    if any("." in g.group(1) or "e" in g.group(1).lower() for g in groups) or "%" in section:
+        return None
+    digits = _round_half_up(v, 0)
+    slots = "".join(g.group(1).replace(",", "") for g in groups)
+    digits = digits.zfill(slots.count("0")) if len(digits) < slots.count("0") else digits
+    out: list[str] = []
+    pos = len(digits)
+    end = len(section)
+    for g in reversed(groups):
+        out.append(_literal(section[g.end() : end]))
+        placed = []
+        for ch in reversed(g.group(1).replace(",", "")):
+            if pos > 0:
+                pos -= 1
+                placed.append(digits[pos])
+            elif ch == "0":
+                placed.append("0")
+        out.append("".join(reversed(placed)))
+        end = g.start()
+    head = _literal(section[:end])
+    rest = digits[:pos]  # more digits than placeholders: they go in front
+    sign = "-" if v < 0 else ""
+    return f"{sign}{head}{rest}{''.join(reversed(out))}".strip()
+
+
 def _format_number(v: float, section: str, *, negative_section: bool) -> str | None:
-    number = None
-    for m in _NUMBER_PART.finditer(section):
-        if m.group(1):
-            number = m
-            break
+    groups = [m for m in _NUMBER_PART.finditer(section) if m.group(1)]
+    if len(groups) > 1:
+        return _digit_template(abs(v) if negative_section else v, section, groups)
+    number = groups[0] if groups else None
     if number is None:
         return _literal(section).replace("%", "")
     pattern = number.group(1)
@@ -227,14 +262,14 @@ def _format_number(v: float, section: str, *, negative_section: bool) -> str | N
     value /= 1000**scale
     decimals = len(fraction.replace(",", ""))
     min_digits = integer.replace(",", "").replace("#", "").count("0")
-    whole, _, frac = f"{abs(value):.{decimals}f}".partition(".")
+    whole, _, frac = _round_half_up(value, decimals).partition(".")
     if "," in integer and len(whole) >= min_digits:
         whole = f"{int(whole):,}"
     whole = whole.zfill(min_digits) if min_digits else whole.lstrip("0")
     if "#" in fraction:
         required = fraction.count("0")
         frac = frac.rstrip("0").ljust(required, "0")
-    sign = "-" if value < 0 and not negative_section and float(f"{abs(value):.{decimals}f}") else ""
+    sign = "-" if value < 0 and not negative_section and float(_round_half_up(value, decimals)) else ""
     return f"{sign}{before}{whole}{'.' if frac else ''}{frac}{after}".strip() or "0"
 
 
