@@ -96,6 +96,10 @@ def load_config(path: Path, known: Mapping[str, str],
         data = tomllib.loads(Path(path).read_text(encoding="utf-8-sig"))
     except FileNotFoundError:
         raise InputError(f"--config {path}: file not found.") from None
+    except UnicodeDecodeError:
+        raise InputError(f"--config {path}: not UTF-8 text. Save it as UTF-8 (TOML files are).") from None
+    except OSError as e:
+        raise InputError(f"--config {path}: cannot read it ({e.strerror}).") from None
     except tomllib.TOMLDecodeError as e:
         raise InputError(
             f"--config {path}: not valid TOML ({e}). Write options as key = value, "

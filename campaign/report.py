@@ -135,16 +135,19 @@ def summary(report: RunReport, plan: Plan, ui: Say, argv: list[str], clock: Cloc
 def lanes_table(report: RunReport, ui: Say, clock: Clock) -> None:
     """A line per sender: what it sent, and whether the API stopped it (when and why)."""
     width = max(len("sender"), *(len(lane.label) for lane in report.lanes))
+    others_went_on = not all(lane.retired for lane in report.lanes)
     ui.info(f"  {'sender':<{width}}  {'sent':>6}  {'failed':>6}  {'unknown':>7}  state")
     for lane in report.lanes:
-        state = "done"
+        state = "done" if not lane.left else f"{lane.left} row(s) left for it"
         if lane.retired:
             when = dt.datetime.fromtimestamp(lane.retired_at or clock.now(), clock.tz)
-            state = f"stopped at {when:%H:%M:%S}: {lane.retired}; its rows went to the others"
+            state = f"stopped at {when:%H:%M:%S}: {lane.retired}"
+            if others_went_on:
+                state += "; its rows went to the others"
         ui.info(f"  {lane.label:<{width}}  {lane.sent:>6}  {lane.failed:>6}  {lane.unknown:>7}  {state}")
-    stopped = [lane for lane in report.lanes if lane.retired]
-    for lane in stopped:
-        ui.warn(f"Sender {lane.label} was stopped: {lane.retired}.")
+    for lane in report.lanes:
+        if lane.retired:
+            ui.warn(f"Sender {lane.label} was stopped: {lane.retired}.")
 
 
 def resume_command(argv: list[str]) -> str:

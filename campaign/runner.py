@@ -78,12 +78,12 @@ class Claims:
     journal: str
     skip_within: float | None = None
 
-    def claim(self, jid: str, at: float, *,
-              settle: tuple[int, str] | None = None) -> tuple[int | None, str]:  # fmt: skip
+    def claim(self, jid: str, at: float, *, settle: tuple[int, str] | None = None,
+              min_gap: float = 0.0) -> tuple[int | None, str, float | None]:  # fmt: skip
         since = None if self.skip_within is None else at - self.skip_within
         return self.history.claim(namespace=self.namespace, sender=self.sender, jid=jid,
                                   campaign=self.campaign, journal=self.journal, at=at,
-                                  skip_since=since, settle=settle)  # fmt: skip
+                                  skip_since=since, settle=settle, min_gap=min_gap)  # fmt: skip
 
     def send_times(self, since: float) -> list[float]:
         return self.history.send_times(self.namespace, self.sender, since)
@@ -125,6 +125,13 @@ def merge_journal(rows: list[Row], records: Mapping[str, Record], *, retry_unkno
             row.error = f"earlier attempt failed: {rec.error}"
 
 
+class _Wait:
+    """The number's interval has not passed: another campaign sent through it meanwhile."""
+
+
+WAIT = _Wait()
+
+
 @dataclass
 class Lane:
     """One sender: its own request in flight, pacing, pauses, caps and warm-up."""
@@ -159,6 +166,7 @@ class LaneReport:
     unknown: int
     retired: str
     retired_at: float | None
+    left: int = 0  # rows still queued for it (a stop, a cap, a window)
 
 
 class Runner:
@@ -254,7 +262,7 @@ class Runner:
                 report.results_error = describe_failure(e)
                 report.exit_code = report.exit_code or ExitCode.ABORTED
         report.lanes = [LaneReport(lane.label, lane.sent, lane.failed, lane.unknown, lane.retired,
-                                   lane.retired_at) for lane in self.lanes]  # fmt: skip
+                                   lane.retired_at, len(lane.queue)) for lane in self.lanes]  # fmt: skip
         if report.exit_code == ExitCode.OK and all(lane.retired for lane in self.lanes):
             report.exit_code = ExitCode.ABORTED
             if not report.stopped:
@@ -311,11 +319,17 @@ class Runner:
                         lane.busy = False
                     return
                 outcome = self._send(lane, row)
+                if isinstance(outcome, _Wait):  # not this lane's turn after all: wait, then again
+                    with self._lock:
+                        lane.queue.appendleft(row)
+                        lane.busy = False
+                    continue
                 with self._lock:
                     lane.busy = False
-                    self._counts[row.status] = self._counts.get(row.status, 0) + 1
-                    self._counts["pending"] -= 1
-                    self.progress.advance(row, self._counts)
+                    if row.status != "pending":  # stopped by the API or Ctrl-C: not done yet
+                        self._counts[row.status] = self._counts.get(row.status, 0) + 1
+                        self._counts["pending"] -= 1
+                        self.progress.advance(row, self._counts)
                     if outcome is not None:
                         report.attempted += 1
                         self._after(lane, row, outcome, report)
@@ -438,15 +452,19 @@ class Runner:
             # when a laptop wakes from suspend.
             self.clock.sleep(min(due - now, 60.0))
 
-    def _send(self, lane: Lane, row: Row) -> Outcome | None:
+    def _send(self, lane: Lane, row: Row) -> Outcome | _Wait | None:
         assert row.jid is not None
         before = row.attempts
         started = self.clock.now()
         claim = None
         if lane.claims is not None:
             with self._history:
-                claim, why = lane.claims.claim(row.jid, started, settle=lane.unsettled)
+                claim, why, other = lane.claims.claim(row.jid, started, settle=lane.unsettled,
+                                                      min_gap=lane.pacer.delay)  # fmt: skip
                 lane.unsettled = None
+            if other is not None:  # another campaign sent through this number just now
+                lane.pacer.started(other)
+                return WAIT
             if claim is None:
                 row.status, row.error = "suppressed", why
                 self._flush(lane)

@@ -41,18 +41,33 @@ def parse_senders(instance_ids: str | None, tokens: str | None) -> list[Sender]:
     senders: list[tuple[str, str]] = []
     for n, part in enumerate(parts, 1):
         label, sep, value = part.partition("=")
-        label = label.strip()
+        label, value = label.strip(), value.strip()
         # "abc==" is an ID with base64 padding, not a label: a label is followed by the ID itself.
-        if sep and LABEL.match(label) and value.strip() and not value.startswith("="):
-            senders.append((label, value.strip()))
-        elif sep and len(parts) > 1 and not LABEL.match(label):
+        if sep and LABEL.match(label) and not value.startswith("="):
+            if not value:
+                raise InputError(f"IBOT_INSTANCE_ID entry {n} ({label}=) has no instance ID after "
+                                 "the '='.")  # fmt: skip
+            senders.append((label, value))
+        elif sep and not value.startswith("="):
             raise InputError(
                 f"IBOT_INSTANCE_ID entry {n}: a sender label is 1-32 letters, digits, '_', '.' or "
-                "'-', starting with a letter or digit (e.g. shop=ID)."
+                "'-', starting with a letter or digit (e.g. shop=ID), and senders are separated "
+                "by commas."
             )
         else:
             senders.append((f"#{n}", part))
+    for n, (label, iid) in enumerate(senders, 1):
+        if any(ch.isspace() for ch in iid):
+            raise InputError(
+                f"IBOT_INSTANCE_ID entry {n} ({label}) has a space in its instance ID; instance IDs "
+                "have none. Separate senders with commas: shop=ID1,promo=ID2."
+            )
     token_list = [t.strip() for t in tokens.split(",")] if tokens else []
+    if any(not t or any(ch.isspace() for ch in t) for t in token_list):
+        raise InputError(
+            "IBOT_TOKEN has an empty entry or a space in a token: list one token per sender, "
+            "comma-separated, in IBOT_INSTANCE_ID's order (or one token for all, or none)."
+        )
     if token_list and len(token_list) not in (1, len(senders)):
         raise InputError(
             f"IBOT_TOKEN lists {len(token_list)} tokens for {len(senders)} senders in "
@@ -83,9 +98,13 @@ def choose(senders: Sequence[Sender], wanted: Iterable[str]) -> list[Sender]:
     labels = [s.label for s in senders]
     unknown = [w for w in wanted if w not in labels]
     if unknown:
+        # An instance ID typed by mistake is not echoed back.
+        secret = any(w in (s.instance_id, s.token) for w in unknown for s in senders)
+        shown = "" if secret or not LABEL.match(unknown[0].lstrip("#")) else f" {unknown[0]}"
         raise InputError(
-            f"--sender {unknown[0]}: no such sender. Configured: {', '.join(labels)} "
-            "(labels come from IBOT_INSTANCE_ID, e.g. shop=ID1,promo=ID2; unlabelled ones are #1, #2)."
+            f"--sender{shown}: no such sender{' (it takes a label, not an instance ID)' if secret else ''}."
+            f" Configured: {', '.join(labels)} (labels come from IBOT_INSTANCE_ID, e.g. "
+            "shop=ID1,promo=ID2; unlabelled ones are #1, #2)."
         )
     return [s for s in senders if s.label in wanted]
 

@@ -164,8 +164,11 @@ def run_send(
 
         describe(plan, ui)
         # Credentials are optional for a dry run (its estimate then counts the number's history).
-        senders = _senders(opts, environ, cwd, history, required=not opts.dry_run)
-        several = len(senders) > 1 or len({r.sender for r in plan.rows if r.sender}) > 1
+        senders, configured = _senders(opts, environ, cwd, history, required=not opts.dry_run)
+        # The sender column whenever several numbers are configured (even if --sender picks one).
+        several = configured > 1 or len({r.sender for r in plan.rows if r.sender}) > 1
+        if len(senders) > 1:
+            ui.info(f"Through {len(senders)} senders at once: {', '.join(s.label for s in senders)}.")
         if len(senders) > 1:  # the sender each row would go through (the runner decides again)
             todo_rows = [r for r in plan.rows if r.status in SENDABLE and r.jid]
             picks = assign_all([r.jid or "" for r in todo_rows], [s.key for s in senders])
@@ -204,7 +207,7 @@ def run_send(
             first = senders[0]  # --test-to uses the first sender
             client = IbotClient(http_client(), base_url=base_url, token=first.token,
                                 instance_id=first.instance_id)  # fmt: skip
-            return _test_to(plan, opts, ui, client, clock)
+            return _test_to(plan, opts, ui, client, clock, via=first.label if several else "")
         sendable = [r for r in plan.rows if r.status in SENDABLE]
         todo = len(sendable) if opts.limit is None else min(opts.limit, len(sendable))
         skip_within = None if opts.skip_contacted_within is None else opts.skip_contacted_within * DAY
@@ -232,8 +235,6 @@ def run_send(
                 )
             when = _estimate(todo, lanes[0].pacer, schedule, clock, lanes=len(lanes))
             show_plan(plan, ui, todo, when, namespace, clock)
-            if len(lanes) > 1:
-                ui.info(f"Through {len(lanes)} senders at once: {', '.join(s.label for s in senders)}.")
             if not ui.confirm(f"Send {todo} message(s) now?"):
                 ui.info("Nothing sent.")
                 return 0
@@ -348,7 +349,7 @@ def _check_media(plan: Plan, ui: UI, *, timeout: float) -> None:
 
 
 def _senders(opts: SendOptions, environ: Mapping[str, str], cwd: Path, history: UserState, *,
-             required: bool) -> list[Sender]:  # fmt: skip
+             required: bool) -> tuple[list[Sender], int]:  # fmt: skip
     """The sender numbers of this run, each with its stable key (a digest of its instance ID).
 
     `--sandbox` rehearses the configured senders' lanes under their labels, with made-up IDs.
@@ -370,9 +371,9 @@ def _senders(opts: SendOptions, environ: Mapping[str, str], cwd: Path, history: 
                 "IBOT_INSTANCE_ID=\"shop=ID1,promo=ID2\". To rehearse without an account, add "
                 "--sandbox."
             )
-        return []
+        return [], 0
     chosen = choose(configured, opts.sender)
-    return [replace(s, key=history.sender_id(s.instance_id)) for s in chosen]
+    return [replace(s, key=history.sender_id(s.instance_id)) for s in chosen], len(configured)
 
 
 def _report_template_change(journal: Journal, plan: Plan, opts: SendOptions, ui: UI,
@@ -428,7 +429,8 @@ def _dry_run(plan: Plan, opts: SendOptions, ui: UI, write: Any, schedule: Schedu
     return 0
 
 
-def _test_to(plan: Plan, opts: SendOptions, ui: UI, client: IbotClient, clock: Clock) -> int:
+def _test_to(plan: Plan, opts: SendOptions, ui: UI, client: IbotClient, clock: Clock, *,
+             via: str = "") -> int:  # fmt: skip
     result = to_jid(opts.test_to or "", opts.country)
     if result.jid is None:
         raise InputError(f"--test-to {opts.test_to!r}: {result.problem}.")
@@ -436,9 +438,11 @@ def _test_to(plan: Plan, opts: SendOptions, ui: UI, client: IbotClient, clock: C
         raise InputError("--test-to: no sendable row to take the message from.")
     row, outcome = send_test(plan.rows, kind=plan.kind, client=client, to_jid=result.jid,
                              retries=opts.retries, clock=clock)  # fmt: skip
+    through = f" through sender {via}" if via else ""
     if outcome.kind == "sent":
-        ui.info(f"Test message (row {row.number}'s) sent to {result.jid}. The campaign is untouched.")
+        ui.info(f"Test message (row {row.number}'s) sent to {result.jid}{through}. The campaign is "
+                "untouched.")  # fmt: skip
         return 0
-    ui.warn(f"Test message to {result.jid} not sent: {outcome.message}")
+    ui.warn(f"Test message to {result.jid}{through} not sent: {outcome.message}")
     return 3 if outcome.kind == "abort" else 1
 

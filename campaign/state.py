@@ -209,17 +209,26 @@ class UserState:
     # --- before and after each send ---------------------------------------------------------
 
     def claim(self, *, namespace: str, sender: str, jid: str, campaign: str, journal: str,
-              at: float, skip_since: float | None = None,
-              settle: tuple[int, str] | None = None) -> tuple[int | None, str]:  # fmt: skip
-        """Record a send about to leave, unless another campaign reached `jid` since `skip_since`.
+              at: float, skip_since: float | None = None, settle: tuple[int, str] | None = None,
+              min_gap: float = 0.0) -> tuple[int | None, str, float | None]:  # fmt: skip
+        """Record a send about to leave, unless another campaign reached `jid` since `skip_since`,
+        or sent through this number less than `min_gap` seconds ago (--delay is per number).
 
-        One transaction, so two campaigns running at once cannot both pass the check; `settle`
+        One transaction, so two campaigns running at once cannot both pass the checks; `settle`
         (an earlier send's id and outcome) is recorded in it too, saving a commit per message.
-        Returns (send id, "") or (None, why it was skipped).
+        Returns (send id, "", None), (None, why it was skipped, None), or (None, "", the other
+        campaign's last send through the number) when the interval has not passed yet.
         """
         with self._tx() as db:
             if settle is not None:
                 db.execute("UPDATE sends SET outcome = ? WHERE id = ?", (settle[1], settle[0]))
+            if min_gap > 0:
+                last = db.execute(
+                    "SELECT MAX(at) FROM sends WHERE namespace = ? AND sender = ? AND journal != ?",
+                    (namespace, sender, journal),
+                ).fetchone()[0]
+                if last is not None and at < last + min_gap:
+                    return None, "", last
             if skip_since is not None:
                 found = db.execute(
                     "SELECT campaign, at FROM sends WHERE namespace = ? AND jid = ? AND at >= ?"
@@ -228,7 +237,7 @@ class UserState:
                     (namespace, jid, skip_since, journal),
                 ).fetchone()
                 if found:
-                    return None, contacted(found[0], found[1])
+                    return None, contacted(found[0], found[1]), None
             cur = db.execute(
                 "INSERT INTO sends (namespace, sender, jid, campaign, journal, at)"
                 " VALUES (?, ?, ?, ?, ?, ?)",
@@ -237,7 +246,7 @@ class UserState:
             if (namespace, sender) not in self._known_senders:  # day one of its warm-up, once
                 db.execute("INSERT OR IGNORE INTO senders VALUES (?, ?, ?)", (namespace, sender, at))
                 self._known_senders.add((namespace, sender))
-            return cur.lastrowid, ""
+            return cur.lastrowid, "", None
 
     def finish(self, send_id: int, outcome: str) -> None:
         with self._tx() as db:

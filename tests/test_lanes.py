@@ -171,3 +171,47 @@ def test_the_dry_run_estimate_accounts_for_the_lanes(write_csv) -> None:  # type
         one, three = dry_run("--sender", "shop"), dry_run()
     assert "Sending 30 would take about 3m (" in one, one  # 29 x 8 s = 3m 52s
     assert "Sending 30 would take about 1m (" in three, three  # 9 x 8 s = 1m 12s in each lane
+
+
+@pytest.mark.parametrize(
+    ("ids", "tokens", "message"),
+    [
+        ("my shop=INSTAAA111", None, "a sender label is 1-32 letters"),
+        ("shop=INSTAAA111 promo=INSTBBB222", None, "has a space in its instance ID"),
+        ("shop=,promo=INSTBBB222", None, "entry 1 (shop=) has no instance ID"),
+        ("shop=INSTAAA111,,promo=INSTBBB222", None, "has an empty entry"),
+        ("shop=INSTAAA111,shop=INSTBBB222", None, "names the sender 'shop' twice"),
+        ("shop=INSTAAA111,promo=INSTBBB222", "TOK1,", "IBOT_TOKEN has an empty entry"),
+        ("shop=INSTAAA111,promo=INSTBBB222,vip=INSTCCC333", "T1,T2", "lists 2 tokens for 3 senders"),
+    ],
+)
+def test_malformed_senders_are_exit_2_without_their_values(write_csv, ids: str, tokens: str | None,  # type: ignore[no-untyped-def]
+                                                           message: str) -> None:
+    contacts = write_csv(PEOPLE)
+    env = {**os.environ, "IBOT_INSTANCE_ID": ids, "IBOT_BASE_URL": "http://127.0.0.1:9/api/v1"}
+    if tokens is not None:
+        env["IBOT_TOKEN"] = tokens
+    r = subprocess.run([sys.executable, "-m", "campaign", "send", str(contacts), *FAST],
+                       cwd=contacts.parent, env=env, capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert r.returncode == 2, r.stdout + r.stderr
+    assert message in r.stderr
+    assert "Traceback" not in r.stderr
+    for secret in ("INSTAAA111", "INSTBBB222", "INSTCCC333", "TOK1"):
+        assert secret not in r.stdout + r.stderr
+
+
+def test_another_campaign_sending_through_the_number_holds_the_interval(tmp_path: Path) -> None:
+    from campaign.state import UserState
+
+    with UserState(tmp_path / "home") as history:
+        first = history.claim(namespace="live", sender="n1", jid="1@s.whatsapp.net", campaign="a",
+                              journal="/a", at=100.0, min_gap=4.0)  # fmt: skip
+        early = history.claim(namespace="live", sender="n1", jid="2@s.whatsapp.net", campaign="b",
+                              journal="/b", at=101.0, min_gap=4.0)  # fmt: skip
+        later = history.claim(namespace="live", sender="n1", jid="2@s.whatsapp.net", campaign="b",
+                              journal="/b", at=104.0, min_gap=4.0)  # fmt: skip
+        other_number = history.claim(namespace="live", sender="n2", jid="3@s.whatsapp.net",
+                                     campaign="b", journal="/b", at=101.0, min_gap=4.0)  # fmt: skip
+    assert first[0] is not None
+    assert early == (None, "", 100.0)  # wait: campaign a sent through n1 at 100
+    assert later[0] is not None and other_number[0] is not None

@@ -293,3 +293,12 @@ def test_a_sent_row_keeps_its_planning_warning(cli, write_csv, results) -> None:
     again = cli("send", contacts, "-m", "Hi {{ name }}", "--sandbox", *FAST)  # a resume: still there
     assert "extension 5 dropped" in results(contacts.with_name("contacts.rehearsal.results.csv"))[0]["error"]
     assert again.exit_code == 0
+
+
+def test_a_config_file_that_is_not_utf8_is_exit_2(cli, write_csv, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    contacts = write_csv(PEOPLE)
+    config = tmp_path / "cfg.toml"
+    config.write_bytes(b"\xff\xfe p\x00")
+    r = cli("send", contacts, "-m", "Hi", "--dry-run", "--config", config)
+    assert r.exit_code == 2
+    assert "not UTF-8 text" in r.output
