@@ -606,6 +606,8 @@ def check_base_url(url: str) -> str:
         raise bad("it has a fragment ('#...')")
     if "@" in parts.netloc:
         raise bad("it has a user name or password before the host ('...@')")
+    if re.search(r"%(?:[01][0-9a-fA-F]|7[fF])", parts.path):
+        raise bad("its path has a percent-encoded control character (such as %00)")
     host = parts.netloc.rsplit(":", 1)[0] if port is not None or parts.netloc.endswith(":") else (
         parts.netloc)
     problem = _host_problem(host)
