@@ -176,16 +176,22 @@ class RunnerResult:
     starts: list[float]  # request start times from the journal (Runner's clock)
 
 
-def run_runner(box: Sandbox, n: int, batches: Batches, tmp: Path, *, delay: float = 0.0,
-               event_sleep: bool = False, profile: cProfile.Profile | None = None,
-               phases: Phases | None = None) -> RunnerResult:  # fmt: skip
+def campaign_rows(batches: Batches, n: int, tmp: Path, what: str) -> tuple[int, Path, Sheet, list[Row]]:
+    """A fresh batch of n people as the plan would hand them to the runner, in a folder of its own."""
     batch = batches.take()
-    folder = Path(tempfile.mkdtemp(prefix=f"runner{batch}-", dir=tmp))
+    folder = Path(tempfile.mkdtemp(prefix=f"{what}{batch}-", dir=tmp))
     people = contacts(batch, n)
     sheet = Sheet(path=folder / "contacts.csv", columns=("Name", "Phone"), rows=people,
                   numbers=list(range(2, n + 2)), header_row=1)  # fmt: skip
     rows = [Row(number=i + 2, values=p, jid=jid(batch, i), message=message(p[0]))
             for i, p in enumerate(people)]  # fmt: skip
+    return batch, folder, sheet, rows
+
+
+def run_runner(box: Sandbox, n: int, batches: Batches, tmp: Path, *, delay: float = 0.0,
+               event_sleep: bool = False, profile: cProfile.Profile | None = None,
+               phases: Phases | None = None) -> RunnerResult:  # fmt: skip
+    batch, folder, sheet, rows = campaign_rows(batches, n, tmp, "runner")
     results = folder / "contacts.results.csv"
 
     def write(rows: list[Row]) -> Path:
@@ -259,19 +265,13 @@ def sandbox_process(ids: list[str], latency: float, tmp: Path) -> Iterator[str]:
 
 def run_lanes(k: int, per_lane: int, batches: Batches, tmp: Path) -> float:
     """k senders against a sandbox answering in 50 ms, zero delay, as `campaign send` builds it
-    (real journal and per-user history, claims, one IbotClient per sender on one httpx.Client).
+    (real journal and per-user history, claims, an IbotClient and an httpx.Client per sender).
     Returns the throughput as a ratio to the ideal k / 50 ms."""
     from campaign.runner import Claims, Lane
     from campaign.state import UserState
 
     n = k * per_lane
-    batch = batches.take()
-    folder = Path(tempfile.mkdtemp(prefix=f"lanes{k}-", dir=tmp))
-    people = contacts(batch, n)
-    sheet = Sheet(path=folder / "contacts.csv", columns=("Name", "Phone"), rows=people,
-                  numbers=list(range(2, n + 2)), header_row=1)  # fmt: skip
-    rows = [Row(number=i + 2, values=p, jid=jid(batch, i), message=message(p[0]))
-            for i, p in enumerate(people)]  # fmt: skip
+    _, folder, sheet, rows = campaign_rows(batches, n, tmp, f"lanes{k}")
     ids = [f"bench-instance-{i}" for i in range(k)]
     tz = parse_timezone(None)
     clock = Clock(tz=tz)
