@@ -211,7 +211,7 @@ class Runner:
         self._idle = threading.Condition(self._lock)
         # The journal and the per-user history have one SQLite connection each, shared by the
         # lanes: journal steps go through a group commit, the history has a lock of its own.
-        self._commit = Committer(journal)
+        self._commit = Committer(journal, alone=len(lanes) == 1)
         self._history = threading.Lock()
         self._wake = threading.Event()  # for the thread that rewrites the results (lanes)
         self._save_requested = False
