@@ -84,6 +84,8 @@ def template_digest(source: str) -> str:
 
 
 SQLITE_MAGIC = b"SQLite format 3\x00"
+# The columns of a Record, in its order (a salvage reads the same ones from a damaged file).
+RECORD_COLUMNS = "jid, row_number, status, error, message, media, attempts, started_at, sent_at"
 Op = Callable[[sqlite3.Connection], object]  # one step of a journal transaction
 
 
@@ -338,8 +340,7 @@ class Journal:
     def records(self) -> dict[str, Record]:
         assert self.db is not None
         cur = self.db.execute(
-            "SELECT jid, row_number, status, error, message, media, attempts, started_at, sent_at,"
-            " sender FROM sends"
+            f"SELECT {RECORD_COLUMNS}, sender FROM sends"
         )
         return {r[0]: Record(*r) for r in cur}
 
@@ -557,7 +558,7 @@ def salvage(path: Path, *, sends: Mapping[str, tuple[str, float]], campaign: str
         for key, value in {**meta, "campaign": campaign, "namespace": namespace}.items():
             if value:
                 db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, value))
-        cols = "jid, row_number, status, error, message, media, attempts, started_at, sent_at"
+        cols = RECORD_COLUMNS
         for values in read.values():
             db.execute(f"INSERT OR REPLACE INTO sends ({cols}) VALUES (?,?,?,?,?,?,?,?,?)", values)
         added = 0
@@ -586,7 +587,7 @@ def _readable_rows(path: Path) -> tuple[dict[str, tuple[object, ...]], dict[str,
         db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
     except sqlite3.DatabaseError:
         return rows, meta
-    cols = "jid, row_number, status, error, message, media, attempts, started_at, sent_at"
+    cols = RECORD_COLUMNS
     try:
         with contextlib.suppress(sqlite3.DatabaseError):
             meta = dict(db.execute("SELECT key, value FROM meta").fetchall())

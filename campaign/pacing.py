@@ -9,6 +9,7 @@ campaign on this computer), so they hold across restarts and across campaigns.
 from __future__ import annotations
 
 import bisect
+import copy
 import datetime as dt
 import itertools
 import re
@@ -292,11 +293,8 @@ def forecast(todo: int, *, mean_interval: float, schedule: Schedule, start: floa
     share = -(-todo // max(1, lanes))
     if share == 0:
         return Forecast(0.0, [])
-    sim = Schedule(tz=schedule.tz, window=schedule.window, skip_days=schedule.skip_days,
-                   history=schedule.history, pause_every=schedule.pause_every,
-                   pause_for=schedule.pause_for, warm_up=schedule.warm_up,
-                   first_send=schedule.first_send)  # fmt: skip
-    sim.caps, sim.max_per_day = schedule.caps, schedule.max_per_day
+    sim = copy.copy(schedule)  # every setting as it is; a history of its own to grow
+    sim.history = list(schedule.history)
     per_day: dict[dt.date, list[float]] = {}
     t = start
     simulated = min(share, SIMULATED_SENDS)

@@ -147,7 +147,6 @@ class Lane:
     failed: int = 0
     unknown: int = 0
     consecutive: int = 0
-    waiting: str = ""  # "until HH:MM (why)" while it waits on a cap, pause or window
     retired: str = ""  # why the API (or the breaker) stopped this sender for the run
     retired_at: float | None = None
     busy: bool = False  # a row taken, its outcome not yet recorded
@@ -245,8 +244,7 @@ class Runner:
                 self._run_lanes(report)
             if self._failure is not None:
                 raise self._failure
-            stopped_by_api = all(lane.retired for lane in self.lanes)
-            if not report.stopped and not stopped_by_api and self.limit is not None \
+            if not report.stopped and not self._all_retired() and self.limit is not None \
                     and len(targets) > len(planned):  # fmt: skip
                 report.stopped = f"--limit {self.limit} reached"
         except MACHINE_FAILURES as e:
@@ -263,7 +261,7 @@ class Runner:
                 report.exit_code = report.exit_code or ExitCode.ABORTED
         report.lanes = [LaneReport(lane.label, lane.sent, lane.failed, lane.unknown, lane.retired,
                                    lane.retired_at, len(lane.queue)) for lane in self.lanes]  # fmt: skip
-        if report.exit_code == ExitCode.OK and all(lane.retired for lane in self.lanes):
+        if report.exit_code == ExitCode.OK and self._all_retired():
             report.exit_code = ExitCode.ABORTED
             if not report.stopped:
                 report.stopped = self.lanes[0].retired if len(self.lanes) == 1 else \
@@ -275,6 +273,9 @@ class Runner:
             report.exit_code = ExitCode.ROWS_FAILED
         report.counts = count_statuses(self.rows)
         return report
+
+    def _all_retired(self) -> bool:
+        return all(lane.retired for lane in self.lanes)
 
     def _run_lanes(self, report: RunReport) -> None:
         """One thread per lane; this thread rewrites the results sheet now and then."""
@@ -314,15 +315,11 @@ class Runner:
                 if row is None:
                     return
                 if not self._wait_turn(lane, report, inline_saves=inline_saves):
-                    with self._lock:
-                        lane.queue.appendleft(row)
-                        lane.busy = False
+                    self._put_back(lane, row)
                     return
                 outcome = self._send(lane, row)
                 if isinstance(outcome, _Wait):  # not this lane's turn after all: wait, then again
-                    with self._lock:
-                        lane.queue.appendleft(row)
-                        lane.busy = False
+                    self._put_back(lane, row)
                     continue
                 with self._lock:
                     lane.busy = False
@@ -347,6 +344,11 @@ class Runner:
                     lane.running = False
                     self._idle.notify_all()
                 self._wake.set()
+
+    def _put_back(self, lane: Lane, row: Row) -> None:
+        with self._lock:
+            lane.queue.appendleft(row)
+            lane.busy = False
 
     def _after(self, lane: Lane, row: Row, outcome: Outcome, report: RunReport) -> None:
         """Count the outcome; retire the lane on an abort or its breaker. Called with the lock."""
@@ -431,7 +433,6 @@ class Runner:
                         schedule.first_send = lane.claims.first_send()
             due, reason = schedule.next_allowed(max(now, lane.pacer.due()))
             if due <= now:
-                lane.waiting = ""
                 return True
             if reason and self.stop_outside_window:
                 with self._lock:
@@ -440,7 +441,6 @@ class Runner:
                 return False
             self._flush(lane)  # the last outcome is on disk before any wait
             if reason:
-                lane.waiting = f"until {dt.datetime.fromtimestamp(due, self.clock.tz):%H:%M} ({reason})"
                 who = f"{lane.label}: " if len(self.lanes) > 1 else ""
                 self.progress.waiting(due, who + reason)
                 if inline_saves:

@@ -169,7 +169,7 @@ def run_send(
         several = configured > 1 or len({r.sender for r in plan.rows if r.sender}) > 1
         if len(senders) > 1:
             ui.info(f"Through {len(senders)} senders at once: {', '.join(s.label for s in senders)}.")
-        if len(senders) > 1:  # the sender each row would go through (the runner decides again)
+            # The sender each row would go through (the runner decides again as it starts).
             todo_rows = [r for r in plan.rows if r.status in SENDABLE and r.jid]
             picks = assign_all([r.jid or "" for r in todo_rows], [s.key for s in senders])
             for row, pick in zip(todo_rows, picks, strict=True):
@@ -198,10 +198,10 @@ def run_send(
         elif namespace.rehearsal:
             ui.info(f"Rehearsal: sending to {namespace.description}, not WhatsApp; its journal and "
                     "history are its own, so the real run later still sends to everyone.")  # fmt: skip
+
         def http_client() -> Any:  # one per sender: a pool of one kept-alive connection each
             return stack.enter_context(
                 make_http_client(timeout=opts.timeout, connect_timeout=min(10.0, opts.timeout)))
-
 
         if opts.test_to:
             first = senders[0]  # --test-to uses the first sender
@@ -220,8 +220,10 @@ def run_send(
                 last = max((t for t in (last, journal.last_request()) if t is not None), default=None)
             if last is not None:
                 pacer.started(last)
-            lane_schedule = schedule if sender is senders[0] else new_schedule()
-            _load_history(lane_schedule, history, namespace, sender.key, clock)
+            lane_schedule = schedule  # the first sender's: its history is loaded above
+            if sender is not senders[0]:
+                lane_schedule = new_schedule()
+                _load_history(lane_schedule, history, namespace, sender.key, clock)
             client = IbotClient(http_client(), base_url=base_url, token=sender.token,
                                 instance_id=sender.instance_id)  # fmt: skip
             claims = Claims(history, namespace=namespace.key, sender=sender.key, campaign=name,
