@@ -15,7 +15,6 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import hmac
-import ipaddress
 import os
 import secrets
 import sqlite3
@@ -25,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from campaign.client import is_loopback
 from campaign.errors import InputError
 from campaign.journal import write_transaction
 
@@ -98,16 +98,6 @@ def namespace_for(base_url: str, *, sandbox: bool) -> Namespace:
     if path != "/api/v1":
         suffix += "-" + hashlib.sha256(path.encode()).hexdigest()[:6]
     return Namespace(f"loopback:{key}", True, suffix, f"the local API at {parts.netloc}")
-
-
-def is_loopback(host: str) -> bool:
-    host = host.strip("[]").rstrip(".").lower()
-    if host == "localhost" or host.endswith(".localhost"):
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 class UserState:
