@@ -13,10 +13,9 @@ from click.testing import CliRunner, Result
 
 from campaign.cli import main
 from campaign.sandbox import Sandbox
+from tests.helpers import SANDBOX_INSTANCE, SANDBOX_TOKEN, read_results
 
 Cells = Sequence[Sequence[object]]
-SANDBOX_TOKEN = "SENTINEL-TOKEN-5f3a9c"
-SANDBOX_INSTANCE = "SENTINEL-INSTANCE-77e1"
 
 
 @pytest.fixture(autouse=True)
@@ -102,16 +101,6 @@ def cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[..., Result
                                   catch_exceptions=False)  # fmt: skip
 
     return run
-
-
-def read_results(path: Path) -> list[dict[str, str]]:
-    """The results sheet as the user would read it: CSV via csv, XLSX via openpyxl."""
-    if path.suffix == ".csv":
-        with open(path, encoding="utf-8-sig", newline="") as f:
-            return list(csv.DictReader(f))
-    wb = openpyxl.load_workbook(path, read_only=True)
-    rows = [[("" if c is None else c) for c in r] for r in wb.active.iter_rows(values_only=True)]
-    return [dict(zip(rows[0], r, strict=True)) for r in rows[1:]]
 
 
 @pytest.fixture

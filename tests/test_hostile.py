@@ -11,7 +11,6 @@ import os
 import resource
 import signal
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable
@@ -22,26 +21,29 @@ from click.testing import Result
 
 from campaign.render import MAX_TEXT
 from campaign.sandbox import Faults, Sandbox
-from tests.conftest import SANDBOX_INSTANCE, SANDBOX_TOKEN, read_results
-from tests.test_render import ESCAPES, RUNAWAYS
+from tests.helpers import (
+    ESCAPES,
+    FAST,
+    RUNAWAYS,
+    SANDBOX_INSTANCE,
+    SANDBOX_TOKEN,
+    api_env,
+    read_results,
+    run_campaign,
+    start_campaign,
+)
 
 PEOPLE = [["Name", "Phone"], ["Dana", "0502345678"], ["Avi", "0502345679"]]
-FAST = ("--yes", "--pace", "fast", "--delay", "0", "--jitter", "0", "--quiet", "--results", "out.csv")
+OPTIONS = (*FAST, "--results", "out.csv")
 
 
 def env_for(url: str, home: Path, **extra: str) -> dict[str, str]:
-    return {**os.environ, "IBOT_TOKEN": SANDBOX_TOKEN, "IBOT_INSTANCE_ID": SANDBOX_INSTANCE,
-            "IBOT_BASE_URL": url, "CAMPAIGN_HOME": str(home), "PYTHONUNBUFFERED": "1",
-            **extra}  # fmt: skip
+    return api_env(url, CAMPAIGN_HOME=str(home), **extra)
 
 
 def start(contacts: Path, env: dict[str, str], *args: str) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "campaign", "send", str(contacts), "-m", "Hi {{ name }}",
-         *FAST, *args],
-        cwd=contacts.parent, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-        text=True, errors="replace",
-    )  # fmt: skip
+    return start_campaign("send", contacts, "-m", "Hi {{ name }}", *OPTIONS, *args, cwd=contacts.parent,
+                          env=env)  # fmt: skip
 
 
 def run(contacts: Path, env: dict[str, str], *args: str, timeout: float = 60
@@ -96,10 +98,7 @@ def test_a_template_reading_the_token_or_looping_forever_stops_in_a_subprocess(
                    "{% for i in range(10**9) %}{{ i }}{% endfor %}", "{{ 'a' * 10**9 }}",
                    "{% macro f() %}{{ f() }}{% endmacro %}{{ f() }}"):  # fmt: skip
         began = time.monotonic()
-        proc = subprocess.run(
-            [sys.executable, "-m", "campaign", "send", str(contacts), "-m", source, *FAST],
-            cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60,
-        )  # fmt: skip
+        proc = run_campaign("send", contacts, "-m", source, *OPTIONS, cwd=tmp_path, env=env, timeout=60)
         out = proc.stdout + proc.stderr
         assert proc.returncode == 2, out
         assert "row 2" in out and "--message" in out
@@ -189,7 +188,7 @@ def test_a_bad_base_url_is_exit_2_before_anything_is_recorded(
     contacts = write_csv(PEOPLE)
     env = {"IBOT_TOKEN": SANDBOX_TOKEN, "IBOT_INSTANCE_ID": SANDBOX_INSTANCE,
            "CAMPAIGN_HOME": str(tmp_path / "home")}  # fmt: skip
-    result = cli("send", contacts, "-m", "Hi", *FAST, "--base-url", url, env=env)
+    result = cli("send", contacts, "-m", "Hi", *OPTIONS, "--base-url", url, env=env)
     assert result.exit_code == 2, result.output
     assert "Give the API root as http(s)://host/path" in result.output
     assert not (tmp_path / ".campaign").exists() and not (tmp_path / "out.csv").exists()

@@ -9,7 +9,6 @@ import os
 import random
 import signal
 import subprocess
-import sys
 import threading
 import time
 from collections import Counter
@@ -19,29 +18,24 @@ import pytest
 
 from campaign.sandbox import Faults, Sandbox
 from campaign.senders import assign, parse_senders
-from tests.conftest import SANDBOX_TOKEN
+from tests.helpers import FAST, HI, SANDBOX_TOKEN, api_env, run_campaign, start_campaign
 
 IDS = {"shop": "INSTANCE-SHOP-1a", "promo": "INSTANCE-PROMO-2b", "vip": "INSTANCE-VIP-3c"}
 PEOPLE = [["Name", "Phone"]] + [[f"P{i}", f"0502347{i:03d}"] for i in range(30)]
-FAST = ("-m", "Hi {{ name }}", "--yes", "--pace", "fast", "--delay", "0", "--jitter", "0", "--quiet")
+ARGS = (*HI, *FAST)
 
 
 def env_for(box: Sandbox, labels: tuple[str, ...] = ("shop", "promo", "vip")) -> dict[str, str]:
-    return {**os.environ, "IBOT_INSTANCE_ID": ",".join(f"{label}={IDS[label]}" for label in labels),
-            "IBOT_TOKEN": SANDBOX_TOKEN, "IBOT_BASE_URL": box.url}  # fmt: skip
+    return api_env(box.url, IBOT_INSTANCE_ID=",".join(f"{label}={IDS[label]}" for label in labels))
 
 
 def run(contacts: Path, box: Sandbox, *args: str, labels: tuple[str, ...] = ("shop", "promo", "vip"),
         ) -> subprocess.CompletedProcess[str]:  # fmt: skip
-    return subprocess.run([sys.executable, "-m", "campaign", "send", str(contacts), *FAST, *args],
-                          cwd=contacts.parent, env=env_for(box, labels), capture_output=True,
-                          text=True, timeout=120)  # fmt: skip
+    return run_campaign("send", contacts, *ARGS, *args, cwd=contacts.parent, env=env_for(box, labels))
 
 
 def start(contacts: Path, box: Sandbox, *args: str) -> subprocess.Popen[str]:
-    return subprocess.Popen([sys.executable, "-m", "campaign", "send", str(contacts), *FAST, *args],
-                            cwd=contacts.parent, env=env_for(box), stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True)  # fmt: skip
+    return start_campaign("send", contacts, *ARGS, *args, cwd=contacts.parent, env=env_for(box))
 
 
 def sandbox(faults: Faults | None = None) -> Sandbox:
@@ -161,11 +155,8 @@ def test_the_dry_run_estimate_accounts_for_the_lanes(write_csv) -> None:  # type
     contacts = write_csv(PEOPLE)
 
     def dry_run(*args: str) -> str:
-        return subprocess.run(
-            [sys.executable, "-m", "campaign", "send", str(contacts), "-m", "Hi {{ name }}",
-             "--dry-run", "--pace", "fast", "--jitter", "0", *args],
-            cwd=contacts.parent, env=env_for(box), capture_output=True, text=True,
-        ).stdout  # fmt: skip
+        return run_campaign("send", contacts, *HI, "--dry-run", "--pace", "fast", "--jitter", "0", *args,
+                            cwd=contacts.parent, env=env_for(box)).stdout  # fmt: skip
 
     with sandbox() as box:
         one, three = dry_run("--sender", "shop"), dry_run()
@@ -191,8 +182,7 @@ def test_malformed_senders_are_exit_2_without_their_values(write_csv, ids: str, 
     env = {**os.environ, "IBOT_INSTANCE_ID": ids, "IBOT_BASE_URL": "http://127.0.0.1:9/api/v1"}
     if tokens is not None:
         env["IBOT_TOKEN"] = tokens
-    r = subprocess.run([sys.executable, "-m", "campaign", "send", str(contacts), *FAST],
-                       cwd=contacts.parent, env=env, capture_output=True, text=True, timeout=60)  # fmt: skip
+    r = run_campaign("send", contacts, *ARGS, cwd=contacts.parent, env=env, timeout=60)
     assert r.returncode == 2, r.stdout + r.stderr
     assert message in r.stderr
     assert "Traceback" not in r.stderr

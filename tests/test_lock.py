@@ -10,24 +10,34 @@ import os
 import shutil
 import signal
 import subprocess
-import sys
 from collections import Counter
 from pathlib import Path
 
 from campaign.sandbox import Sandbox
-from tests.conftest import SANDBOX_INSTANCE, SANDBOX_TOKEN
-from tests.test_resume import FAST, PEOPLE, Gate, start_cli
+from tests.helpers import (
+    FAST,
+    HI,
+    SANDBOX_INSTANCE,
+    SANDBOX_TOKEN,
+    Gate,
+    api_env,
+    run_campaign,
+    start_campaign,
+)
+
+PEOPLE = [["Name", "Phone"]] + [[f"P{i}", f"05023456{i:02d}"] for i in range(6)]
+
+
+def start_cli(contacts: Path, url: str) -> subprocess.Popen[str]:
+    """Run A, from the contacts' folder."""
+    return start_campaign("send", contacts, *HI, *FAST, cwd=contacts.parent, env=api_env(url))
 
 
 def run_b(contacts: Path, url: str, *args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
     """The second run, from the contacts' folder or another working directory (relative path)."""
     cwd = cwd or contacts.parent
-    env = {**os.environ, "IBOT_TOKEN": SANDBOX_TOKEN, "IBOT_INSTANCE_ID": SANDBOX_INSTANCE,
-           "IBOT_BASE_URL": url}  # fmt: skip
-    return subprocess.run(
-        [sys.executable, "-m", "campaign", "send", os.path.relpath(contacts, cwd), *FAST, *args],
-        cwd=cwd, env=env, capture_output=True, text=True, timeout=60,
-    )  # fmt: skip
+    return run_campaign("send", os.path.relpath(contacts, cwd), *HI, *FAST, *args, cwd=cwd,
+                        env=api_env(url), timeout=60)  # fmt: skip
 
 
 def attack(tmp_path: Path, write_csv, prepare, *b_args: str, cwd: Path | None = None) -> str:  # type: ignore[no-untyped-def]

@@ -2,18 +2,14 @@
 
 from __future__ import annotations
 
-import os
 import resource
 import signal
 import subprocess
-import sys
 from collections import Counter
 from pathlib import Path
 
 from campaign.sandbox import Sandbox
-from tests.conftest import SANDBOX_INSTANCE, SANDBOX_TOKEN
-
-FAST = ("--yes", "--pace", "fast", "--delay", "0", "--jitter", "0", "--quiet")
+from tests.helpers import FAST, SANDBOX_INSTANCE, SANDBOX_TOKEN, api_env, run_campaign
 
 
 def run(contacts: Path, url: str, *args: str,
@@ -23,12 +19,7 @@ def run(contacts: Path, url: str, *args: str,
         if max_file_bytes is not None:
             resource.setrlimit(resource.RLIMIT_FSIZE, (max_file_bytes, max_file_bytes))
 
-    env = {**os.environ, "IBOT_TOKEN": SANDBOX_TOKEN, "IBOT_INSTANCE_ID": SANDBOX_INSTANCE,
-           "IBOT_BASE_URL": url}  # fmt: skip
-    return subprocess.run(
-        [sys.executable, "-m", "campaign", "send", str(contacts), *args],
-        cwd=contacts.parent, env=env, capture_output=True, text=True, timeout=120, preexec_fn=limit,
-    )  # fmt: skip
+    return run_campaign("send", contacts, *args, cwd=contacts.parent, env=api_env(url), preexec_fn=limit)
 
 
 def test_a_disk_that_fills_up_mid_run_stops_with_every_outcome_kept(write_csv, results) -> None:  # type: ignore[no-untyped-def]

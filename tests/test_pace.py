@@ -7,12 +7,27 @@ import itertools
 import threading
 from pathlib import Path
 
+import pytest
+
 from campaign.journal import Journal
 from campaign.pacing import PRESETS, Pace, Pacer, Schedule, forecast, resolve_pace, warm_up_cap
 from campaign.plan import Row
 from campaign.runner import Claims, Clock, Runner
 from campaign.state import UserState
-from tests.test_schedule import TZ, FakeTime, at, local, make_rows, recording_client
+from tests.helpers import (
+    FAST,
+    SANDBOX_INSTANCE,
+    SANDBOX_TOKEN,
+    TZ,
+    FakeTime,
+    Gate,
+    api_env,
+    at,
+    local,
+    make_rows,
+    recording_client,
+    start_campaign,
+)
 
 
 def test_each_preset_has_its_published_values() -> None:
@@ -169,17 +184,7 @@ GREETING = "{{ pick('Hi', 'Hello', 'Hey') }} {{ name }}, {{ pick('see you soon',
 
 
 def cli_process(contacts: Path, url: str, *args: str):  # type: ignore[no-untyped-def]
-    import os
-    import subprocess
-    import sys
-
-    from tests.conftest import SANDBOX_INSTANCE, SANDBOX_TOKEN
-
-    env = {**os.environ, "IBOT_TOKEN": SANDBOX_TOKEN, "IBOT_INSTANCE_ID": SANDBOX_INSTANCE,
-           "IBOT_BASE_URL": url}  # fmt: skip
-    return subprocess.Popen([sys.executable, "-m", "campaign", "send", str(contacts), *args],
-                            cwd=contacts.parent, env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True)  # fmt: skip
+    return start_campaign("send", contacts, *args, cwd=contacts.parent, env=api_env(url))
 
 
 def test_pick_is_the_same_in_the_dry_run_the_send_and_after_a_kill(write_csv, results) -> None:  # type: ignore[no-untyped-def]
@@ -187,12 +192,10 @@ def test_pick_is_the_same_in_the_dry_run_the_send_and_after_a_kill(write_csv, re
     from collections import Counter
 
     from campaign.sandbox import Sandbox
-    from tests.conftest import SANDBOX_INSTANCE, SANDBOX_TOKEN
-    from tests.test_resume import Gate
 
     people = [["Name", "Phone"]] + [[f"P{i}", f"05023458{i:02d}"] for i in range(12)]
     contacts = write_csv(people)
-    fast = ("-m", GREETING, "--yes", "--pace", "fast", "--delay", "0", "--jitter", "0", "--quiet")
+    fast = ("-m", GREETING, *FAST)
     gate = Gate(5)
     with Sandbox(token=SANDBOX_TOKEN, instance_id=SANDBOX_INSTANCE, on_accept=gate) as box:
         dry = cli_process(contacts, box.url, *fast, "--dry-run")
@@ -214,10 +217,10 @@ def test_pick_is_the_same_in_the_dry_run_the_send_and_after_a_kill(write_csv, re
     assert len({text.split(", ")[1] for text in planned.values()}) == 2
 
 
+@pytest.mark.slow
 def test_the_default_pace_leaves_at_least_30_seconds_between_sends(write_csv) -> None:  # type: ignore[no-untyped-def]
     """The one real-time test of pacing (30-60 s): everything else runs on an injected clock."""
     from campaign.sandbox import Sandbox
-    from tests.conftest import SANDBOX_INSTANCE, SANDBOX_TOKEN
 
     contacts = write_csv([["Name", "Phone"], ["A", "0502345671"], ["B", "0502345672"]])
     with Sandbox(token=SANDBOX_TOKEN, instance_id=SANDBOX_INSTANCE) as box:

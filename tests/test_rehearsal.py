@@ -16,10 +16,9 @@ from campaign.runner import Clock
 from campaign.sandbox import Sandbox
 from campaign.session import run_send
 from campaign.state import LIVE, namespace_for
-from tests.conftest import SANDBOX_INSTANCE, SANDBOX_TOKEN
+from tests.helpers import FAST, SANDBOX_INSTANCE, SANDBOX_TOKEN, start_campaign
 
 PEOPLE = [["Name", "Phone"]] + [[f"P{i}", f"05023456{i:02d}"] for i in range(8)]
-FAST = ("--yes", "--pace", "fast", "--delay", "0", "--jitter", "0", "--quiet")
 
 
 @pytest.fixture
@@ -197,8 +196,6 @@ def test_leftover_temp_files_of_a_killed_write_are_removed(cli, write_csv, sandb
 
 def test_skip_contacted_within_holds_for_two_campaigns_running_at_once(write_csv, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     import os
-    import subprocess
-    import sys
 
     from campaign.sandbox import Faults
 
@@ -207,11 +204,9 @@ def test_skip_contacted_within_holds_for_two_campaigns_running_at_once(write_csv
     with Sandbox(token=SANDBOX_TOKEN, instance_id=SANDBOX_INSTANCE) as box:
         box.faults = Faults(latency=0.1)
         env = {**os.environ, **real_env(box)}
-        procs = [subprocess.Popen(
-            [sys.executable, "-m", "campaign", "send", str(contacts), "-m", f"Offer {n}", "--name", n,
-             "--skip-contacted-within", "1", *FAST], env=env, cwd=tmp_path,
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-        ) for n in ("autumn", "winter")]  # fmt: skip
+        procs = [start_campaign("send", contacts, "-m", f"Offer {n}", "--name", n,
+                                "--skip-contacted-within", "1", *FAST, cwd=tmp_path, env=env)
+                 for n in ("autumn", "winter")]  # fmt: skip
         outputs = [p.communicate(timeout=120)[0] for p in procs]
         counts = Counter(m.jid for m in box.received)
     assert [p.returncode for p in procs] == [0, 0], outputs

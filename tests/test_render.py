@@ -9,6 +9,7 @@ import pytest
 
 from campaign.errors import InputError, TemplateError
 from campaign.render import MessageTemplate, read_template, snake_case
+from tests.helpers import ESCAPES, RUNAWAYS
 
 COLUMNS = ("First Name", "שם", "עיר מגורים", "E-mail", "Phone", "Amount")
 DANA = ("Dana", "דנה", "תל אביב", "dana@example.com", "0502345678", "120")
@@ -184,64 +185,6 @@ def test_read_template_not_utf8(template: Callable[..., Path]) -> None:
 
 
 # --- the sandbox (issue 11) ------------------------------------------------------------------
-
-ESCAPES = [
-    "{{ cycler.__init__.__globals__.os.popen('id').read() }}",
-    "{{ cycler.__init__.__globals__.os.environ['IBOT_TOKEN'] }}",
-    "{{ joiner.__init__.__globals__ }}",
-    "{{ namespace.__init__.__globals__ }}",
-    "{{ lipsum.__globals__['os'] }}",
-    "{{ ''.__class__.__mro__[1].__subclasses__() }}",
-    "{{ first_name.__class__.__mro__ }}",
-    "{{ ''|attr('__class__')|attr('__mro__') }}",
-    "{{ cycler|attr('__init__')|attr('__globals__') }}",
-    "{{ '{0.__class__}'.format(first_name) }}",
-    "{{ '{0.__init__.__globals__}'.format(cycler) }}",
-    "{{ first_name.format_map.__self__ }}",
-    "{{ self._TemplateReference__context }}",
-    "{{ self.__dict__ }}",
-    "{{ config }}",
-    "{{ environ }}",
-    "{{ request.environ }}",
-    "{{ range.__globals__ }}",
-    "{{ pick.__globals__ }}",
-    "{{ row.__class__.__base__.__subclasses__() }}",
-    "{{ dict.__base__.__subclasses__() }}",
-    "{% set l = [1] %}{{ l.append(2) }}",
-    "{{ dict(a=1).update(b=2) }}",
-    "{{ 'x'.encode() }}",
-    "{% include '/etc/passwd' %}",
-    "{% extends 'base.txt' %}",
-    "{% import 'os' as os %}{{ os }}",
-]
-
-RUNAWAYS = [
-    "{% for i in range(10**9) %}x{% endfor %}",
-    "{{ 'a' * 10**9 }}",
-    "{{ 10 ** 1000000 }}",
-    "{% macro f(n) %}{{ f(n) }}{% endmacro %}{{ f(1) }}",
-    "{% block b %}{{ self.b() }}{% endblock %}",
-    "{% for x in [1] recursive %}{{ loop([1]) }}{% endfor %}",
-    "{% for i in range(9999) %}{% for j in range(9999) %}{% endfor %}{% endfor %}",
-    "{% for i in range(9999) %}{% for j in range(9999) %}x{% endfor %}{% endfor %}",
-    "{% set ns = namespace(s='a') %}{% for i in range(40) %}{% set ns.s = ns.s ~ ns.s %}"
-    "{% endfor %}{{ ns.s|length }}",
-    "{% set ns = namespace(s='a') %}{% for i in range(40) %}{% set ns.s = ns.s + ns.s %}"
-    "{% endfor %}",
-    "{{ 'a'|center(10**9) }}",
-    "{{ 'a'.ljust(10**9) }}",
-    "{{ '%0100000000d' % 1 }}",
-    "{{ '%*d'|format(10**9, 1) }}",
-    "{{ '{:>1000000000}'.format(1) }}",
-    "{{ ('a' * 60000).replace('', 'bbbbbb') }}",
-    "{{ ('a' * 60000)|replace('a', 'bbbbbb') }}",
-    "{{ ('a' * 60000).join('a' * 60000) }}",
-    "{{ ['a' * 60000] * 60000 }}",
-    "{{ 'x'|indent(10**9, true) }}",
-    "{{ [1]|batch(10**9, 'x')|list }}",
-    "{{ 'a\tb'.expandtabs(10**9) }}",
-    "{{ lipsum(10**6) }}",
-]
 
 
 @pytest.mark.parametrize("source", ESCAPES + RUNAWAYS)

@@ -2,43 +2,24 @@
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
-import sys
 import threading
 from collections import Counter
 from pathlib import Path
 
 import pytest
 
-from campaign.sandbox import Faults, Received, Sandbox
-from tests.conftest import SANDBOX_INSTANCE, SANDBOX_TOKEN
+from campaign.sandbox import Faults, Sandbox
+from tests.helpers import FAST, HI, SANDBOX_INSTANCE, SANDBOX_TOKEN, Gate, api_env, start_campaign
 
 N = 6
 PEOPLE = [["Name", "Phone"]] + [[f"P{i}", f"05023456{i:02d}"] for i in range(N)]
-FAST = ("-m", "Hi {{ name }}", "--yes", "--pace", "fast", "--delay", "0", "--jitter", "0", "--quiet")
-
-
-class Gate:
-    """Holds the sandbox's reply to the k-th accepted message until released."""
-
-    def __init__(self, k: int | None) -> None:
-        self.k, self.reached, self.release = k, threading.Event(), threading.Event()
-
-    def __call__(self, item: Received) -> None:
-        if self.k is not None and item.seq == self.k:
-            self.reached.set()
-            self.release.wait(10)
+ARGS = (*HI, *FAST)
 
 
 def start_cli(contacts: Path, url: str, *args: str) -> subprocess.Popen[str]:
-    env = {**os.environ, "IBOT_TOKEN": SANDBOX_TOKEN, "IBOT_INSTANCE_ID": SANDBOX_INSTANCE,
-           "IBOT_BASE_URL": url, "PYTHONUNBUFFERED": "1"}  # fmt: skip
-    return subprocess.Popen(
-        [sys.executable, "-m", "campaign", "send", str(contacts), *FAST, *args],
-        cwd=contacts.parent, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-    )  # fmt: skip
+    return start_campaign("send", contacts, *ARGS, *args, cwd=contacts.parent, env=api_env(url))
 
 
 def kill_in_flight(contacts: Path, box: Sandbox, gate: Gate) -> None:
@@ -161,7 +142,7 @@ def test_a_second_run_while_one_is_running_is_refused(tmp_path, write_csv, cli):
         assert gate.reached.wait(30)
         env = {"IBOT_TOKEN": SANDBOX_TOKEN, "IBOT_INSTANCE_ID": SANDBOX_INSTANCE,
                "IBOT_BASE_URL": box.url}  # fmt: skip
-        r = cli("send", contacts, *FAST, env=env)
+        r = cli("send", contacts, *ARGS, env=env)
         assert r.exit_code == 2
         assert "another run of this campaign is in progress" in r.output
         gate.release.set()
@@ -183,11 +164,11 @@ def test_rows_appended_to_the_sheet_are_sent_on_the_next_run(
     tmp_path, write_csv, cli, sandbox, sandbox_env, results
 ):
     contacts = write_csv(PEOPLE)
-    assert cli("send", contacts, *FAST, env=sandbox_env).exit_code == 0
+    assert cli("send", contacts, *ARGS, env=sandbox_env).exit_code == 0
     first = read_sent_at(results(contacts.with_name("contacts.rehearsal.results.csv")))
     # The marketer re-exports with new rows at the top and at the end: order must not matter.
     write_csv([PEOPLE[0], ["New0", "0547654300"], *PEOPLE[1:], ["New1", "0547654301"]])
-    r = cli("send", contacts, *FAST, env=sandbox_env)
+    r = cli("send", contacts, *ARGS, env=sandbox_env)
     assert r.exit_code == 0, r.output
     received = Counter(m.jid for m in sandbox.received)
     assert len(received) == N + 2 and max(received.values()) == 1
@@ -219,7 +200,7 @@ def test_locked_results_file_gets_a_timestamped_copy(
     target.write_bytes(b"old")
     lock = contacts.with_name("~$contacts.rehearsal.results.xlsx")  # what Excel leaves while it is open
     lock.write_bytes(b"")
-    r = cli("send", contacts, *FAST, env=sandbox_env)
+    r = cli("send", contacts, *ARGS, env=sandbox_env)
     assert r.exit_code == 0, r.output
     copies = sorted(tmp_path.glob("contacts.rehearsal.results.2*.xlsx"))
     assert len(copies) == 1

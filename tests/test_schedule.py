@@ -6,57 +6,14 @@ import datetime as dt
 import itertools
 import threading
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
-import httpx
 import pytest
 
-from campaign.client import IbotClient
 from campaign.errors import InputError
 from campaign.journal import Journal
 from campaign.pacing import Pacer, Schedule, parse_skip_days, parse_window
-from campaign.plan import Row
 from campaign.runner import Clock, Runner
-
-TZ = ZoneInfo("Asia/Jerusalem")
-
-
-class FakeTime:
-    """A clock whose sleep moves time forward instantly."""
-
-    def __init__(self, start: dt.datetime) -> None:
-        self.t = start.timestamp()
-        self.slept: list[float] = []
-
-    def now(self) -> float:
-        return self.t
-
-    def sleep(self, seconds: float) -> None:
-        self.slept.append(seconds)
-        self.t += max(0.0, seconds)
-
-
-def at(*args: int) -> float:
-    return dt.datetime(*args, tzinfo=TZ).timestamp()
-
-
-def local(t: float) -> dt.datetime:
-    return dt.datetime.fromtimestamp(t, TZ)
-
-
-def recording_client(fake: FakeTime, sent: list[tuple[float, str]]) -> IbotClient:
-    def handler(request: httpx.Request) -> httpx.Response:
-        sent.append((fake.now(), request.url.params["jid"]))
-        fake.t += 0.3  # the API's latency counts toward the interval
-        return httpx.Response(200, json={"success": True, "message": "Message sent successfully!"})
-
-    http = httpx.Client(transport=httpx.MockTransport(handler))
-    return IbotClient(http, base_url="https://api.test/v1", token="t", instance_id="i")
-
-
-def make_rows(n: int, start: int = 0) -> list[Row]:
-    return [Row(number=i + 2, values=(str(i),), jid=f"97250{1000000 + i}@s.whatsapp.net",
-                message=f"hello {i}") for i in range(start, start + n)]  # fmt: skip
+from tests.helpers import TZ, FakeTime, at, local, make_rows, recording_client
 
 
 def run(rows, fake, journal, schedule, *, delay=60.0, jitter=0.0, limit=None, stop_outside=False):

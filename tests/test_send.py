@@ -10,7 +10,7 @@ import pytest
 
 from campaign.cli import ConsoleUI
 from campaign.sandbox import Faults
-from tests.conftest import SANDBOX_TOKEN
+from tests.helpers import FAST, SANDBOX_TOKEN
 
 PEOPLE = [
     ["Name", "Phone", "City"],
@@ -22,7 +22,6 @@ PEOPLE = [
 JIDS = ["972502345678@s.whatsapp.net", "972547654321@s.whatsapp.net",
         "972523456789@s.whatsapp.net", "972531234567@s.whatsapp.net"]  # fmt: skip
 TEXT = "שלום {{ name }}!{% if city %} נתראה ב{{ city }}.{% endif %}"
-FAST = ("--yes", "--pace", "fast", "--delay", "0", "--jitter", "0")
 
 
 @pytest.fixture
