@@ -279,6 +279,80 @@ def sandbox(port: int, token: str | None, instance_id: tuple[str, ...], failure_
                                   "Pick another --port.")) from None  # fmt: skip
 
 
+def _home() -> Path:
+    from campaign.state import home
+
+    return home()
+
+
+@main.command()
+@click.argument("name", required=False)
+@click.option("--json", "as_json", is_flag=True, help="Print the campaigns as JSON (the same "
+              "fields the dashboard shows).")
+def status(name: str | None, as_json: bool) -> None:
+    """Every campaign on this computer: its state, sent of total, the next send and why it waits.
+
+    With NAME: per sender, sends per day against the caps, the last errors and the paths.
+    Read-only: it never waits for a run and never stops one."""
+    import json
+
+    from campaign.status import collect, details, lines
+
+    try:
+        found = collect(_home(), name=name)
+    except CampaignError as e:
+        raise cli_error(e) from None
+    if as_json:
+        click.echo(json.dumps(found if name is None else found[0], indent=2, ensure_ascii=False))
+        return
+    for line in details(found[0]) if name is not None else lines(found):
+        click.echo(line)
+
+
+def _control(name: str, action: str) -> None:
+    from campaign.control import request
+
+    try:
+        click.echo(request(_home(), name, action))
+    except CampaignError as e:
+        raise cli_error(e) from None
+
+
+@main.command()
+@click.argument("name")
+def pause(name: str) -> None:
+    """Pause campaign NAME: the send under way finishes and is recorded, nothing new starts."""
+    _control(name, "pause")
+
+
+@main.command()
+@click.argument("name", required=False)
+@click.option("--all", "every", is_flag=True, help="Start again every campaign that was "
+              "running, waiting or scheduled when its process ended (after a reboot).")
+def resume(name: str | None, every: bool) -> None:
+    """Resume campaign NAME: a paused one goes on; a stopped one starts again in the background
+    with the options it had (nobody gets the message twice)."""
+    if every == (name is not None):
+        raise click.UsageError("give a campaign NAME or --all (campaign status lists them).")
+    if name is not None:
+        _control(name, "resume")
+        return
+    from campaign.control import resume_all
+
+    try:
+        for line in resume_all(_home()):
+            click.echo(line)
+    except CampaignError as e:
+        raise cli_error(e) from None
+
+
+@main.command()
+@click.argument("name")
+def cancel(name: str) -> None:
+    """Cancel campaign NAME for good: nothing more is sent; the rest stay pending ('cancelled')."""
+    _control(name, "cancel")
+
+
 def _command_line(ctx: click.Context) -> list[str]:
     """The options given on the command line, rebuilt for the resume hint (no sys.argv games)."""
     args = [ctx.command_path.split()[0], ctx.info_name or "send"]

@@ -113,7 +113,10 @@ class Window:
         return f"{self.start:%H:%M}-{self.end:%H:%M}"
 
 
-def parse_window(text: str) -> Window:
+def parse_window(text: str) -> Window | None:
+    """`HH:MM-HH:MM` (may cross midnight); `any`: no quiet hours (None)."""
+    if text.strip().lower() == "any":
+        return None
     m = re.fullmatch(r"\s*(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})\s*", text)
     try:
         if not m:

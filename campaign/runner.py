@@ -29,6 +29,7 @@ from campaign.state import UserState
 WRITE_EVERY_SECONDS = 30.0
 WRITE_EVERY_ROWS = 50
 WRITE_SHARE = 0.04
+PAUSE_POLL = 1.0  # seconds between two looks at a paused campaign's registry row
 
 
 # What the machine can throw at a run: a full or read-only disk, a vanished folder.
@@ -196,6 +197,7 @@ class Runner:
         stop_outside_window: bool = False,
         claims: Claims | None = None,
         label: str = "",
+        control: Callable[[], str] | None = None,
     ) -> None:
         if lanes is None:
             assert client is not None and pacer is not None and schedule is not None
@@ -206,6 +208,8 @@ class Runner:
         self.limit, self.retries = limit, retries
         self.max_failures, self.stop_outside_window = max_consecutive_failures, stop_outside_window
         self.label = label
+        # `campaign pause`/`cancel` from another process: "" to go on, "pause" or "cancel".
+        self.control = control or (lambda: "")
         self._lock = threading.RLock()  # the queues, the counts, the report
         self._idle = threading.Condition(self._lock)
         # The journal and the per-user history have one SQLite connection each, shared by the
@@ -417,6 +421,14 @@ class Runner:
                     report.stopped = report.stopped or "interrupted"
                 return False
             now = self.clock.now()
+            asked = self._asked(report)
+            if asked == "cancel":
+                return False
+            if asked == "pause":  # the request in flight was recorded; nothing new starts
+                self._flush(lane)
+                self.progress.waiting(now, "paused")
+                self.clock.sleep(PAUSE_POLL)
+                continue
             if lane.claims is not None and (lane.pacer.delay or lane.pacer.jitter):
                 # Another campaign sending through this number meanwhile: --delay holds from its
                 # send too (one number, one pace).
@@ -452,11 +464,22 @@ class Runner:
             # when a laptop wakes from suspend.
             self.clock.sleep(min(due - now, 60.0))
 
+    def _asked(self, report: RunReport) -> str:
+        asked = self.control()
+        if asked == "cancel":
+            with self._lock:
+                report.stopped = "cancelled"
+                self.stop.set()  # every lane stops after its request in flight
+                self._idle.notify_all()
+        return asked
+
     def _send(self, lane: Lane, row: Row) -> Outcome | _Wait | None:
         assert row.jid is not None
         before = row.attempts
         started = self.clock.now()
         claim = None
+        if self.control():  # asked to pause or cancel since the wait: not this one
+            return WAIT
         if lane.claims is not None:
             with self._history:
                 claim, why, other = lane.claims.claim(row.jid, started, settle=lane.unsettled,

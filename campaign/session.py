@@ -5,8 +5,10 @@ The CLI hands in a UI object (print, prompt, progress); everything else is decid
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import os
+import sqlite3
 import threading
 import time
 from collections.abc import Mapping
@@ -15,6 +17,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any, Protocol
 
+from campaign import registry
 from campaign.client import (
     IbotClient,
     load_credentials,
@@ -65,10 +68,20 @@ from campaign.results import (
     remove_stale_temp_files,
     write_results,
 )
-from campaign.runner import Claims, Clock, Lane, Runner, merge_journal, send_test
+from campaign.runner import (
+    MACHINE_FAILURES,
+    Claims,
+    Clock,
+    Lane,
+    Runner,
+    RunReport,
+    merge_journal,
+    send_test,
+)
 from campaign.senders import Sender, assign_all, choose, parse_senders
 from campaign.state import Namespace, UserState, namespace_for
 from campaign.state import home as state_home
+from campaign.tracking import Tracker
 
 SANDBOX_CREDENTIAL = "sandbox"
 
@@ -148,6 +161,7 @@ def run_send(
             journal.open(lock=False)
             stack.callback(journal.close)
         else:
+            _refuse_cancelled(state_home(environ), journal, argv)
             stack.callback(journal.close)
             _open_journal(journal, history, plan, ui)
             removed = remove_stale_temp_files(results_path)
@@ -240,19 +254,68 @@ def run_send(
             if not ui.confirm(f"Send {todo} message(s) now?"):
                 ui.info("Nothing sent.")
                 return 0
+        forecast_ = _estimate(todo, lanes[0].pacer, schedule, clock, lanes=len(lanes))
+        tracker = Tracker.start_run(
+            state_home(environ), ui, name=name, journal=str(journal.real), contacts=opts.contacts,
+            cwd=cwd, namespace=namespace.key, argv=argv, total=_total(plan.rows), state="running",
+            start_at=None, finish=clock.now() + forecast_.seconds, results=str(results_path.resolve()),
+            senders=[{"label": s.label} for s in senders],
+            caps={"max_per_day": pace.max_per_day, "max_per_hour": pace.max_per_hour},
+        )  # fmt: skip
+        stack.callback(tracker.close_db)
         stop = threading.Event()
         ui.install_signals(stop)
         clock.sleep = _interruptible(clock, stop)
         runner = Runner(
             plan.rows, kind=plan.kind, lanes=lanes, journal=journal, write=write, clock=clock,
-            stop=stop, progress=ui, limit=opts.limit, retries=opts.retries,
+            stop=stop, progress=tracker, limit=opts.limit, retries=opts.retries,
             max_consecutive_failures=opts.max_consecutive_failures,
             stop_outside_window=opts.stop_outside_window,
-            label="rehearsal" if namespace.rehearsal else "",
+            label="rehearsal" if namespace.rehearsal else "", control=tracker.request,
         )  # fmt: skip
         report = runner.run()
+        if report.stopped == "cancelled":
+            for row in plan.rows:
+                if row.status == "pending":
+                    row.error = "cancelled"
+            with contextlib.suppress(*MACHINE_FAILURES):
+                report.results = write(plan.rows)
+        tracker.finish(state=_final_state(report), stopped=report.stopped,
+                       exit_code=int(report.exit_code),
+                       results=str(report.results.resolve()) if report.results else "")  # fmt: skip
         summary(report, plan, ui, argv, clock, namespace)
         return report.exit_code
+
+
+def _total(rows: list[Row]) -> int:
+    """The rows this campaign sends or has sent (the 'of N' in status)."""
+    return sum(r.status in SENDABLE or r.status in ("sent", "failed", "unknown") for r in rows)
+
+
+def _final_state(report: RunReport) -> str:
+    if report.stopped == "cancelled":
+        return "cancelled"
+    if report.counts.get("pending", 0) or report.stopped:
+        return "stopped"
+    return "finished"
+
+
+def _refuse_cancelled(home: Path, journal: Journal, argv: list[str]) -> None:
+    """A cancelled campaign is not started again by running its command: `resume` does that."""
+    db = registry.connect_readonly(home)
+    if db is None:
+        return
+    try:
+        entry = registry.by_journal(db, str(journal.real))
+    except sqlite3.Error:
+        entry = None
+    finally:
+        db.close()
+    if entry is not None and entry.state == "cancelled":
+        raise InputError(
+            f"campaign '{entry.name}' was cancelled: nothing more is sent. To send the rest after "
+            f"all: campaign resume {entry.name}"
+        )
 
 
 def _load_history(schedule: Schedule, history: UserState, namespace: Namespace, sender: str,

@@ -1,0 +1,161 @@
+"""`campaign pause|resume|cancel NAME` and `resume --all`: requests to a campaign's run.
+
+Pause and cancel are a word written into the campaign's registry row; the running process reads
+it before each claim, so the request in flight finishes and is recorded, and nothing new starts.
+A campaign whose process is gone (reboot, crash, kill) is started again in the background with
+the options it had: its journal makes that exactly-once, as every resume is.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from campaign.errors import InputError
+from campaign.registry import (
+    Entry,
+    connect,
+    entries,
+    log_folder,
+    process_start,
+    update,
+)
+from campaign.status import state_of, unknown_campaign
+
+ACTIONS = ("pause", "resume", "cancel")
+# The environment variable a background run finds its log path in (set by `spawn`).
+LOG_ENV = "CAMPAIGN_LOG"
+
+
+def request(home: Path, name: str, action: str) -> str:
+    """Pause, resume or cancel the campaign `name`; the sentence to show the user.
+
+    InputError for an unknown campaign or an action its state does not allow.
+    """
+    if action not in ACTIONS:
+        raise InputError(f"'{action}': the actions are pause, resume and cancel.")
+    db = connect(Path(home))
+    try:
+        found = entries(db, name)
+        if not found:
+            raise InputError(unknown_campaign(Path(home), name))
+        entry = found[0]
+        state = state_of(entry)
+        if action == "pause":
+            return _pause(db, entry, state)
+        if action == "cancel":
+            return _cancel(db, entry, state)
+        return _resume(Path(home), db, entry, state)
+    finally:
+        db.close()
+
+
+def _pause(db: object, entry: Entry, state: str) -> str:
+    if state == "paused":
+        return f"'{entry.name}' is already paused. To go on: campaign resume {entry.name}"
+    if state not in ("scheduled", "running", "waiting"):
+        raise InputError(f"'{entry.name}' is {state}, not running: there is nothing to pause."
+                         + _go_on(entry, state))  # fmt: skip
+    update(db, entry.name, request="pause")  # type: ignore[arg-type]
+    return (f"Pausing '{entry.name}': a send already under way finishes and is recorded; nothing "
+            f"new starts until `campaign resume {entry.name}`.")  # fmt: skip
+
+
+def _cancel(db: object, entry: Entry, state: str) -> str:
+    if state == "cancelled":
+        return f"'{entry.name}' is already cancelled."
+    if state == "finished":
+        raise InputError(f"'{entry.name}' has finished: there is nothing left to cancel.")
+    if state in ("scheduled", "running", "waiting", "paused"):
+        update(db, entry.name, request="cancel")  # type: ignore[arg-type]
+        return (f"Cancelling '{entry.name}': a send already under way finishes and is recorded; "
+                "nothing more is sent, and the rest stay pending with 'cancelled' in the results. "
+                f"To send them after all: campaign resume {entry.name}")  # fmt: skip
+    update(db, entry.name, state="cancelled", request="", next_send=None,  # type: ignore[arg-type]
+           waiting_for="")  # fmt: skip
+    return (f"Cancelled '{entry.name}' (its process had already ended): nothing more is sent. To "
+            f"send the rest after all: campaign resume {entry.name}")  # fmt: skip
+
+
+def _resume(home: Path, db: object, entry: Entry, state: str) -> str:
+    if state == "paused" and entry.alive():
+        update(db, entry.name, request="")  # type: ignore[arg-type]
+        return f"Resuming '{entry.name}': it goes on with its next send."
+    if state in ("scheduled", "running", "waiting"):
+        raise InputError(f"'{entry.name}' is already {state} (process {entry.pid}); "
+                         f"`campaign status {entry.name}` shows what it waits for.")  # fmt: skip
+    if state == "finished":
+        raise InputError(f"'{entry.name}' has finished: everyone was reached. To send it again as "
+                         "a new campaign, run it with --name NEW.")  # fmt: skip
+    pid, log = start_again(home, db, entry)
+    return (f"Started '{entry.name}' again in the background (process {pid}); it carries on where "
+            f"it stopped, nobody gets the message twice. Log: {log}. "
+            f"Status: campaign status {entry.name}")  # fmt: skip
+
+
+def resume_all(home: Path) -> list[str]:
+    """Every campaign that was scheduled, running or waiting when its process ended (a reboot):
+    started again in the background. One sentence per campaign."""
+    db = connect(Path(home))
+    out = []
+    try:
+        for entry in entries(db):
+            if entry.state in ("scheduled", "running", "waiting") and entry.request != "cancel" \
+                    and not entry.alive():  # fmt: skip
+                pid, log = start_again(home, db, entry)
+                out.append(f"Started '{entry.name}' again in the background (process {pid}); "
+                           f"log: {log}")  # fmt: skip
+    finally:
+        db.close()
+    return out or ["Nothing to resume: no campaign was stopped while running."]
+
+
+def start_again(home: Path, db: object, entry: Entry) -> tuple[int, str]:
+    """Run the campaign's own command again, in the background, from the folder it ran in."""
+    if not Path(entry.cwd).is_dir():
+        raise InputError(f"'{entry.name}' ran in {entry.cwd}, which no longer exists. Run its "
+                         "command again by hand from where its files are now.")  # fmt: skip
+    log = entry.log or str(log_path(home, entry.name))
+    pid = spawn(entry.argv, cwd=Path(entry.cwd), log=Path(log))
+    update(db, entry.name, pid=pid, proc_start=process_start(pid),  # type: ignore[arg-type]
+           heartbeat=time.time(), state="running", request="", log=log, stopped="",
+           exit_code=None)  # fmt: skip
+    return pid, log
+
+
+def log_path(home: Path, name: str) -> Path:
+    return log_folder(home) / f"{name}.log"
+
+
+def spawn(argv: list[str], *, cwd: Path, log: Path) -> int:
+    """`campaign send ...` as a background process of its own session, output to `log`.
+
+    `argv` is the command as the user gave it (the resume command); it gets --yes (the plan was
+    confirmed when it was first started) and loses --detach.
+    """
+    args = [a for a in argv[1:] if a != "--detach"]
+    if "--yes" not in args and "-y" not in args:
+        args.append("--yes")
+    log.parent.mkdir(parents=True, exist_ok=True)
+    env = {**os.environ, LOG_ENV: str(log)}
+    with open(log, "ab") as out:
+        out.write(f"--- started {time.strftime('%Y-%m-%d %H:%M:%S')} ---\n".encode())
+        out.flush()
+        kwargs: dict[str, object] = {}
+        if sys.platform == "win32":  # pragma: no cover
+            kwargs["creationflags"] = 0x00000008 | 0x00000200  # DETACHED_PROCESS, NEW_GROUP
+        else:
+            kwargs["start_new_session"] = True
+        proc = subprocess.Popen([sys.executable, "-m", "campaign", *args], cwd=cwd, env=env,
+                                stdin=subprocess.DEVNULL, stdout=out, stderr=out,
+                                **kwargs)  # type: ignore[call-overload]  # fmt: skip
+    return int(proc.pid)
+
+
+def _go_on(entry: Entry, state: str) -> str:
+    if state in ("stopped", "cancelled"):
+        return f" To start it again: campaign resume {entry.name}"
+    return ""

@@ -1,0 +1,227 @@
+"""`campaign status`: every campaign this computer knows, read-only and lock-free.
+
+The registry (per-user state) says what each run last said it was doing; each campaign's journal
+says what was sent. Both are opened read-only (`mode=ro`): status never takes the journal's lock
+and never waits for a run, so it answers at once while campaigns send. The dashboard calls
+`collect()` and shows the same dicts `campaign status --json` prints.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import sqlite3
+import time
+from pathlib import Path
+from typing import Any
+
+from campaign.errors import InputError
+from campaign.registry import LIVE_STATES, Entry, connect_readonly, entries
+
+LAST_ERRORS = 5
+
+
+def collect(home: Path, *, name: str | None = None, now: float | None = None) -> list[dict[str, Any]]:
+    """One dict per campaign (newest first): state, counts, the next send and why it waits, the
+    expected finish, per sender, per day against the caps, the last errors and the paths.
+
+    With `name`, that campaign only (InputError when no campaign has that name).
+    """
+    now = time.time() if now is None else now
+    db = connect_readonly(Path(home))
+    found: list[Entry] = []
+    if db is not None:
+        try:
+            found = entries(db, name)
+        finally:
+            db.close()
+    if name is not None and not found:
+        raise InputError(unknown_campaign(Path(home), name))
+    return [_describe(entry, now) for entry in found]
+
+
+def unknown_campaign(home: Path, name: str) -> str:
+    db = connect_readonly(home)
+    names: list[str] = []
+    if db is not None:
+        try:
+            names = [e.name for e in entries(db)]
+        finally:
+            db.close()
+    known = f" Known campaigns: {', '.join(sorted(names))}." if names else \
+        " No campaign has run on this computer yet (with this CAMPAIGN_HOME)."  # fmt: skip
+    return f"no campaign named '{name}' on this computer.{known} `campaign status` lists them."
+
+
+def state_of(entry: Entry, *, alive: bool | None = None) -> str:
+    """What the campaign is doing now: a live state whose process is gone is `stopped`."""
+    if entry.state in LIVE_STATES:
+        if not (entry.alive() if alive is None else alive):
+            return "stopped"
+        if entry.request == "pause":
+            return "paused"
+        if entry.request == "cancel":
+            return "cancelled"
+    return entry.state
+
+
+def _iso(t: float | None) -> str | None:
+    if t is None:
+        return None
+    return dt.datetime.fromtimestamp(t).astimezone().isoformat(timespec="seconds")
+
+
+def _describe(entry: Entry, now: float) -> dict[str, Any]:
+    state = state_of(entry)
+    journal = _read_journal(Path(entry.journal))
+    counts = journal["counts"]
+    sent, failed, unknown = (counts.get(k, 0) for k in ("sent", "failed", "unknown"))
+    pending = max(0, entry.total - sent - failed - unknown)
+    senders = journal["senders"]
+    labels = [s.get("label", "") for s in entry.senders] or [""]
+    by_label = {s["label"]: s for s in senders}
+    share = -(-pending // max(1, len(labels)))
+    sender_rows = []
+    for label in labels:
+        s = by_label.get(label, {"label": label, "sent": 0, "failed": 0, "unknown": 0})
+        sender_rows.append({"label": label or "#1", "sent": s["sent"], "failed": s["failed"],
+                            "unknown": s["unknown"], "pending": min(pending, share)})  # fmt: skip
+    day_cap = entry.caps.get("max_per_day")
+    cap = None if not day_cap else day_cap * len(labels)
+    next_send, waiting = _next(entry, state, now)
+    resume = None
+    if state in ("stopped", "paused", "cancelled") and pending:
+        resume = f"campaign resume {entry.name}"
+    return {
+        "name": entry.name,
+        "campaign": entry.campaign,
+        "folder": entry.folder,
+        "contacts": entry.contacts,
+        "namespace": entry.namespace,
+        "state": state,
+        "sent": sent,
+        "total": entry.total,
+        "failed": failed,
+        "unknown": unknown,
+        "pending": pending,
+        "next_send": _iso(next_send),
+        "waiting_for": waiting,
+        "finish": _iso(entry.finish) if state in LIVE_STATES else None,
+        "started": _iso(entry.started) if entry.started else None,
+        "pid": entry.pid if state in LIVE_STATES else None,
+        "senders": sender_rows,
+        "per_day": [{"date": d, "sent": n, "cap": cap} for d, n in journal["per_day"]],
+        "last_errors": journal["errors"],
+        "results": entry.results,
+        "preview": entry.preview,
+        "log": entry.log,
+        "journal": entry.journal,
+        "resume": resume,
+    }
+
+
+def _next(entry: Entry, state: str, now: float) -> tuple[float | None, str]:
+    """When the next send may start and why not sooner, in words."""
+    if state == "stopped":
+        if not entry.total or (entry.exit_code == 0 and not entry.stopped):
+            return None, "its process ended"
+        why = f" ({entry.stopped})" if entry.stopped else " (killed, crashed or rebooted?)"
+        return None, f"its process ended{why}; to go on: campaign resume {entry.name}"
+    if state == "paused":
+        return None, f"paused; to go on: campaign resume {entry.name}"
+    if state == "cancelled":
+        return None, f"cancelled; to send the rest after all: campaign resume {entry.name}"
+    if state == "finished":
+        return None, ""
+    if entry.next_send is None:
+        return None, entry.waiting_for
+    if entry.next_send <= now:
+        return entry.next_send, "sending"
+    return entry.next_send, entry.waiting_for or f"next send in {wait_words(entry.next_send - now)}"
+
+
+def wait_words(seconds: float) -> str:
+    seconds = max(0, int(seconds + 0.5))
+    if seconds < 90:
+        return f"{seconds} s"
+    if seconds < 90 * 60:
+        return f"{(seconds + 30) // 60} min"
+    hours, rest = divmod(seconds, 3600)
+    return f"{hours} h {rest // 60:02d} min"
+
+
+def _read_journal(path: Path) -> dict[str, Any]:
+    """Counts, per sender, per day and the last errors, from the journal opened read-only."""
+    out: dict[str, Any] = {"counts": {}, "senders": [], "per_day": [], "errors": []}
+    if not path.is_file():
+        return out
+    try:
+        db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=2, isolation_level=None)
+    except sqlite3.Error:
+        return out
+    try:
+        out["counts"] = dict(db.execute("SELECT status, count(*) FROM sends GROUP BY status"))
+        per: dict[str, dict[str, Any]] = {}
+        for sender, status, n in db.execute(
+            "SELECT sender, status, count(*) FROM sends GROUP BY sender, status"
+        ):
+            s = per.setdefault(sender, {"label": sender, "sent": 0, "failed": 0, "unknown": 0})
+            if status in s:
+                s[status] += n
+        out["senders"] = list(per.values())
+        out["per_day"] = db.execute(
+            "SELECT date(started_at, 'unixepoch', 'localtime') AS day, count(*) FROM requests"
+            " WHERE outcome = 'sent' GROUP BY day ORDER BY day"
+        ).fetchall()
+        out["errors"] = [{"row": r, "error": e} for r, e in db.execute(
+            "SELECT row_number, error FROM sends WHERE status IN ('failed', 'unknown')"
+            f" ORDER BY started_at DESC LIMIT {LAST_ERRORS}")]  # fmt: skip
+    except sqlite3.Error:
+        pass  # a journal being created or salvaged right now: the counts come next time
+    finally:
+        db.close()
+    return out
+
+
+def lines(found: list[dict[str, Any]]) -> list[str]:
+    """`campaign status` without a name: one line per campaign."""
+    if not found:
+        return ["No campaigns yet. `campaign send CONTACTS ...` starts one."]
+    out = []
+    for c in found:
+        counts = f"{c['sent']} of {c['total']} sent"
+        if c["failed"] or c["unknown"]:
+            counts += f", {c['failed']} failed, {c['unknown']} unknown"
+        tail = f"; {c['waiting_for']}" if c["waiting_for"] else ""
+        if c["next_send"] and c["waiting_for"] not in ("sending", ""):
+            tail += f" (next send {_short(c['next_send'])})"
+        if c["finish"] and c["pending"]:
+            tail += f"; done ~{_short(c['finish'])}"
+        out.append(f"{c['name']}  {c['state']}  {counts}{tail}  [{c['folder']}]")
+    return out
+
+
+def details(c: dict[str, Any]) -> list[str]:
+    """`campaign status NAME`: the same, per sender and per day, with the last errors and paths."""
+    out = lines([c])
+    if len(c["senders"]) > 1 or c["senders"][0]["label"] != "#1":
+        out.append("Per sender:")
+        out += [f"  {s['label']}: {s['sent']} sent, {s['failed']} failed, {s['unknown']} unknown"
+                for s in c["senders"]]  # fmt: skip
+    if c["per_day"]:
+        out.append("Sends per day:")
+        out += [f"  {d['date']}: {d['sent']}" + (f" of {d['cap']} (cap)" if d["cap"] else "")
+                for d in c["per_day"]]  # fmt: skip
+    if c["last_errors"]:
+        out.append("Last errors:")
+        out += [f"  row {e['row']}: {e['error']}" for e in c["last_errors"]]
+    for key in ("results", "preview", "log"):
+        if c[key]:
+            out.append(f"{key.capitalize()}: {c[key]}")
+    if c["resume"]:
+        out.append(f"To go on: {c['resume']}")
+    return out
+
+
+def _short(iso: str) -> str:
+    t = dt.datetime.fromisoformat(iso)
+    return f"{t:%a %d %b %H:%M}"
