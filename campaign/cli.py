@@ -18,6 +18,7 @@ import click
 
 from campaign import __version__
 from campaign.errors import CampaignError, ExitCode, InputError, describe_failure
+from campaign.vocabulary import MessageKind, Status
 
 DRY_RUN_SHOWN = 3
 LOG_EVERY = 30.0  # seconds between progress lines when stderr is not a terminal
@@ -102,8 +103,9 @@ def main() -> None:
 @click.option("-t", "--template", type=click.Path(path_type=Path, dir_okay=False),
               help="Jinja2 file with the message text (or the caption for media).")
 @click.option("-m", "--message", help="The message text (Jinja2) given inline instead of --template.")
-@click.option("--type", "kind", type=click.Choice(["text", "image", "video", "audio", "doc"]),
-              default="text", show_default=True, help="What to send: the API endpoint to use.")
+@click.option("--type", "kind", type=click.Choice([k.value for k in MessageKind]),
+              default=MessageKind.TEXT.value, show_default=True,
+              help="What to send: the API endpoint to use.")
 @click.option("--media-url", help='Media URL for image/video/audio/doc; a Jinja2 template, so a '
               'column can hold it: "{{ brochure }}". Must be https://.')
 @click.option("--sheet", help="Workbook sheet to read (default: the first; others are listed).")
@@ -430,11 +432,11 @@ class ConsoleUI:
         if getattr(row, "sender", ""):  # several senders: a tally per lane
             lane = self._lanes.setdefault(row.sender, {})
             lane[row.status] = lane.get(row.status, 0) + 1
-        summary = (f"sent {counts.get('sent', 0)}, failed {counts.get('failed', 0)}, "
-                   f"unknown {counts.get('unknown', 0)}")  # fmt: skip
-        lanes = " | ".join(f"{name} {tally.get('sent', 0)}" + (
-            f" ({tally.get('failed', 0) + tally.get('unknown', 0)} not sent)"
-            if tally.get("failed", 0) + tally.get("unknown", 0) else "")
+        summary = (f"sent {counts.get(Status.SENT, 0)}, failed {counts.get(Status.FAILED, 0)}, "
+                   f"unknown {counts.get(Status.UNKNOWN, 0)}")  # fmt: skip
+        lanes = " | ".join(f"{name} {tally.get(Status.SENT, 0)}" + (
+            f" ({tally.get(Status.FAILED, 0) + tally.get(Status.UNKNOWN, 0)} not sent)"
+            if tally.get(Status.FAILED, 0) + tally.get(Status.UNKNOWN, 0) else "")
             for name, tally in sorted(self._lanes.items()))  # fmt: skip
         if self._log:
             if time.monotonic() - self._logged_at >= LOG_EVERY or self._done == self._total:

@@ -29,18 +29,9 @@ import httpx
 import idna
 
 from campaign.errors import InputError
+from campaign.vocabulary import MessageKind
 
 DEFAULT_BASE_URL = "https://ibot-chat.com/api/v1"
-
-# kind -> (path, media parameter, has caption). Text sends `msg` instead of a caption;
-# audio has no caption at all in the reference, so sending one would be a guess.
-ENDPOINTS: dict[str, tuple[str, str | None, bool]] = {
-    "text": ("send-text", None, False),
-    "image": ("send-image", "imageurl", True),
-    "video": ("send-video", "videourl", True),
-    "audio": ("send-audio", "audiourl", False),
-    "doc": ("send-doc", "docurl", True),
-}
 
 # The service's own words for "stop everything" (reference, "Common Errors").
 ABORT_MESSAGES = ("invalid token", "instance not connected")
@@ -65,22 +56,24 @@ class Outcome:
 
 
 def build_params(kind: str, *, jid: str, text: str, media_url: str) -> dict[str, str]:
-    """The message's query parameters, in the reference's order, without the credentials."""
-    if kind not in ENDPOINTS:
-        raise ValueError(f"unknown message type {kind!r}; expected one of {', '.join(ENDPOINTS)}")
-    _, media_param, has_caption = ENDPOINTS[kind]
+    """The message's query parameters, in the reference's order, without the credentials.
+
+    Text sends `msg`; a media kind sends its caption (always present: the reference marks it
+    required, "" allowed), except audio, which has none.
+    """
+    if kind not in set(MessageKind):
+        raise ValueError(f"unknown message type {kind!r}; expected one of {', '.join(MessageKind)}")
+    message_kind = MessageKind(kind)
     params = {"jid": jid}
-    if media_param is None:
-        params["msg"] = text
-        return params
-    if has_caption:
-        params["caption"] = text  # always present: the reference marks it required, "" allowed
-    params[media_param] = media_url
+    if message_kind.text_param is not None:
+        params[message_kind.text_param] = text
+    if message_kind.media_param is not None:
+        params[message_kind.media_param] = media_url
     return params
 
 
 def _endpoint_url(base_url: str, kind: str) -> str:
-    return f"{base_url.rstrip('/')}/{ENDPOINTS[kind][0]}"
+    return f"{base_url.rstrip('/')}/{MessageKind(kind).endpoint}"
 
 
 def request_url(base_url: str, kind: str, params: Mapping[str, str]) -> httpx.URL:
@@ -425,7 +418,7 @@ class IbotClient:
         """One request, never raising: the answer, or what went wrong, is in the Outcome."""
         message = build_params(kind, jid=jid, text=text, media_url=media_url)
         params = {"token": self._token, "instance_id": self._instance_id} | message
-        path = ENDPOINTS[kind][0]
+        path = MessageKind(kind).endpoint
         secrets = (self._token, self._instance_id)
         # Before anything leaves: a URL or an encoding that cannot be built is "failed", never
         # "unknown" (issue 11: an IDNA error left the row 'attempting'). Only the exception's

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from campaign.errors import InputError
+from campaign.vocabulary import MessageKind
 
 
 @dataclass(frozen=True)
@@ -18,7 +19,7 @@ class SendOptions:
     contacts: Path
     template: Path | None = None
     message: str | None = None
-    kind: str = "text"
+    kind: str = MessageKind.TEXT
     media_url: str | None = None
     sheet: str | None = None
     header_row: int | None = None

@@ -14,7 +14,8 @@ from urllib.parse import urlsplit
 import httpx
 
 from campaign.client import deadline, install_deadline
-from campaign.plan import SENDABLE, Row
+from campaign.plan import Row
+from campaign.vocabulary import SENDABLE, Status
 
 PAGE_WARNING = (
     "warning: the media URL returns a web page (text/html), not the file; "
@@ -67,7 +68,7 @@ def check_media(
         if found is None:
             continue
         if found.problem:
-            row.status = "invalid"
+            row.status = Status.INVALID
             row.error = _join(
                 f"media not reachable: {found.problem} ({shorten(row.media)})", row.error
             )

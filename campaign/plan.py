@@ -9,7 +9,7 @@ from pathlib import Path
 
 import phonenumbers
 
-from campaign.client import DEFAULT_BASE_URL, ENDPOINTS, encoded_url_length
+from campaign.client import DEFAULT_BASE_URL, encoded_url_length
 from campaign.config import SendOptions
 from campaign.contacts import Sheet, load_sheet
 from campaign.errors import EmptySheetError, InputError, TemplateError
@@ -23,9 +23,9 @@ from campaign.phones import (
     to_jid,
 )
 from campaign.render import MessageTemplate, read_template
+from campaign.vocabulary import SENDABLE, MessageKind, Status
 
-STATUSES = ("ready", "sent", "failed", "unknown", "pending", "invalid", "duplicate", "suppressed")
-SENDABLE = frozenset({"ready", "pending", "failed"})
+STATUSES = tuple(Status)  # the summary's order
 
 
 @dataclass
@@ -35,7 +35,7 @@ class Row:
     number: int
     values: tuple[str, ...]
     jid: str | None = None
-    status: str = "ready"
+    status: str = Status.READY
     error: str = ""
     message: str = ""
     media: str = ""
@@ -55,7 +55,7 @@ class Plan:
     """The whole campaign as rows with statuses, before anything is sent."""
 
     sheet: Sheet
-    kind: str
+    kind: MessageKind
     phone_column: str
     rows: list[Row]
     notices: list[str] = field(default_factory=list)
@@ -84,9 +84,8 @@ def build_plan(
     seed: str = "",
 ) -> Plan:
     """SPEC steps 2-6: phone column, JIDs, dedupe, opt-outs, rendering and request checks."""
-    if kind not in ENDPOINTS:
-        raise InputError(f"--type {kind!r} is not one of: {', '.join(ENDPOINTS)}.")
-    if kind != "text" and media is None:
+    kind = message_kind(kind)
+    if kind.media_param is not None and media is None:
         raise InputError(
             f"--type {kind} needs --media-url (a public https:// URL, or a column like "
             "\"{{ brochure }}\")."
@@ -107,26 +106,27 @@ def build_plan(
         # pick() is seeded by campaign and recipient: the same choice in the dry run, the send
         # and every resume, whatever the row's position in the sheet.
         row_seed = f"{seed}\x1f{result.jid or number}"
-        row.message = message.render(values, row_number=number, seed=row_seed)
+        # Audio has no caption: its text is not sent, so it is not shown anywhere either.
+        row.message = message.render(values, row_number=number, seed=row_seed) if kind.has_text else ""
         if media is not None:
             row.media = media.render(values, row_number=number, seed=row_seed)
         if result.jid is None:
-            row.status, row.error = "invalid", result.problem
+            row.status, row.error = Status.INVALID, result.problem
             continue
         if skip_hidden and number in sheet.hidden:
-            row.status, row.error = "suppressed", "hidden row"
+            row.status, row.error = Status.SUPPRESSED, "hidden row"
             continue
         if result.jid in first_row:
-            row.status = "duplicate"
+            row.status = Status.DUPLICATE
             row.error = f"same number as row {first_row[result.jid]}"
             continue
         first_row[result.jid] = number
         if result.jid in suppressed:
-            row.status, row.error = "suppressed", suppressed[result.jid]
+            row.status, row.error = Status.SUPPRESSED, suppressed[result.jid]
             continue
         problem = _request_problem(row, kind, base_url)
         if problem:
-            row.status, row.error = "invalid", problem
+            row.status, row.error = Status.INVALID, problem
             continue
         warnings = [result.problem] if result.problem else []
         # Percent-encoding at most triples the UTF-8 bytes: measure exactly only near the limit
@@ -166,10 +166,17 @@ def _hidden_notice(sheet: Sheet, skip_hidden: bool) -> str:
     return f"{what}; they are sent like the others. Leave them out with --skip-hidden."
 
 
-def _request_problem(row: Row, kind: str, base_url: str) -> str:
-    if kind == "text" and not row.message:
+def message_kind(kind: str) -> MessageKind:
+    """`kind` as a MessageKind, or the input error that names the choices."""
+    if kind not in set(MessageKind):
+        raise InputError(f"--type {kind!r} is not one of: {', '.join(MessageKind)}.")
+    return MessageKind(kind)
+
+
+def _request_problem(row: Row, kind: MessageKind, base_url: str) -> str:
+    if kind is MessageKind.TEXT and not row.message:
         return "the message renders empty"
-    if kind != "text":
+    if kind.media_param is not None:
         if not row.media:
             return "the media URL renders empty"
         if not row.media.lower().startswith("https://") or len(row.media) < 12:
@@ -228,13 +235,12 @@ def plan_campaign(opts: SendOptions, *, base_url: str = DEFAULT_BASE_URL,
     """Load the sheet and templates named by `opts` and build the plan (SPEC steps 1-6)."""
     if opts.template is not None and opts.message is not None:
         raise InputError("give the message as --template FILE or --message TEXT, not both.")
-    if opts.kind == "text" and opts.template is None and opts.message is None:
+    kind = message_kind(opts.kind)
+    if kind is MessageKind.TEXT and opts.template is None and opts.message is None:
         raise InputError(
             "no message: give it as --template FILE or --message TEXT (Jinja2, e.g. "
             "'Hi {{ first_name }}')."
         )
-    if opts.kind not in ENDPOINTS:
-        raise InputError(f"--type {opts.kind!r} is not one of: {', '.join(ENDPOINTS)}.")
     country = opts.country.upper()
     if country not in phonenumbers.SUPPORTED_REGIONS:
         raise InputError(
@@ -273,7 +279,7 @@ def plan_campaign(opts: SendOptions, *, base_url: str = DEFAULT_BASE_URL,
         sheet,
         message=message,
         media=media,
-        kind=opts.kind,
+        kind=kind,
         country=country,
         strict_phones=opts.strict_phones,
         phone_column=opts.phone_column,
@@ -282,8 +288,8 @@ def plan_campaign(opts: SendOptions, *, base_url: str = DEFAULT_BASE_URL,
         skip_hidden=opts.skip_hidden,
         seed=campaign_name(opts.contacts, opts.template, opts.name),
     )
-    if opts.kind == "audio" and source.strip():
-        plan.notices.append("audio messages have no caption: the message text is not sent.")
-    if opts.kind == "text" and opts.media_url:
+    if not kind.has_text and source.strip():
+        plan.notices.append(f"{kind} messages have no caption: the message text is not sent.")
+    if kind is MessageKind.TEXT and opts.media_url:
         plan.notices.append("--media-url is ignored for --type text (use image, video, audio or doc).")
     return plan

@@ -20,9 +20,10 @@ from jinja2 import DictLoader, Environment, StrictUndefined
 from markupsafe import Markup
 
 from campaign.plan import STATUSES, Row
+from campaign.vocabulary import MessageKind, Status
 
-KINDS = ("text", "image", "video", "audio", "doc")
-BUBBLE_STATUSES = frozenset({"ready", "sent", "pending", "failed", "unknown"})
+# Rows shown as bubbles: what was or will be sent; the others are listed under "Not sent".
+BUBBLE_STATUSES = frozenset({Status.READY, Status.SENT, Status.PENDING, Status.FAILED, Status.UNKNOWN})
 
 # --- WhatsApp formatting -------------------------------------------------------------------
 
@@ -154,10 +155,10 @@ class _Bubble:
         return unquote(path.rstrip("/").rsplit("/", 1)[-1]) or urlsplit(self.media).netloc
 
 
-def _preview_bubble(row: Row, kind: str) -> _Bubble:
+def _preview_bubble(row: Row, kind: MessageKind) -> _Bubble:
     return _Bubble(
         kind=kind,
-        body=Markup(whatsapp_html(row.message)),
+        body=Markup(whatsapp_html(row.message) if kind.has_text else ""),
         media=row.media,
         meta=f"row {row.number} · {row.jid or '-'} · ",
         status=row.status,
@@ -194,15 +195,6 @@ def _ordered_counts(counts: Mapping[str, int]) -> list[tuple[str, int]]:
     return [(s, counts[s]) for s in order if counts[s]]
 
 
-_KIND_LABEL = {
-    "text": "text messages",
-    "image": "image + caption",
-    "video": "video + caption",
-    "audio": "audio + caption",
-    "doc": "document + caption",
-}
-
-
 def render_preview(
     rows: Sequence[Row],
     *,
@@ -218,25 +210,23 @@ def render_preview(
     At most `limit` bubbles and `limit` skipped rows: a 100k-row page helps nobody and takes
     a browser minutes to open; the results sheet has every row.
     """
-    if kind not in KINDS:
-        raise ValueError(f"kind must be one of {', '.join(KINDS)}, not {kind!r}")
+    if kind not in set(MessageKind):
+        raise ValueError(f"kind must be one of {', '.join(MessageKind)}, not {kind!r}")
+    message_kind = MessageKind(kind)
     shown = [r for r in rows if r.status in BUBBLE_STATUSES]
     left_out = [r for r in rows if r.status not in BUBBLE_STATUSES]
-    bubbles = [_preview_bubble(r, kind) for r in shown[:limit]]
+    bubbles = [_preview_bubble(r, message_kind) for r in shown[:limit]]
     skipped = [(r.number, _phone_of(r, columns), r.status, r.error) for r in left_out[:limit]]
     return _ENV.get_template("preview.html").render(
         more_bubbles=max(0, len(shown) - limit),
         more_skipped=max(0, len(left_out) - limit),
         title=title,
-        kind_label=_KIND_LABEL[kind],
+        kind_label=message_kind.label,
         counts=_ordered_counts(counts),
         duration=duration,
         bubbles=bubbles,
         skipped=skipped,
     )
-
-
-_ENDPOINT_KIND = {f"send-{k}": k for k in KINDS}
 
 
 def render_chat(messages: Sequence[Any], *, refresh_seconds: int = 2, base_url: str = "") -> str:
@@ -258,13 +248,13 @@ def render_chat(messages: Sequence[Any], *, refresh_seconds: int = 2, base_url: 
 
 
 def _chat_bubble(msg: Any) -> _Bubble:
-    kind = _ENDPOINT_KIND.get(msg.endpoint, "text")
+    kind = MessageKind.from_endpoint(msg.endpoint) or MessageKind.TEXT
     return _Bubble(
         kind=kind,
         body=Markup(whatsapp_html(msg.text or "")),
         media=msg.media_url or "",
         meta=f"#{msg.seq} · {msg.endpoint}",
-        status="sent",
+        status=Status.SENT,
         time=time.strftime("%H:%M:%S", time.localtime(msg.at)),
         seq=msg.seq,
     )
@@ -367,17 +357,17 @@ _PLACEHOLDER_SVG = (
 
 # One colour per status, used by chips, footers and badges; one per media card.
 _COLOURS = {
-    "ready": "#027eb5",
-    "sent": "#1fa855",
-    "pending": "#8696a0",
-    "failed": "#ea0038",
-    "unknown": "#e08a00",
-    "invalid": "#c2410c",
-    "duplicate": "#7c3aed",
-    "suppressed": "#54656f",
-    "video": "#e5396c",
-    "audio": "#f08a24",
-    "doc": "#5f66cd",
+    Status.READY: "#027eb5",
+    Status.SENT: "#1fa855",
+    Status.PENDING: "#8696a0",
+    Status.FAILED: "#ea0038",
+    Status.UNKNOWN: "#e08a00",
+    Status.INVALID: "#c2410c",
+    Status.DUPLICATE: "#7c3aed",
+    Status.SUPPRESSED: "#54656f",
+    MessageKind.VIDEO: "#e5396c",
+    MessageKind.AUDIO: "#f08a24",
+    MessageKind.DOC: "#5f66cd",
 }
 
 

@@ -14,6 +14,7 @@ from campaign.pacing import Forecast, Pace
 from campaign.plan import SENDABLE, Plan, count_statuses
 from campaign.runner import Clock, RunReport
 from campaign.state import Namespace
+from campaign.vocabulary import MessageKind, Status
 
 
 class Say(Protocol):
@@ -30,8 +31,8 @@ def describe(plan: Plan, ui: Say) -> None:
 
 
 def problems(plan: Plan, ui: Say, shown: int = 10) -> None:
-    bad = [r for r in plan.rows if r.status in ("invalid", "duplicate", "suppressed")]
-    warned = [r for r in plan.rows if r.status == "ready" and r.error]
+    bad = [r for r in plan.rows if r.status in (Status.INVALID, Status.DUPLICATE, Status.SUPPRESSED)]
+    warned = [r for r in plan.rows if r.status == Status.READY and r.error]
     for r in bad[:shown]:
         ui.warn(f"  row {r.number}: {r.status}: {r.error}")
     if len(bad) > shown:
@@ -67,9 +68,10 @@ def format_duration(seconds: float) -> str:
 def show_messages(plan: Plan, ui: Say, n: int) -> None:
     shown = [r for r in plan.rows if r.status in SENDABLE][:n]
     for r in shown:
-        media = f"  [{plan.kind}: {r.media}]" if plan.kind != "text" else ""
+        media = f"  [{plan.kind}: {r.media}]" if plan.kind is not MessageKind.TEXT else ""
         ui.info(f"--- row {r.number} → {r.jid}{media}")
-        ui.info(r.message)
+        if plan.kind.has_text:  # audio has no caption: nothing of the text is sent
+            ui.info(r.message)
     if shown:
         ui.info("---")
 
@@ -104,7 +106,7 @@ def summary(report: RunReport, plan: Plan, ui: Say, argv: list[str], clock: Cloc
              namespace: Namespace) -> None:  # fmt: skip
     if report.stopped:
         ui.warn(f"Stopped: {report.stopped}.")
-    sent = sum(1 for r in plan.rows if r.status == "sent")
+    sent = sum(1 for r in plan.rows if r.status == Status.SENT)
     if namespace.rehearsal:
         ui.info(f"Rehearsal: {sent} of {len(plan.rows)} rows sent to {namespace.description}, "
                 f"nothing to WhatsApp ({report.attempted} request(s) this run). The real run "
@@ -119,15 +121,15 @@ def summary(report: RunReport, plan: Plan, ui: Say, argv: list[str], clock: Cloc
                 "every outcome: run the same command again to write it.")  # fmt: skip
     if report.results is not None:
         ui.info(f"Results: {report.results}")
-    bad = [r for r in plan.rows if r.status in ("failed", "unknown")]
+    bad = [r for r in plan.rows if r.status in (Status.FAILED, Status.UNKNOWN)]
     for r in bad[:10]:
         ui.warn(f"  row {r.number}: {r.status}: {r.error}")
-    if report.counts.get("pending"):
+    if report.counts.get(Status.PENDING):
         when = ""
         if report.resume_at:
             when = f" after {dt.datetime.fromtimestamp(report.resume_at, clock.tz):%a %H:%M}"
         ui.info(f"To go on{when}, run: {resume_command(argv)}")
-    if report.counts.get("unknown"):
+    if report.counts.get(Status.UNKNOWN):
         ui.info("To resend the 'unknown' rows (they may get the message twice): "
                 f"{resume_command(argv)} --retry-unknown")  # fmt: skip
 

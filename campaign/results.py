@@ -17,18 +17,19 @@ from typing import Any
 from campaign.contacts import Sheet
 from campaign.errors import InputError
 from campaign.plan import Row
+from campaign.vocabulary import MessageKind, Status
 
 RESULT_COLUMNS = ("jid", "status", "error", "sent_at", "attempts", "message")
 # Fills like Excel's own "Good / Bad / Neutral" cell styles, so the sheet reads at a glance.
-STATUS_STYLES = {
-    "sent": ("#C6EFCE", "#006100"),
-    "ready": ("#DDEBF7", "#1F4E79"),
-    "failed": ("#FFC7CE", "#9C0006"),
-    "unknown": ("#FFEB9C", "#9C5700"),
-    "pending": ("#EDEDED", "#404040"),
-    "invalid": ("#F8CBAD", "#833C0B"),
-    "duplicate": ("#E7E6E6", "#595959"),
-    "suppressed": ("#E4DFEC", "#5B3C88"),
+STATUS_STYLES: dict[str, tuple[str, str]] = {
+    Status.SENT: ("#C6EFCE", "#006100"),
+    Status.READY: ("#DDEBF7", "#1F4E79"),
+    Status.FAILED: ("#FFC7CE", "#9C0006"),
+    Status.UNKNOWN: ("#FFEB9C", "#9C5700"),
+    Status.PENDING: ("#EDEDED", "#404040"),
+    Status.INVALID: ("#F8CBAD", "#833C0B"),
+    Status.DUPLICATE: ("#E7E6E6", "#595959"),
+    Status.SUPPRESSED: ("#E4DFEC", "#5B3C88"),
 }
 
 
@@ -93,14 +94,14 @@ def check_results_path(results: Path, contacts: Path) -> None:
 
 
 def result_header(columns: Sequence[str], kind: str, *, senders: bool = False) -> list[str]:
-    return [*columns, *RESULT_COLUMNS, *(["media"] if kind != "text" else []),
+    return [*columns, *RESULT_COLUMNS, *(["media"] if kind != MessageKind.TEXT else []),
             *(["sender"] if senders else [])]  # fmt: skip
 
 
 def result_cells(row: Row, kind: str, *, senders: bool = False) -> list[str]:
     cells = [*row.values, row.jid or "", row.status, row.error, row.sent_at,
              str(row.attempts), row.message]  # fmt: skip
-    if kind != "text":
+    if kind != MessageKind.TEXT:
         cells.append(row.media)
     if senders:
         cells.append(row.sender)

@@ -23,17 +23,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from urllib.parse import parse_qs, urlsplit
 
-API_PREFIX = "/api/v1/"
+from campaign.vocabulary import MessageKind
 
-# endpoint -> (media parameter or None, text parameter or None), in the reference's order.
-# Audio has no caption in the reference; text has `msg` instead of a media URL.
-ENDPOINTS: dict[str, tuple[str | None, str | None]] = {
-    "send-text": (None, "msg"),
-    "send-image": ("imageurl", "caption"),
-    "send-video": ("videourl", "caption"),
-    "send-audio": ("audiourl", None),
-    "send-doc": ("docurl", "caption"),
-}
+API_PREFIX = "/api/v1/"
 
 USER_JID = re.compile(r"^\d{6,15}@s\.whatsapp\.net$")
 GROUP_JID = re.compile(r"^[\d-]+@g\.us$")
@@ -193,7 +185,7 @@ class _Handler(BaseHTTPRequestHandler):
                              "max_concurrent": sandbox.max_concurrent,
                              "max_in_flight_per_instance": max(
                                  sandbox.max_concurrent_per_instance.values(), default=0)})  # fmt: skip
-        elif parts.path.startswith(API_PREFIX) and parts.path[len(API_PREFIX) :] in ENDPOINTS:
+        elif parts.path.startswith(API_PREFIX) and MessageKind.from_endpoint(parts.path[len(API_PREFIX) :]):
             instance = parse_qs(parts.query).get("instance_id", [""])[0]
             with sandbox._track(instance):
                 self._api(sandbox, parts.path[len(API_PREFIX) :], parts.query)
@@ -385,7 +377,9 @@ class Sandbox:
         with self._lock:
             if self._disconnected(faults, instance):
                 raise _Reject("Instance not connected")
-        media_param, text_param = ENDPOINTS[endpoint]
+        kind = MessageKind.from_endpoint(endpoint)
+        assert kind is not None  # do_GET routes only the kinds' endpoints here
+        media_param, text_param = kind.media_param, kind.text_param
         for name in ("jid", text_param, media_param):
             # Only a caption may be empty; an empty jid, msg or URL counts as missing.
             if name and (name not in params or (name != "caption" and not params[name])):

@@ -16,7 +16,6 @@ from hypothesis import strategies as st
 
 from campaign.client import (
     DEFAULT_BASE_URL,
-    ENDPOINTS,
     IbotClient,
     Outcome,
     build_params,
@@ -251,7 +250,7 @@ def test_exact_query_per_endpoint(kind, expected) -> None:
     make_client(script).send_once(kind, jid=JID, text=HEBREW, media_url=MEDIA)
     (request,) = script.requests
     assert request.method == "GET"
-    assert request.url.path == f"/api/v1/{ENDPOINTS[kind][0]}"
+    assert request.url.path == f"/api/v1/send-{kind}"
     assert request.url.params.multi_items() == [("token", TOKEN), ("instance_id", INSTANCE),
                                                 *expected]
 

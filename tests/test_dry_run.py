@@ -637,6 +637,23 @@ def test_media_without_a_caption_is_allowed(
     assert (row["status"], row["message"], row["media"]) == ("ready", "", "https://x.example/a.jpg")
 
 
+
+def test_audio_has_no_caption_in_the_plan_the_console_or_the_preview(
+    cli: Cli, write_csv: Callable[..., Path], results: Results
+) -> None:
+    """Issue 16: --type audio said its text is not sent, yet showed it and "audio + caption"."""
+    path = write_csv([["Name", "Phone"], ["Dana", "0502345678"], ["Avi", "0523456789"]])
+    r = dry(cli, path, "-m", "Hello {{ name }}", "--type", "audio", "--media-url", "https://x.example/a.mp3")
+    assert r.exit_code == 0, r.output
+    assert "audio messages have no caption: the message text is not sent." in r.output
+    assert "Hello" not in r.stdout
+    assert "--- row 2 → 972502345678@s.whatsapp.net  [audio: https://x.example/a.mp3]\n---" in r.stdout
+    assert [row["message"] for row in results(path.with_name("contacts.results.csv"))] == ["", ""]
+    page = path.with_name("contacts.results.preview.html").read_text(encoding="utf-8")
+    assert "Hello" not in page
+    assert "caption" not in page
+    assert re.search(r'<div class="sub">2 messages\s+· audio ·', page), page
+
 def test_unknown_country_is_exit_2(cli: Cli, contacts: Path) -> None:
     assert_input_error(
         dry(cli, contacts, "-m", "Hi", "--country", "XX"),
