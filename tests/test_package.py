@@ -1,0 +1,34 @@
+"""What an install ships: the package data the preview and the sandbox page read at run time."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_a_non_editable_build_has_the_templates_and_renders_a_preview(tmp_path: Path) -> None:
+    """setuptools' build_py (the step a wheel is made from) on a copy of the project, then the
+    preview rendered from that build alone, as from a site-packages install."""
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(ROOT / name, tmp_path / name)
+    shutil.copytree(ROOT / "campaign", tmp_path / "campaign",
+                    ignore=shutil.ignore_patterns("__pycache__"))  # fmt: skip
+    built = tmp_path / "build-lib"
+    subprocess.run([sys.executable, "-c", "from setuptools import setup; setup()", "-q", "build_py",
+                    "--build-lib", str(built)], cwd=tmp_path, check=True, capture_output=True)  # fmt: skip
+    data = {p.relative_to(ROOT).as_posix() for folder in ("templates", "static")
+            for p in (ROOT / "campaign" / folder).iterdir()}  # fmt: skip
+    assert data >= {"campaign/templates/preview.html", "campaign/static/preview.css"}
+    assert {d for d in data if not (built / d).is_file()} == set()
+
+    script = ("from campaign.preview import render_chat; import sys; "
+              "sys.stdout.write(render_chat([], base_url='http://x'))")  # fmt: skip
+    env = {**os.environ, "PYTHONPATH": str(built)}
+    page = subprocess.run([sys.executable, "-c", script], cwd=built, env=env, check=True,
+                          capture_output=True, text=True).stdout  # fmt: skip
+    assert "No messages yet." in page and ".bubble{" in page
