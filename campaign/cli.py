@@ -180,7 +180,8 @@ def main() -> None:
               help="Send the first row's message to this number only, then stop; the campaign is "
               "untouched.")
 @click.option("--results", type=click.Path(path_type=Path, dir_okay=False),
-              help="Results sheet path (default: <contacts>.results.<ext> beside the contacts).")
+              help="Results sheet path (default: <campaign name>.results.<ext> beside the contacts; a "
+              "dry run writes beside a sheet that records sends, never over it).")
 @click.option("--name", help="Campaign name, its identity for resume (default: "
               "<contacts stem>-<template stem>).")
 @click.option("--state", type=click.Path(path_type=Path, dir_okay=False),

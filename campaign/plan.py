@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -13,7 +14,6 @@ from campaign.client import DEFAULT_BASE_URL, encoded_url_length
 from campaign.config import SendOptions
 from campaign.contacts import Sheet, load_sheet
 from campaign.errors import EmptySheetError, InputError, TemplateError
-from campaign.journal import campaign_name
 from campaign.phones import (
     choose_phone_columns,
     find_phone_column,
@@ -81,7 +81,6 @@ def build_plan(
     suppressed: Mapping[str, str] | None = None,
     base_url: str = DEFAULT_BASE_URL,
     skip_hidden: bool = False,
-    seed: str = "",
 ) -> Plan:
     """SPEC steps 2-6: phone column, JIDs, dedupe, opt-outs, rendering and request checks."""
     kind = message_kind(kind)
@@ -96,6 +95,7 @@ def build_plan(
     except InputError as e:
         raise InputError(f"{sheet.label}: {e}") from None
     suppressed = suppressed or {}
+    seed = hashlib.sha256(message.source.encode("utf-8", "surrogatepass")).hexdigest()[:16]
     first_row: dict[str, int] = {}
     rows: list[Row] = []
     for number, values in zip(sheet.numbers, sheet.rows, strict=True):
@@ -103,8 +103,9 @@ def build_plan(
         rows.append(row)
         result = row_jid(values, phone, country, strict_phones)
         row.jid = result.jid
-        # pick() is seeded by campaign and recipient: the same choice in the dry run, the send
-        # and every resume, whatever the row's position in the sheet.
+        # pick() is seeded by the template's text and the recipient: the same choice in the dry
+        # run, the send, every resume and any copy of the campaign (a renamed sheet, a copied
+        # folder: issue 18), whatever the row's position in the sheet.
         row_seed = f"{seed}\x1f{result.jid or number}"
         # Audio has no caption: its text is not sent, so it is not shown anywhere either.
         row.message = message.render(values, row_number=number, seed=row_seed) if kind.has_text else ""
@@ -286,7 +287,6 @@ def plan_campaign(opts: SendOptions, *, base_url: str = DEFAULT_BASE_URL,
         suppressed=all_suppressed,
         base_url=base_url,
         skip_hidden=opts.skip_hidden,
-        seed=campaign_name(opts.contacts, opts.template, opts.name),
     )
     if not kind.has_text and source.strip():
         plan.notices.append(f"{kind} messages have no caption: the message text is not sent.")

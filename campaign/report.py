@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime as dt
 import shlex
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Protocol
 
 from campaign.pacing import Forecast, Pace
@@ -103,7 +104,7 @@ def describe_pace(name: str, pace: Pace) -> str:
 
 
 def summary(report: RunReport, plan: Plan, ui: Say, argv: list[str], clock: Clock,
-             namespace: Namespace) -> None:  # fmt: skip
+             namespace: Namespace, *, asked: Path | None = None) -> None:  # fmt: skip
     if report.stopped:
         ui.warn(f"Stopped: {report.stopped}.")
     sent = sum(1 for r in plan.rows if r.status == Status.SENT)
@@ -120,7 +121,7 @@ def summary(report: RunReport, plan: Plan, ui: Say, argv: list[str], clock: Cloc
         ui.warn(f"The results sheet could not be written: {report.results_error}. The journal has "
                 "every outcome: run the same command again to write it.")  # fmt: skip
     if report.results is not None:
-        ui.info(f"Results: {report.results}")
+        ui.info(f"Results: {results_line(report.results, asked=asked)}")
     bad = [r for r in plan.rows if r.status in (Status.FAILED, Status.UNKNOWN)]
     for r in bad[:10]:
         ui.warn(f"  row {r.number}: {r.status}: {r.error}")
@@ -132,6 +133,17 @@ def summary(report: RunReport, plan: Plan, ui: Say, argv: list[str], clock: Cloc
     if report.counts.get(Status.UNKNOWN):
         ui.info("To resend the 'unknown' rows (they may get the message twice): "
                 f"{resume_command(argv)} --retry-unknown")  # fmt: skip
+
+
+def results_line(written: Path, *, asked: Path | None, kept: Path | None = None) -> str:
+    """Where the results went, and why when it is not where they were asked for."""
+    if kept is not None:
+        return (f"{written} ({kept.name} records this campaign's sends, and a dry run never "
+                "overwrites it)")  # fmt: skip
+    if asked is not None and written != asked:
+        return (f"{written} ({asked.name} is open in Excel or another program, so the results "
+                "went to this copy; close it and run the same command again to update it)")  # fmt: skip
+    return str(written)
 
 
 def lanes_table(report: RunReport, ui: Say, clock: Clock) -> None:

@@ -33,12 +33,47 @@ STATUS_STYLES: dict[str, tuple[str, str]] = {
 }
 
 
-def default_results_path(contacts: Path, *, rehearsal: bool = False) -> Path:
+def default_results_path(contacts: Path, name: str, *, rehearsal: bool = False) -> Path:
+    """`<campaign name>.results.<ext>` beside the contacts, so two campaigns on one sheet keep
+    two records (issue 18: both wrote `customers.results.xlsx`, and the first record was lost)."""
     suffix = contacts.suffix.lower()
     if suffix in (".xls", ".ods"):
         suffix = ".xlsx"  # we write XLSX only; .xls/.ods writers would add dependencies for no gain
     kind = ".rehearsal" if rehearsal else ""
-    return contacts.with_name(f"{contacts.stem}{kind}.results{suffix}")
+    return contacts.with_name(f"{name}{kind}.results{suffix}")
+
+
+# Statuses only a run that sent writes; a dry run writes ready, invalid, duplicate, suppressed.
+SEND_STATUSES = frozenset({"sent", "failed", "unknown", "pending"})
+
+
+def dry_run_results_path(path: Path) -> Path:
+    """Where a dry run writes: `path`, unless that sheet records sends, which a dry run never
+    overwrites; then `<name>.dry-run.results.<ext>` beside it."""
+    if not records_sends(path):
+        return path
+    stem = path.name[: len(path.name) - len(path.suffix)]
+    if stem.endswith(".results"):
+        return path.with_name(f"{stem[: -len('.results')]}.dry-run.results{path.suffix}")
+    return path.with_name(f"{stem}.dry-run{path.suffix}")
+
+
+def records_sends(path: Path) -> bool:
+    """Whether the sheet at `path` holds a run's outcomes (a status column with sent, failed,
+    unknown or pending rows). A file that cannot be read as a results sheet counts as one: a
+    dry run has no business replacing it."""
+    if not path.exists():
+        return False
+    from campaign.contacts import load_sheet
+
+    try:
+        sheet = load_sheet(path, header_row=1)
+    except Exception:  # noqa: BLE001 - unreadable: keep it, whatever the reason
+        return True
+    if "status" not in sheet.columns:
+        return True
+    at = sheet.columns.index("status")
+    return any(len(values) > at and values[at] in SEND_STATUSES for values in sheet.rows)
 
 
 def remove_stale_temp_files(path: Path) -> int:

@@ -56,6 +56,7 @@ from campaign.report import (
     describe_pace,
     format_duration,
     problems,
+    results_line,
     show_counts,
     show_forecast,
     show_messages,
@@ -65,6 +66,7 @@ from campaign.report import (
 from campaign.results import (
     check_results_path,
     default_results_path,
+    dry_run_results_path,
     remove_stale_temp_files,
     write_results,
 )
@@ -150,8 +152,12 @@ def run_send(
             since = clock.now() - opts.skip_contacted_within * DAY
             recent = history.contacted_since(namespace.key, since, exclude_journal=str(journal.real))
         plan = plan_campaign(opts, base_url=base_url, suppressed=recent)
-        results_path = opts.results or default_results_path(opts.contacts, rehearsal=namespace.rehearsal)
+        results_path = opts.results or default_results_path(opts.contacts, name,
+                                                            rehearsal=namespace.rehearsal)  # fmt: skip
         check_results_path(results_path, opts.contacts)
+        kept = None  # a sheet that records sends, which a dry run writes beside, never over
+        if opts.dry_run and dry_run_results_path(results_path) != results_path:
+            kept, results_path = results_path, dry_run_results_path(results_path)
         for notice in plan.notices:
             ui.warn(f"Note: {notice}")
 
@@ -200,7 +206,7 @@ def run_send(
             _load_history(schedule, history, namespace, senders[0].key, clock)
         if opts.dry_run:
             return _dry_run(plan, opts, ui, write, schedule, clock, namespace, pace,
-                            lanes=max(1, len(senders)))  # fmt: skip
+                            lanes=max(1, len(senders)), asked=results_path, kept=kept)  # fmt: skip
         problems(plan, ui)  # the rows that will not be sent, and the warnings, before sending
         if opts.sandbox:
             from campaign.sandbox import Sandbox
@@ -283,7 +289,7 @@ def run_send(
         tracker.finish(state=_final_state(report), stopped=report.stopped,
                        exit_code=int(report.exit_code),
                        results=str(report.results.resolve()) if report.results else "")  # fmt: skip
-        summary(report, plan, ui, argv, clock, namespace)
+        summary(report, plan, ui, argv, clock, namespace, asked=results_path)
         return report.exit_code
 
 
@@ -460,7 +466,8 @@ def _estimate(todo: int, pacer: Pacer, schedule: Schedule, clock: Clock, *, lane
 
 
 def _dry_run(plan: Plan, opts: SendOptions, ui: UI, write: Any, schedule: Schedule,
-             clock: Clock, namespace: Namespace, pace: Pace, *, lanes: int) -> int:  # fmt: skip
+             clock: Clock, namespace: Namespace, pace: Pace, *, lanes: int,
+             asked: Path, kept: Path | None = None) -> int:  # fmt: skip
     if not opts.quiet:
         show_messages(plan, ui, 3)
     problems(plan, ui)
@@ -480,7 +487,7 @@ def _dry_run(plan: Plan, opts: SendOptions, ui: UI, write: Any, schedule: Schedu
     show_forecast(todo, when, ui, clock, verb="Sending")
     ui.info(f"Pace: {describe_pace(opts.pace, pace)} (--pace careful|standard|fast; README, Pacing).")
     path = write(plan.rows)
-    ui.info(f"Results: {path}")
+    ui.info(f"Results: {results_line(path, asked=asked, kept=kept)}")
     try:
         from campaign.preview import render_preview
     except ImportError:  # pragma: no cover - the preview module ships with the package

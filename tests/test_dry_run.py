@@ -59,7 +59,7 @@ def test_dry_run_writes_csv_results_beside_the_contacts(
 ) -> None:
     r = dry(cli, contacts, "-m", TEXT)
     assert r.exit_code == 0, r.output
-    path = contacts.with_name("contacts.results.csv")
+    path = contacts.with_name("contacts-message.results.csv")
     assert path.read_bytes().startswith(b"\xef\xbb\xbfName,Phone,City,jid,status,error,")
     rows = results(path)
     assert list(rows[0]) == ["Name", "Phone", "City", *RESULT_COLUMNS]
@@ -117,7 +117,7 @@ def test_stdout_shows_the_first_messages_and_the_counts(cli: Cli, contacts: Path
     assert re.search(r"^  ready\s+4$", out, re.M)
     assert re.search(r"^  invalid\s+2$", out, re.M)
     assert re.search(r"^  duplicate\s+1$", out, re.M)
-    assert f"Results: {contacts.with_name('contacts.results.csv')}\n" in out
+    assert f"Results: {contacts.with_name('contacts-message.results.csv')}\n" in out
     assert "  row 3: duplicate: same number as row 2\n" in r.stderr
     assert "  row 4: invalid: 'call me' is not a phone number\n" in r.stderr
 
@@ -142,7 +142,7 @@ def test_xlsx_results_keep_phones_as_text(
     )
     r = dry(cli, path, "-m", "Hi {{ name }} {{ code }}")
     assert r.exit_code == 0, r.output
-    out = path.with_name("contacts.results.xlsx")
+    out = path.with_name("contacts-message.results.xlsx")
     rows = results(out)
     assert [(row["Name"], row["Phone"], row["Code"]) for row in rows] == [
         ("Dana", "972501234567", "007"),
@@ -178,7 +178,7 @@ def test_xlsx_title_row_numbers_rows_from_the_real_header(
     r = dry(cli, path, "-m", "Hi {{ name }}")
     assert r.exit_code == 0, r.output
     assert "header on row 2" in r.stdout
-    rows = results(path.with_name("contacts.results.xlsx"))
+    rows = results(path.with_name("contacts-message.results.xlsx"))
     assert [(row["status"], row["error"]) for row in rows] == [
         ("ready", ""),
         ("duplicate", "same number as row 3"),
@@ -189,7 +189,7 @@ def test_header_row_option(cli: Cli, write_csv: Callable[..., Path], results: Re
     path = write_csv([["Exported", "by", "CRM"], ["Name", "Phone", ""], ["Dana", "0502345678", ""]])
     r = dry(cli, path, "-m", "Hi {{ name }}", "--header-row", "2")
     assert r.exit_code == 0, r.output
-    assert [row["message"] for row in results(path.with_name("contacts.results.csv"))] == [
+    assert [row["message"] for row in results(path.with_name("contacts-message.results.csv"))] == [
         "Hi Dana"
     ]
 
@@ -200,7 +200,7 @@ def test_results_option_picks_path_and_format(
     (tmp_path / "out").mkdir()
     r = dry(cli, contacts, "-m", TEXT, "--results", "out/march.xlsx")
     assert r.exit_code == 0, r.output
-    assert not contacts.with_name("contacts.results.csv").exists()
+    assert not contacts.with_name("contacts-message.results.csv").exists()
     rows = results(tmp_path / "out" / "march.xlsx")
     assert [row["status"] for row in rows].count("ready") == 4
     assert rows[0]["Phone"] == "050-234-5678"
@@ -225,7 +225,7 @@ def test_ods_results_are_xlsx(cli: Cli, tmp_path: Path, results: Results) -> Non
     pd.DataFrame({"Name": ["Dana"], "Phone": [502345678]}).to_excel(path, engine="odf", index=False)
     r = dry(cli, path, "-m", "Hi {{ name }}")
     assert r.exit_code == 0, r.output
-    rows = results(tmp_path / "contacts.results.xlsx")
+    rows = results(tmp_path / "contacts-message.results.xlsx")
     assert rows == [
         {
             "Name": "Dana",
@@ -241,9 +241,11 @@ def test_ods_results_are_xlsx(cli: Cli, tmp_path: Path, results: Results) -> Non
 
 
 def test_xls_results_are_xlsx(cli: Cli, tmp_path: Path, results: Results) -> None:
-    assert default_results_path(Path("a/contacts.xls")) == Path("a/contacts.results.xlsx")
-    assert default_results_path(Path("a/contacts.XLSM")) == Path("a/contacts.results.xlsm")
-    assert default_results_path(Path("a/c.tsv")) == Path("a/c.results.tsv")
+    assert default_results_path(Path("a/contacts.xls"), "contacts-message") == Path(
+        "a/contacts-message.results.xlsx")
+    assert default_results_path(Path("a/contacts.XLSM"), "w") == Path("a/w.results.xlsm")
+    assert default_results_path(Path("a/c.tsv"), "c-w", rehearsal=True) == Path(
+        "a/c-w.rehearsal.results.tsv")
     xlwt = pytest.importorskip("xlwt")
     book = xlwt.Workbook()
     ws = book.add_sheet("Contacts")
@@ -252,7 +254,7 @@ def test_xls_results_are_xlsx(cli: Cli, tmp_path: Path, results: Results) -> Non
             ws.write(r, c, v)
     book.save(str(tmp_path / "contacts.xls"))
     assert dry(cli, tmp_path / "contacts.xls", "-m", "Hi").exit_code == 0
-    assert results(tmp_path / "contacts.results.xlsx")[0]["Phone"] == "502345678"
+    assert results(tmp_path / "contacts-message.results.xlsx")[0]["Phone"] == "502345678"
 
 
 # --- sheets and notices ---------------------------------------------------------------------------
@@ -279,7 +281,7 @@ def test_other_sheets_are_named_in_a_notice(cli: Cli, workbook: Path, results: R
 def test_sheet_option_picks_the_sheet(cli: Cli, workbook: Path, results: Results) -> None:
     r = dry(cli, workbook, "-m", "Hi {{ name }}", "--sheet", "VIP")
     assert r.exit_code == 0, r.output
-    rows = results(workbook.with_name("contacts.results.xlsx"))
+    rows = results(workbook.with_name("contacts-message.results.xlsx"))
     assert [(row["Name"], row["message"]) for row in rows] == [("Avi", "Hi Avi")]
 
 
@@ -305,7 +307,7 @@ def test_possible_but_not_valid_number_is_ready_with_a_warning(
 ) -> None:
     r = dry(cli, odd_numbers, "-m", "Hi")
     assert r.exit_code == 0
-    rows = results(odd_numbers.with_name("contacts.results.csv"))
+    rows = results(odd_numbers.with_name("contacts-message.results.csv"))
     assert (rows[0]["jid"], rows[0]["status"], rows[0]["error"]) == (
         "972501234567@s.whatsapp.net",
         "ready",
@@ -319,7 +321,7 @@ def test_possible_but_not_valid_number_is_ready_with_a_warning(
 def test_strict_phones_rejects_it(cli: Cli, odd_numbers: Path, results: Results) -> None:
     r = dry(cli, odd_numbers, "-m", "Hi", "--strict-phones")
     assert r.exit_code == 0
-    rows = results(odd_numbers.with_name("contacts.results.csv"))
+    rows = results(odd_numbers.with_name("contacts-message.results.csv"))
     assert [(row["jid"], row["status"], row["error"]) for row in rows] == [
         (
             "",
@@ -335,7 +337,7 @@ def test_country_option(cli: Cli, write_csv: Callable[..., Path], results: Resul
     path = write_csv([["Name", "Phone"], ["Ann", "(650) 253-0000"], ["Dana", "+972 50 234 5678"]])
     r = dry(cli, path, "-m", "Hi", "--country", "US")
     assert r.exit_code == 0
-    rows = results(path.with_name("contacts.results.csv"))
+    rows = results(path.with_name("contacts-message.results.csv"))
     assert [(row["jid"], row["status"]) for row in rows] == [
         ("16502530000@s.whatsapp.net", "ready"),
         ("972502345678@s.whatsapp.net", "ready"),
@@ -347,7 +349,7 @@ def test_phone_column_option(cli: Cli, write_csv: Callable[..., Path], results: 
     r = dry(cli, path, "-m", "Hi", "--phone-column", "mobile")
     assert r.exit_code == 0
     assert "phone column 'Mobile'" in r.stdout
-    assert results(path.with_name("contacts.results.csv"))[0]["jid"] == (
+    assert results(path.with_name("contacts-message.results.csv"))[0]["jid"] == (
         "972523456789@s.whatsapp.net"
     )
 
@@ -361,7 +363,7 @@ def test_template_file_renders_hebrew_exactly(
     template("שלום {{ Name }},\n{{ row['City'] or 'בקרוב' }}\n")
     r = dry(cli, contacts, "-t", "message.txt")
     assert r.exit_code == 0, r.output
-    rows = results(contacts.with_name("contacts.results.csv"))
+    rows = results(contacts.with_name("contacts-message.results.csv"))
     assert rows[0]["message"] == "שלום דנה,\nתל אביב"
     assert rows[3]["message"] == "שלום יוסי,\nבקרוב"
 
@@ -374,7 +376,7 @@ def test_message_that_renders_empty_is_invalid(
     )
     r = dry(cli, path, "-m", "{{ note }}")
     assert r.exit_code == 0
-    rows = results(path.with_name("contacts.results.csv"))
+    rows = results(path.with_name("contacts-message.results.csv"))
     assert [(row["status"], row["error"]) for row in rows] == [
         ("ready", ""),
         ("invalid", "the message renders empty"),
@@ -393,7 +395,7 @@ def test_media_url_is_a_template_rendered_per_row(
     )
     r = dry(cli, path, "-m", "לכבוד {{ name }}", "--type", "image", "--media-url", "{{ brochure }}")
     assert r.exit_code == 0, r.output
-    rows = results(path.with_name("contacts.results.csv"))
+    rows = results(path.with_name("contacts-message.results.csv"))
     assert list(rows[0]) == ["Name", "Phone", "Brochure", *RESULT_COLUMNS, "media"]
     assert [(row["status"], row["message"], row["media"]) for row in rows] == [
         ("ready", "לכבוד Dana", "https://cdn.example.com/tlv.jpg"),
@@ -409,7 +411,7 @@ def test_http_media_url_makes_rows_invalid_not_exit_2(
 ) -> None:
     r = dry(cli, contacts, "-m", "Hi", "--type", "doc", "--media-url", "http://example.com/a.pdf")
     assert r.exit_code == 0, r.output
-    rows = results(contacts.with_name("contacts.results.csv"))
+    rows = results(contacts.with_name("contacts-message.results.csv"))
     assert rows[0]["status"] == "invalid"
     assert rows[0]["error"] == (
         "media URL 'http://example.com/a.pdf' is not https:// (the API needs a public https URL)"
@@ -425,7 +427,7 @@ def test_request_over_8_kb_gets_a_warning(
     template("{% if name == 'Dana' %}" + "ש" * 3000 + "{% else %}קצר{% endif %}")
     r = dry(cli, path, "-t", "message.txt")
     assert r.exit_code == 0
-    long, short = results(path.with_name("contacts.results.csv"))
+    long, short = results(path.with_name("contacts-message.results.csv"))
     assert long["status"] == "ready"
     found = re.fullmatch(
         r"warning: the encoded request is ([\d,]+) bytes, over 8,192: "
@@ -487,7 +489,7 @@ def test_config_key_type_is_the_option_name(
     )
     r = dry(cli, contacts, "-m", "Hi", "--config", "campaign.toml")
     assert r.exit_code == 0, r.output
-    assert results(contacts.with_name("contacts.results.csv"))[0]["media"] == (
+    assert results(contacts.with_name("contacts-message.results.csv"))[0]["media"] == (
         "https://cdn.example.com/a.jpg"
     )
 
@@ -542,7 +544,7 @@ def test_unreadable_xlsx(cli: Cli, tmp_path: Path) -> None:
     assert r.stderr.startswith("Error: contacts.xlsx: cannot be read as a .xlsx workbook (")
     assert r.stderr.endswith("Open it in Excel and save it again, or export it as CSV UTF-8.\n")
     assert r.stderr.count("\n") == 1 and "Traceback" not in r.output
-    assert not (tmp_path / "contacts.results.xlsx").exists()
+    assert not (tmp_path / "contacts-message.results.xlsx").exists()
 
 
 def test_no_phone_column(cli: Cli, write_csv: Callable[..., Path], tmp_path: Path) -> None:
@@ -552,7 +554,7 @@ def test_no_phone_column(cli: Cli, write_csv: Callable[..., Path], tmp_path: Pat
         "contacts.csv: no phone column found. The columns are: 'Name', 'City', 'שם משפחה'. "
         "Name the one that holds the numbers with --phone-column NAME.",
     )
-    assert not (tmp_path / "contacts.results.csv").exists()
+    assert not (tmp_path / "contacts-message.results.csv").exists()
 
 
 def test_unknown_phone_column(cli: Cli, contacts: Path) -> None:
@@ -572,7 +574,7 @@ def test_unknown_template_variable(
         "message.txt, line 2: unknown variable 'nmae'. Did you mean 'name'? "
         "Available columns: City, Name, Phone, city, name, phone (or row['Column Name']).",
     )
-    assert not (tmp_path / "contacts.results.csv").exists()
+    assert not (tmp_path / "contacts-message.results.csv").exists()
 
 
 def test_unknown_variable_in_inline_message(cli: Cli, contacts: Path) -> None:
@@ -633,7 +635,7 @@ def test_media_without_a_caption_is_allowed(
     path = write_csv([["Phone", "Pic"], ["0502345678", "https://x.example/a.jpg"]])
     r = dry(cli, path, "--type", "image", "--media-url", "{{ pic }}")
     assert r.exit_code == 0, r.output
-    (row,) = results(path.with_name("contacts.results.csv"))
+    (row,) = results(path.with_name("contacts-message.results.csv"))
     assert (row["status"], row["message"], row["media"]) == ("ready", "", "https://x.example/a.jpg")
 
 
@@ -648,8 +650,8 @@ def test_audio_has_no_caption_in_the_plan_the_console_or_the_preview(
     assert "audio messages have no caption: the message text is not sent." in r.output
     assert "Hello" not in r.stdout
     assert "--- row 2 → 972502345678@s.whatsapp.net  [audio: https://x.example/a.mp3]\n---" in r.stdout
-    assert [row["message"] for row in results(path.with_name("contacts.results.csv"))] == ["", ""]
-    page = path.with_name("contacts.results.preview.html").read_text(encoding="utf-8")
+    assert [row["message"] for row in results(path.with_name("contacts-message.results.csv"))] == ["", ""]
+    page = path.with_name("contacts-message.results.preview.html").read_text(encoding="utf-8")
     assert "Hello" not in page
     assert "caption" not in page
     assert re.search(r'<div class="sub">2 messages\s+· audio ·', page), page

@@ -381,14 +381,14 @@ def test_workbook_summary_sheet_first_display_formats_and_hidden_rows(
     assert "Dana: ₪1,500.00, 15% off, since 01/05/2024 at 14:30, code 00123, 17.55" in r.stdout
     assert "2 rows hidden in the workbook (by hand or by a filter): 3, 5" in r.stderr
     assert "--skip-hidden" in r.stderr
-    rows = by_name(results(workbook.with_name("shop.results.xlsx")), "Name")
+    rows = by_name(results(workbook.with_name("shop-message.results.xlsx")), "Name")
     assert [rows[n]["status"] for n in ("Dana", "Avi", "Noa", "Eli")] == ["ready"] * 4
 
 
 def test_skip_hidden_suppresses_hidden_rows(cli: Cli, workbook: Path, results: Results) -> None:
     r = dry(cli, workbook, "-m", TEMPLATE, "--skip-hidden")
     assert r.exit_code == 0, r.output
-    rows = by_name(results(workbook.with_name("shop.results.xlsx")), "Name")
+    rows = by_name(results(workbook.with_name("shop-message.results.xlsx")), "Name")
     assert (rows["Avi"]["status"], rows["Avi"]["error"]) == ("suppressed", "hidden row")
     assert (rows["Eli"]["status"], rows["Eli"]["error"]) == ("suppressed", "hidden row")
     assert rows["Dana"]["status"] == rows["Noa"]["status"] == "ready"
@@ -397,7 +397,7 @@ def test_skip_hidden_suppresses_hidden_rows(cli: Cli, workbook: Path, results: R
 
 def test_results_give_cells_back_in_their_type(cli: Cli, workbook: Path) -> None:
     assert dry(cli, workbook, "-m", TEMPLATE).exit_code == 0
-    ws = openpyxl.load_workbook(workbook.with_name("shop.results.xlsx")).active
+    ws = openpyxl.load_workbook(workbook.with_name("shop-message.results.xlsx")).active
     header = [c.value for c in ws[1]]
     dana = {h: ws.cell(row=2, column=i + 1) for i, h in enumerate(header)}
     assert dana["Phone"].value == "050-234-5678" and dana["Phone"].data_type == "s"
@@ -409,7 +409,7 @@ def test_results_give_cells_back_in_their_type(cli: Cli, workbook: Path) -> None
 
 
 def tmp_results(path: Path) -> Path:
-    return path.with_name(f"{path.stem}.results{path.suffix}")
+    return path.with_name(f"{path.stem}-message.results{path.suffix}")
 
 
 def test_a_two_cell_report_preamble_is_not_the_header(cli: Cli, write_csv: Callable[..., Path]) -> None:

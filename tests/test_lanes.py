@@ -58,7 +58,7 @@ def test_three_senders_reach_everyone_once_in_overlapping_lanes(write_csv, resul
     assert len(counts) == 30 and set(counts.values()) == {1}
     assert set(per_instance) == set(IDS.values()) and set(per_instance.values()) == {1}
     assert overall >= 2  # the lanes send at the same time
-    rows = results(contacts.with_name("contacts.rehearsal.results.csv"))
+    rows = results(contacts.with_name("contacts-message.rehearsal.results.csv"))
     by_jid = {m.jid: label_of(m.instance) for m in received}
     assert {row["sender"] for row in rows} == {"shop", "promo", "vip"}
     assert all(row["sender"] == by_jid[row["jid"]] for row in rows)
@@ -102,7 +102,7 @@ def test_failover_when_one_sender_disconnects(write_csv, results) -> None:  # ty
     assert by_instance[IDS["promo"]] == 3
     assert "Sender promo was stopped: aborted by the API: Instance not connected" in r.stderr
     assert "stopped at" in r.stdout and "its rows went to the others" in r.stdout
-    rows = results(contacts.with_name("contacts.rehearsal.results.csv"))
+    rows = results(contacts.with_name("contacts-message.rehearsal.results.csv"))
     assert [row["status"] for row in rows] == ["sent"] * 30
 
 
@@ -144,7 +144,7 @@ def test_sigkill_at_arbitrary_moments_with_three_lanes(write_csv, results, seed:
         counts = Counter(m.jid for m in box.received)
     assert final.returncode in (0, 1), final.stdout + final.stderr
     assert max(counts.values()) == 1, counts  # nobody twice, whatever was killed where
-    rows = results(contacts.with_name("contacts.rehearsal.results.csv"))
+    rows = results(contacts.with_name("contacts-message.rehearsal.results.csv"))
     unknown = [row for row in rows if row["status"] == "unknown"]
     assert len(unknown) <= 3 * 3  # at most one per lane per kill
     assert all(row["status"] in ("sent", "unknown") for row in rows)

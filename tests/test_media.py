@@ -241,7 +241,7 @@ def test_cli_dry_run_check_media_marks_unreachable_rows(
     r = cli("send", contacts, "--type", "image", "--media-url", "{{ pic }}", "-m", "Hi",
             "--dry-run", "--check-media", env={"SSL_CERT_FILE": str(certificate[0])})  # fmt: skip
     assert r.exit_code == 0, r.output
-    got = results(contacts.with_name("contacts.results.csv"))
+    got = results(contacts.with_name("contacts-message.results.csv"))
     assert [(row["status"], row["error"], row["media"]) for row in got] == [
         ("ready", "", pic),
         ("invalid", f"media not reachable: HTTP 404 Not Found ({missing})", missing),

@@ -200,7 +200,7 @@ def test_pick_is_the_same_in_the_dry_run_the_send_and_after_a_kill(write_csv, re
     with Sandbox(token=SANDBOX_TOKEN, instance_id=SANDBOX_INSTANCE, on_accept=gate) as box:
         dry = cli_process(contacts, box.url, *fast, "--dry-run")
         assert dry.wait(60) == 0, dry.communicate()[0]
-        dry_results = results(contacts.with_name("contacts.rehearsal.results.csv"))
+        dry_results = results(contacts.with_name("contacts-message.rehearsal.results.csv"))
         planned = {r["jid"]: r["message"] for r in dry_results}
         first = cli_process(contacts, box.url, *fast)
         assert gate.reached.wait(30)

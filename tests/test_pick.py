@@ -1,4 +1,5 @@
-"""pick() through the plan: seeded by campaign and recipient, not by the row's position."""
+"""pick() through the plan: seeded by the template's text and the recipient, not by the row's
+position or the file names (issue 18: a renamed sheet or a copied folder chooses the same)."""
 
 from __future__ import annotations
 
@@ -13,24 +14,26 @@ PEOPLE = [["Name", "Phone"]] + [[f"P{i}", f"0502345{i:03d}"] for i in range(60)]
 GREETING = "{{ pick('Hi', 'Hello', 'Hey') }} {{ name }}"
 
 
-def plan_messages(path: Path, seed: str, source: str = GREETING) -> dict[str, str]:
+def plan_messages(path: Path, source: str = GREETING, origin: str = "m.txt") -> dict[str, str]:
     sheet = load_sheet(path)
-    template = MessageTemplate(source, origin="m.txt", columns=sheet.columns)
-    plan = build_plan(sheet, message=template, seed=seed)
+    template = MessageTemplate(source, origin=origin, columns=sheet.columns)
+    plan = build_plan(sheet, message=template)
     return {r.jid or "": r.message for r in plan.rows}
 
 
 def test_pick_follows_the_recipient_not_the_row(write_csv: Callable[..., Path]) -> None:
-    before = plan_messages(write_csv(PEOPLE), "shop-offer")
+    before = plan_messages(write_csv(PEOPLE))
     reordered = plan_messages(write_csv([PEOPLE[0], *reversed(PEOPLE[1:])], "again.csv"),
-                              "shop-offer")  # fmt: skip
+                              origin="renamed.txt")  # fmt: skip
     assert before == reordered
     assert len({m.split()[0] for m in before.values()}) == 3  # spread across the options
 
 
-def test_another_campaign_chooses_afresh(write_csv: Callable[..., Path]) -> None:
+def test_another_text_chooses_afresh(write_csv: Callable[..., Path]) -> None:
     path = write_csv(PEOPLE)
-    assert plan_messages(path, "shop-offer") != plan_messages(path, "shop-reminder")
+    firsts = {jid: m.split()[0] for jid, m in plan_messages(path).items()}
+    other = {jid: m.split()[0] for jid, m in plan_messages(path, GREETING + "!").items()}
+    assert firsts != other
 
 
 def test_template_notices_reach_the_plan(write_csv: Callable[..., Path]) -> None:

@@ -43,9 +43,9 @@ def test_the_readme_flow_rehearse_then_send_reaches_everyone_once(cli, write_csv
     rehearsal = cli("send", contacts, "-m", "Hi {{ name }}", "--sandbox", *FAST)
     assert rehearsal.exit_code == 0, rehearsal.output
     assert "Rehearsal: 8 of 8 rows sent to the in-process sandbox" in rehearsal.output
-    rehearsed = results(contacts.with_name("contacts.rehearsal.results.csv"))
+    rehearsed = results(contacts.with_name("contacts-message.rehearsal.results.csv"))
     assert {r["status"] for r in rehearsed} == {"sent"}
-    assert not contacts.with_name("contacts.results.csv").exists()
+    assert not contacts.with_name("contacts-message.results.csv").exists()
 
     pilot = cli("send", contacts, "-m", "Hi {{ name }}", "--limit", "3", *FAST, env=real_env(real_api))
     assert pilot.exit_code == 0, pilot.output
@@ -56,7 +56,7 @@ def test_the_readme_flow_rehearse_then_send_reaches_everyone_once(cli, write_csv
 
     counts = Counter(m.jid for m in real_api.received)
     assert len(counts) == 8 and set(counts.values()) == {1}
-    rows = results(contacts.with_name("contacts.results.csv"))
+    rows = results(contacts.with_name("contacts-message.results.csv"))
     assert [r["status"] for r in rows] == ["sent"] * 8
     # The real sends' times, not the rehearsal's.
     assert all(r["sent_at"] >= max(x["sent_at"] for x in rehearsed) for r in rows)
@@ -180,13 +180,13 @@ def test_a_damaged_journal_never_resends(cli, write_csv, sandbox, sandbox_env, r
     assert again.exit_code == 0, again.output
     counts = Counter(m.jid for m in sandbox.received)
     assert len(counts) == 8 and set(counts.values()) == {1}
-    rows = results(contacts.with_name("contacts.rehearsal.results.csv"))
+    rows = results(contacts.with_name("contacts-message.rehearsal.results.csv"))
     assert [r["status"] for r in rows] == ["sent"] * 8
 
 
 def test_leftover_temp_files_of_a_killed_write_are_removed(cli, write_csv, sandbox_env) -> None:  # type: ignore[no-untyped-def]
     contacts = write_csv(PEOPLE)
-    stale = contacts.with_name(".contacts.rehearsal.results.csv.k2j4x9.tmp")
+    stale = contacts.with_name(".contacts-message.rehearsal.results.csv.k2j4x9.tmp")
     stale.write_text("half a sheet")
     r = cli("send", contacts, "-m", "Hi", *FAST, env=sandbox_env)
     assert r.exit_code == 0, r.output
@@ -265,9 +265,9 @@ def test_a_temp_file_of_a_running_writer_is_left_alone(cli, write_csv, sandbox_e
     contacts = write_csv(PEOPLE)
     other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
     try:  # another campaign over the same contacts, in the middle of writing the same sheet
-        live = contacts.with_name(f".contacts.rehearsal.results.csv.{other.pid}.abc123.tmp")
+        live = contacts.with_name(f".contacts-message.rehearsal.results.csv.{other.pid}.abc123.tmp")
         live.write_text("being written")
-        dead = contacts.with_name(f".contacts.rehearsal.results.csv.{2**22 + os.getpid()}.def456.tmp")
+        dead = contacts.with_name(f".contacts-message.rehearsal.results.csv.{2**22 + os.getpid()}.def456.tmp")
         dead.write_text("left by a killed run")
         r = cli("send", contacts, "-m", "Hi", *FAST, env=sandbox_env)
         assert r.exit_code == 0, r.output
@@ -282,11 +282,11 @@ def test_a_sent_row_keeps_its_planning_warning(cli, write_csv, results) -> None:
     r = cli("send", contacts, "-m", "Hi {{ name }}", "--sandbox", *FAST)
     assert r.exit_code == 0, r.output
     assert "row 2: warning: extension 5 dropped" in r.output  # said before sending, too
-    rows = results(contacts.with_name("contacts.rehearsal.results.csv"))
+    rows = results(contacts.with_name("contacts-message.rehearsal.results.csv"))
     assert [row["status"] for row in rows] == ["sent", "sent"]
     assert "extension 5 dropped" in rows[0]["error"] and rows[1]["error"] == ""
     again = cli("send", contacts, "-m", "Hi {{ name }}", "--sandbox", *FAST)  # a resume: still there
-    assert "extension 5 dropped" in results(contacts.with_name("contacts.rehearsal.results.csv"))[0]["error"]
+    assert "extension 5 dropped" in results(contacts.with_name("contacts-message.rehearsal.results.csv"))[0]["error"]
     assert again.exit_code == 0
 
 

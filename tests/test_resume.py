@@ -57,7 +57,7 @@ def test_sigkill_while_the_kth_reply_is_in_flight_then_resume(tmp_path, write_cs
         code, out = run_cli(contacts, box.url)
         received = Counter(m.jid for m in box.received)
     assert max(received.values()) == 1, received  # nobody got two messages
-    rows = results(contacts.with_name("contacts.rehearsal.results.csv"))
+    rows = results(contacts.with_name("contacts-message.rehearsal.results.csv"))
     statuses = Counter(r["status"] for r in rows)
     assert statuses == {"sent": N - 1, "unknown": 1}, (statuses, out)
     assert rows[k - 1]["status"] == "unknown"  # exactly the one in flight
@@ -80,7 +80,7 @@ def test_sigkill_at_arbitrary_moments_never_double_sends(tmp_path, write_csv, re
         received = Counter(m.jid for m in box.received)
     assert code in (0, 1), out
     assert not received or max(received.values()) == 1, received
-    rows = results(contacts.with_name("contacts.rehearsal.results.csv"))
+    rows = results(contacts.with_name("contacts-message.rehearsal.results.csv"))
     statuses = Counter(r["status"] for r in rows)
     assert set(statuses) <= {"sent", "unknown"}, statuses
     assert statuses["unknown"] <= 3  # at most one per kill
@@ -102,7 +102,7 @@ def test_retry_unknown_resends_only_the_unknown_row(tmp_path, write_csv, results
         received = Counter(m.jid for m in box.received)
     assert received[f"9725023456{1:02d}@s.whatsapp.net"] == 2  # only the row asked for
     assert sum(received.values()) == N + 1
-    rows = results(contacts.with_name("contacts.rehearsal.results.csv"))
+    rows = results(contacts.with_name("contacts-message.rehearsal.results.csv"))
     assert [r["status"] for r in rows] == ["sent"] * N
     assert rows[1]["attempts"] == "2"
 
@@ -114,13 +114,13 @@ def test_ctrl_c_finishes_the_request_in_flight_then_exits_130(tmp_path, write_cs
         code, out = signal_in_flight(contacts, box, gate, signal.SIGINT)
         assert code == 130, out
         assert "campaign send" in out and "To go on" in out
-        rows = results(contacts.with_name("contacts.rehearsal.results.csv"))
+        rows = results(contacts.with_name("contacts-message.rehearsal.results.csv"))
         assert [r["status"] for r in rows] == ["sent"] * 3 + ["pending"] * 3
         code, out = run_cli(contacts, box.url)
         assert code == 0, out
         received = Counter(m.jid for m in box.received)
     assert sorted(received.values()) == [1] * N
-    rows = results(contacts.with_name("contacts.rehearsal.results.csv"))
+    rows = results(contacts.with_name("contacts-message.rehearsal.results.csv"))
     assert [r["status"] for r in rows] == ["sent"] * N
 
 
@@ -130,7 +130,7 @@ def test_sigterm_is_handled_like_ctrl_c(tmp_path, write_csv, results):
     with Sandbox(token=SANDBOX_TOKEN, instance_id=SANDBOX_INSTANCE, on_accept=gate) as box:
         code, out = signal_in_flight(contacts, box, gate, signal.SIGTERM)
     assert code == 130, out
-    rows = results(contacts.with_name("contacts.rehearsal.results.csv"))
+    rows = results(contacts.with_name("contacts-message.rehearsal.results.csv"))
     assert [r["status"] for r in rows] == ["sent"] + ["pending"] * (N - 1)
 
 
@@ -165,14 +165,14 @@ def test_rows_appended_to_the_sheet_are_sent_on_the_next_run(
 ):
     contacts = write_csv(PEOPLE)
     assert cli("send", contacts, *ARGS, env=sandbox_env).exit_code == 0
-    first = read_sent_at(results(contacts.with_name("contacts.rehearsal.results.csv")))
+    first = read_sent_at(results(contacts.with_name("contacts-message.rehearsal.results.csv")))
     # The marketer re-exports with new rows at the top and at the end: order must not matter.
     write_csv([PEOPLE[0], ["New0", "0547654300"], *PEOPLE[1:], ["New1", "0547654301"]])
     r = cli("send", contacts, *ARGS, env=sandbox_env)
     assert r.exit_code == 0, r.output
     received = Counter(m.jid for m in sandbox.received)
     assert len(received) == N + 2 and max(received.values()) == 1
-    rows = results(contacts.with_name("contacts.rehearsal.results.csv"))
+    rows = results(contacts.with_name("contacts-message.rehearsal.results.csv"))
     assert [r["status"] for r in rows] == ["sent"] * (N + 2)
     # Earlier sends keep their original time in the results.
     assert {k: v for k, v in read_sent_at(rows).items() if k in first} == first
@@ -196,13 +196,13 @@ def test_locked_results_file_gets_a_timestamped_copy(
     tmp_path, write_xlsx, cli, sandbox, sandbox_env, results
 ):
     contacts = write_xlsx(PEOPLE)
-    target = contacts.with_name("contacts.rehearsal.results.xlsx")
+    target = contacts.with_name("contacts-message.rehearsal.results.xlsx")
     target.write_bytes(b"old")
-    lock = contacts.with_name("~$contacts.rehearsal.results.xlsx")  # what Excel leaves while it is open
+    lock = contacts.with_name("~$contacts-message.rehearsal.results.xlsx")  # what Excel leaves while it is open
     lock.write_bytes(b"")
     r = cli("send", contacts, *ARGS, env=sandbox_env)
     assert r.exit_code == 0, r.output
-    copies = sorted(tmp_path.glob("contacts.rehearsal.results.2*.xlsx"))
+    copies = sorted(tmp_path.glob("contacts-message.rehearsal.results.2*.xlsx"))
     assert len(copies) == 1
     assert f"Results: {copies[0]}" in r.output
     assert target.read_bytes() == b"old"  # the open file is left alone

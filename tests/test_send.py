@@ -42,12 +42,12 @@ def test_every_recipient_gets_exactly_one_message_with_its_text(
         JIDS[2]: "שלום יוסי!",
         JIDS[3]: "שלום Sarah! נתראה בEilat.",
     }
-    rows = results(contacts.with_name("contacts.rehearsal.results.csv"))
+    rows = results(contacts.with_name("contacts-message.rehearsal.results.csv"))
     assert [row["status"] for row in rows] == ["sent"] * 4
     assert [row["attempts"] for row in rows] == ["1"] * 4
     assert all((row["sent_at"].startswith("20") and "+" in row["sent_at"][19:]) or
                row["sent_at"].endswith("Z") for row in rows)  # fmt: skip
-    assert "sent" in r.output and "contacts.rehearsal.results.csv" in r.output
+    assert "sent" in r.output and "contacts-message.rehearsal.results.csv" in r.output
 
 
 def test_one_request_in_flight_and_starts_at_least_delay_apart(
@@ -74,7 +74,7 @@ def test_invalid_jid_fails_that_row_and_the_run_goes_on(
     sandbox.faults = Faults(invalid_jids=frozenset({JIDS[1]}), error_status=400)
     r = cli("send", contacts, "-m", TEXT, *FAST, env=sandbox_env)
     assert r.exit_code == 1
-    rows = results(contacts.with_name("contacts.rehearsal.results.csv"))
+    rows = results(contacts.with_name("contacts-message.rehearsal.results.csv"))
     assert [row["status"] for row in rows] == ["sent", "failed", "sent", "sent"]
     assert rows[1]["error"] == "Invalid JID"
     assert "row 3: failed: Invalid JID" in r.output
@@ -90,7 +90,7 @@ def test_invalid_token_stops_after_one_request_with_exit_3(
     assert sandbox.requests == 1
     assert sandbox.received == []
     assert "Invalid token" in r.output
-    rows = results(contacts.with_name("contacts.rehearsal.results.csv"))
+    rows = results(contacts.with_name("contacts-message.rehearsal.results.csv"))
     assert [row["status"] for row in rows] == ["pending"] * 4
     assert "wrong-token" not in r.output
 
@@ -103,7 +103,7 @@ def test_server_errors_are_unknown_and_the_breaker_stops_the_run(
             env=sandbox_env)  # fmt: skip
     assert r.exit_code == 3
     assert sandbox.requests == 2
-    rows = results(contacts.with_name("contacts.rehearsal.results.csv"))
+    rows = results(contacts.with_name("contacts-message.rehearsal.results.csv"))
     assert [row["status"] for row in rows] == ["unknown", "unknown", "pending", "pending"]
     assert "may have gone out" in rows[0]["error"]
     assert "2 failures in a row" in r.output
@@ -115,7 +115,7 @@ def test_limit_sends_a_pilot_batch_and_leaves_the_rest_pending(
     r = cli("send", contacts, "-m", TEXT, *FAST, "--limit", "2", env=sandbox_env)
     assert r.exit_code == 0
     assert len(sandbox.received) == 2
-    rows = results(contacts.with_name("contacts.rehearsal.results.csv"))
+    rows = results(contacts.with_name("contacts-message.rehearsal.results.csv"))
     assert [row["status"] for row in rows] == ["sent", "sent", "pending", "pending"]
     assert "To go on, run: campaign send" in r.output
 
@@ -128,7 +128,7 @@ def test_test_to_sends_one_message_and_leaves_the_campaign_untouched(
     assert [(m.jid, m.text) for m in sandbox.received] == [
         ("972549998877@s.whatsapp.net", "שלום דנה! נתראה בתל אביב.")
     ]
-    assert not contacts.with_name("contacts.rehearsal.results.csv").exists()
+    assert not contacts.with_name("contacts-message.rehearsal.results.csv").exists()
     r = cli("send", contacts, "-m", TEXT, *FAST, env=sandbox_env)
     assert r.exit_code == 0
     assert len(sandbox.received) == 5  # the real run was not affected by the test send
@@ -207,5 +207,5 @@ def test_sandbox_flag_needs_no_credentials(cli, contacts, results):
     r = cli("send", contacts, "-m", TEXT, *FAST, "--sandbox")
     assert r.exit_code == 0, r.output
     assert "Sandbox API started" in r.output
-    rows = results(contacts.with_name("contacts.rehearsal.results.csv"))
+    rows = results(contacts.with_name("contacts-message.rehearsal.results.csv"))
     assert [row["status"] for row in rows] == ["sent"] * 4

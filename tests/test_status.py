@@ -27,7 +27,7 @@ def test_a_finished_campaign_is_listed_with_its_counts(cli, write_csv, sandbox_e
     assert (found["state"], found["sent"], found["total"], found["pending"]) == ("finished", 3, 3, 0)
     assert found["senders"] == [{"label": "#1", "sent": 3, "failed": 0, "unknown": 0, "pending": 0}]
     assert sum(d["sent"] for d in found["per_day"]) == len(sandbox.received) == 3
-    assert found["results"].endswith("contacts.rehearsal.results.csv")
+    assert found["results"].endswith("winter.rehearsal.results.csv")
     assert status.collect(campaign_home, name="winter")[0] == found
 
 

@@ -28,7 +28,7 @@ def test_opt_out_lists_in_any_format_suppress_rows(
             env=sandbox_env)  # fmt: skip
     assert r.exit_code == 0, r.output
     assert {m.jid for m in sandbox.received} == {YOSSI, SARAH}
-    rows = results(contacts.with_name("contacts.rehearsal.results.csv"))
+    rows = results(contacts.with_name("contacts-message.rehearsal.results.csv"))
     assert [row["status"] for row in rows] == ["suppressed", "suppressed", "sent", "sent"]
     assert rows[0]["error"] == "on opt-out list stop.txt (row 1)"
     assert rows[1]["error"] == "on opt-out list optout.xlsx (row 2)"
@@ -55,7 +55,7 @@ def test_a_number_added_to_the_list_between_runs_is_not_sent(
     r = cli("send", contacts, *ARGS, "--suppress", stop, env=sandbox_env)
     assert r.exit_code == 0, r.output
     assert SARAH not in {m.jid for m in sandbox.received}
-    rows = results(contacts.with_name("contacts.rehearsal.results.csv"))
+    rows = results(contacts.with_name("contacts-message.rehearsal.results.csv"))
     assert [row["status"] for row in rows] == ["sent", "sent", "sent", "suppressed"]
 
 
@@ -69,7 +69,7 @@ def test_skip_contacted_within_spans_campaigns_in_the_same_state_folder(
     assert r.exit_code == 0, r.output
     jids = [m.jid for m in sandbox.received]
     assert sorted(jids) == sorted([DANA, MICHAEL, YOSSI, SARAH])  # nobody twice
-    rows = results(second.with_name("november.rehearsal.results.csv"))
+    rows = results(second.with_name("november-message.rehearsal.results.csv"))
     assert [row["status"] for row in rows] == ["suppressed", "suppressed", "sent", "sent"]
     assert rows[0]["error"].startswith("campaign 'october-message' sent to this number on 20")
     # Without the option the other campaign's history does not matter.

@@ -1,0 +1,83 @@
+"""Once per person (issue 18): the results named by campaign, a dry run that keeps a sheet of
+sends, the resume line that rehearses again, plain words when nothing is sent."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+PEOPLE = [
+    ["Name", "Phone"],
+    ["Dana", "050-234-5678"],
+    ["Michael", "+972 54 765 4321"],
+    ["Yossi", "0523456789"],
+]
+FAST = ("--yes", "--pace", "fast", "--delay", "0", "--jitter", "0")
+
+
+@pytest.fixture
+def contacts(write_csv):
+    return write_csv(PEOPLE, "customers.csv")
+
+
+# --- the results sheet: one per campaign ----------------------------------------------------------
+
+
+def test_two_campaigns_on_one_sheet_keep_two_records(cli, contacts, template, sandbox, sandbox_env,
+                                                     results):  # fmt: skip
+    welcome, reminder = template("Hi {{ name }}", "welcome.txt"), template("Bye {{ name }}", "bye.txt")
+    assert cli("send", contacts, "-t", welcome, *FAST, env=sandbox_env).exit_code == 0
+    r = cli("send", contacts, "-t", reminder, *FAST, env=sandbox_env)
+    assert r.exit_code == 0, r.output
+    first = results(contacts.with_name("customers-welcome.rehearsal.results.csv"))
+    second = results(contacts.with_name("customers-bye.rehearsal.results.csv"))
+    assert [row["message"] for row in first] == ["Hi Dana", "Hi Michael", "Hi Yossi"]
+    assert [row["message"] for row in second] == ["Bye Dana", "Bye Michael", "Bye Yossi"]
+    assert {row["status"] for row in first + second} == {"sent"}
+    assert f"Results: {contacts.with_name('customers-bye.rehearsal.results.csv')}\n" in r.output
+
+
+def test_a_dry_run_never_overwrites_a_sheet_that_records_sends(cli, contacts, sandbox, sandbox_env,
+                                                               results):  # fmt: skip
+    out = contacts.with_name("march.csv")
+    assert cli("send", contacts, "-m", "Hi {{ name }}", *FAST, "--limit", "2", "--results", out,
+               env=sandbox_env).exit_code == 0  # fmt: skip
+    before = out.read_bytes()
+    r = cli("send", contacts, "-m", "Hi {{ name }}", "--dry-run", "--results", out, env=sandbox_env)
+    assert r.exit_code == 0, r.output
+    assert out.read_bytes() == before  # the record of the sends is kept
+    beside = contacts.with_name("march.dry-run.csv")
+    assert (f"Results: {beside} (march.csv records this campaign's sends, and a dry run never "
+            "overwrites it)\n") in r.output  # fmt: skip
+    assert [row["status"] for row in results(beside)] == ["sent", "sent", "ready"]
+    # The default sheet too: `<name>.rehearsal.results.csv` -> `<name>.rehearsal.dry-run.results.csv`
+    assert cli("send", contacts, "-m", "Hi {{ name }}", *FAST, env=sandbox_env).exit_code == 0
+    sheet = contacts.with_name("customers-message.rehearsal.results.csv")
+    before = sheet.read_bytes()
+    r = cli("send", contacts, "-m", "Hi {{ name }}", "--dry-run", env=sandbox_env)
+    assert r.exit_code == 0, r.output
+    assert sheet.read_bytes() == before
+    assert contacts.with_name("customers-message.rehearsal.dry-run.results.csv").exists()
+
+
+def test_a_dry_run_replaces_its_own_sheet(cli, contacts, results):
+    for text in ("Hi {{ name }}", "Hello {{ name }}"):
+        r = cli("send", contacts, "-m", text, "--dry-run", "--name", "promo")
+        assert r.exit_code == 0, r.output
+        assert f"Results: {contacts.with_name('promo.results.csv')}\n" in r.output
+    assert results(contacts.with_name("promo.results.csv"))[0]["message"] == "Hello Dana"
+    assert not list(contacts.parent.glob("*dry-run*"))
+
+
+def test_a_sheet_open_in_excel_gets_a_copy_that_says_why(cli, contacts, sandbox, sandbox_env):
+    sheet = contacts.with_name("customers-message.rehearsal.results.csv")
+    sheet.write_text("held by Excel\n")
+    sheet.with_name("~$" + sheet.name).write_text("")  # Excel's lock file beside an open sheet
+    r = cli("send", contacts, "-m", "Hi {{ name }}", *FAST, env=sandbox_env)
+    assert r.exit_code == 0, r.output
+    assert sheet.read_text() == "held by Excel\n"
+    line = next(x for x in r.output.splitlines() if x.startswith("Results: "))
+    assert line.endswith(f"({sheet.name} is open in Excel or another program, so the results went "
+                         "to this copy; close it and run the same command again to update it)")  # fmt: skip
+    assert Path(line.split()[1]).exists()
