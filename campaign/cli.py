@@ -57,6 +57,7 @@ def _apply_config(ctx: click.Context, _param: click.Parameter, value: str | None
     # Eager, so the TOML values become defaults before the other options are read: flags win.
     if value is None:
         return
+    ctx.meta["campaign.config"] = value  # the resume line names the file again
     from campaign.config import load_config
 
     # Keys are the option names users read in --help (`type`, `phone_column`), mapped to
@@ -378,6 +379,8 @@ def _command_line(ctx: click.Context) -> list[str]:
         else:
             for v in value if isinstance(value, tuple) else (value,):
                 args += [flag, str(v)]
+    if "campaign.config" in ctx.meta:  # its options are defaults, not on the command line
+        args += ["--config", str(ctx.meta["campaign.config"])]
     return args
 
 

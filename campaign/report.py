@@ -164,7 +164,12 @@ def lanes_table(report: RunReport, ui: Say, clock: Clock) -> None:
             ui.warn(f"Sender {lane.label} was stopped: {lane.retired}.")
 
 
+# Flags the resume line leaves out: one-shot ones, and --yes, so a pasted line always shows the
+# plan and asks first (issue 18: a pasted rehearsal line sent for real, unasked).
+NOT_RESUMED = frozenset({"--dry-run", "--retry-unknown", "--yes", "-y"})
+
+
 def resume_command(argv: list[str]) -> str:
-    """The command the user ran, minus one-shot flags, so they can copy it to carry on."""
-    args = [a for a in argv[1:] if a not in ("--dry-run", "--retry-unknown")]
-    return shlex.join(["campaign", *args])
+    """The command the user ran (with its destination: `session.with_destination`), minus
+    one-shot flags and --yes, so a line copied after a rehearsal rehearses again."""
+    return shlex.join(["campaign", *(a for a in argv[1:] if a not in NOT_RESUMED)])

@@ -68,7 +68,7 @@ def records_sends(path: Path) -> bool:
 
     try:
         sheet = load_sheet(path, header_row=1)
-    except Exception:  # noqa: BLE001 - unreadable: keep it, whatever the reason
+    except Exception:  # unreadable as a sheet, whatever the reason: keep it
         return True
     if "status" not in sheet.columns:
         return True

@@ -12,6 +12,7 @@ import contextlib
 import json
 import random
 import re
+import shlex
 import socket
 import sys
 import threading
@@ -418,6 +419,33 @@ class Sandbox:
         return mine is not None and self._state.accepted_by[instance] >= mine
 
 
+def banner(url: str, port: int, *, token: bool, instance_id: bool) -> list[str]:
+    """What `campaign sandbox` prints first: where it listens, and the settings that point a run
+    at it for POSIX shells, PowerShell and cmd, each a line that works where it is pasted (issue
+    18: a lone `set IBOT_BASE_URL=...` does nothing in bash). A token or instance ID it was started
+    with is never printed (the dashboard's Instance ID doubles as the token): then the lines leave
+    that variable to the user."""
+    settings = {"IBOT_BASE_URL": url}
+    if not token:
+        settings["IBOT_TOKEN"] = "sandbox"  # any non-empty token is accepted
+    if not instance_id:
+        settings["IBOT_INSTANCE_ID"] = "sandbox"
+    posix = "export " + " ".join(f"{k}={shlex.quote(v)}" for k, v in settings.items())
+    powershell = "; ".join(f'$env:{k} = "{v}"' for k, v in settings.items())
+    cmd = " & ".join(f'set "{k}={v}"' for k, v in settings.items())
+    kept = [name for name, given in (("IBOT_TOKEN", token), ("IBOT_INSTANCE_ID", instance_id))
+            if given]  # fmt: skip
+    also = (f" ({' and '.join(kept)}: the one{'s' if len(kept) > 1 else ''} it was started with, "
+            "not shown here)") if kept else ""
+    return [
+        f"Sandbox API at {url} (messages: http://127.0.0.1:{port}/); Ctrl-C to stop.",
+        f"To point a run at it, set these in the shell that runs campaign send{also}:",
+        f"  POSIX shells (bash, zsh):  {posix}",
+        f"  PowerShell:                {powershell}",
+        f"  cmd:                       {cmd}",
+    ]
+
+
 def serve(
     *,
     port: int,
@@ -430,15 +458,9 @@ def serve(
     sandbox = Sandbox(port=port, token=token, instance_id=instance_id, faults=faults, echo=echo)
     sandbox.start()
     try:
-        # Names the variables, never their configured values: the dashboard's Instance ID
-        # doubles as the token (reference), so neither may be printed.
-        token_hint = "<the token it was started with>" if token is not None else "anything"
-        instance_hint = "<its instance id>" if instance_id is not None else "anything"
-        echo(
-            f"Sandbox API at {sandbox.url} (messages: http://127.0.0.1:{sandbox.port}/); "
-            f"set IBOT_BASE_URL={sandbox.url} IBOT_TOKEN={token_hint} "
-            f"IBOT_INSTANCE_ID={instance_hint}; Ctrl-C to stop"
-        )
+        for line in banner(sandbox.url, sandbox.port, token=token is not None,
+                           instance_id=instance_id is not None):  # fmt: skip
+            echo(line)
         while True:
             time.sleep(3600)
     except KeyboardInterrupt:

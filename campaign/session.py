@@ -19,6 +19,7 @@ from typing import Any, Protocol
 
 from campaign import registry
 from campaign.client import (
+    DEFAULT_BASE_URL,
     IbotClient,
     load_credentials,
     make_http_client,
@@ -134,6 +135,7 @@ def run_send(
         raise InputError("--test-to sends one real message; it cannot be combined with --dry-run.")
     base_url = resolve_base_url(opts.base_url, environ)  # exit 2 for a bad or empty URL
     namespace = namespace_for(base_url, sandbox=opts.sandbox)
+    argv = with_destination(argv, base_url)
     name = campaign_name(opts.contacts, opts.template, opts.name)
     # --state is used as given (the journal refuses another namespace's or campaign's run); the
     # default journal gets the namespace's suffix, so a rehearsal never lands in the real one.
@@ -322,6 +324,14 @@ def _refuse_cancelled(home: Path, journal: Journal, argv: list[str]) -> None:
             f"campaign '{entry.name}' was cancelled: nothing more is sent. To send the rest after "
             f"all: campaign resume {entry.name}"
         )
+
+
+def with_destination(argv: list[str], base_url: str) -> list[str]:
+    """The command line with where it sends: an address from IBOT_BASE_URL is not on it, and a
+    resume line or `campaign resume` without it would send to WhatsApp (issue 18)."""
+    if base_url == DEFAULT_BASE_URL or {"--base-url", "--sandbox"} & set(argv):
+        return argv
+    return [*argv, "--base-url", base_url]
 
 
 def _load_history(schedule: Schedule, history: UserState, namespace: Namespace, sender: str,

@@ -3,9 +3,16 @@ sends, the resume line that rehearses again, plain words when nothing is sent.""
 
 from __future__ import annotations
 
+import os
+import shlex
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
+
+from campaign.cli import ConsoleUI
+from tests.conftest import SANDBOX_INSTANCE, SANDBOX_TOKEN
 
 PEOPLE = [
     ["Name", "Phone"],
@@ -81,3 +88,43 @@ def test_a_sheet_open_in_excel_gets_a_copy_that_says_why(cli, contacts, sandbox,
     assert line.endswith(f"({sheet.name} is open in Excel or another program, so the results went "
                          "to this copy; close it and run the same command again to update it)")  # fmt: skip
     assert Path(line.split()[1]).exists()
+
+
+# --- the resume line ------------------------------------------------------------------------------
+
+
+def test_the_pasted_resume_line_rehearses_again(cli, contacts, sandbox, tmp_path, monkeypatch):
+    """Issue 18: after a loopback rehearsal whose address came from the environment, the printed
+    line had no address and had --yes: pasted, it sent for real with the .env's credentials."""
+    (tmp_path / ".env").write_text(f"IBOT_TOKEN={SANDBOX_TOKEN}\nIBOT_INSTANCE_ID={SANDBOX_INSTANCE}\n")
+    r = cli("send", contacts, "-m", "Hi {{ name }}", *FAST, "--limit", "1",
+            env={"IBOT_BASE_URL": sandbox.url})  # fmt: skip
+    assert r.exit_code == 0, r.output
+    line = next(x for x in r.output.splitlines() if x.startswith("To go on, run: "))
+    pasted = line.removeprefix("To go on, run: ")
+    args = shlex.split(pasted)
+    assert args[0] == "campaign" and "--yes" not in args and "-y" not in args, pasted
+    assert args[args.index("--base-url") + 1] == sandbox.url, pasted
+    # Pasted into a shell without IBOT_BASE_URL and without a terminal: it asks, so it refuses.
+    env = {k: v for k, v in os.environ.items() if not k.startswith("IBOT_")}
+    shell = subprocess.run(["bash", "-c", f"{shlex.quote(sys.executable)} -m {pasted}"], cwd=tmp_path,
+                           env=env, capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert shell.returncode == 2, shell.stdout + shell.stderr
+    assert "no terminal to confirm on" in shell.stderr
+    assert len(sandbox.received) == 1
+    # On a terminal it shows the plan as a rehearsal, and yes rehearses again: the sandbox gets it.
+    monkeypatch.setattr(ConsoleUI, "is_interactive", lambda self: True)
+    r = cli(*args[1:], input="y\n")
+    assert r.exit_code == 0, r.output
+    assert f"1 message(s) to send (a rehearsal to the local API at 127.0.0.1:{sandbox.port})" in r.output
+    assert [m.text for m in sandbox.received] == ["Hi Dana", "Hi Michael"]
+    assert "Rehearsal: 2 of 3 rows sent to the local API" in r.output
+
+
+def test_the_resume_line_names_the_config_file(cli, contacts, tmp_path):
+    config = tmp_path / "shop.toml"
+    config.write_text('pace = "fast"\ndelay = 0\njitter = 0\nlimit = 1\n')
+    r = cli("send", contacts, "-m", "Hi", "--sandbox", "--yes", "--config", config)
+    assert r.exit_code == 0, r.output
+    line = next(x for x in r.output.splitlines() if x.startswith("To go on, run: "))
+    assert line.endswith(f"--sandbox --config {config}"), line

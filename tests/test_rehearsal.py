@@ -286,7 +286,8 @@ def test_a_sent_row_keeps_its_planning_warning(cli, write_csv, results) -> None:
     assert [row["status"] for row in rows] == ["sent", "sent"]
     assert "extension 5 dropped" in rows[0]["error"] and rows[1]["error"] == ""
     again = cli("send", contacts, "-m", "Hi {{ name }}", "--sandbox", *FAST)  # a resume: still there
-    assert "extension 5 dropped" in results(contacts.with_name("contacts-message.rehearsal.results.csv"))[0]["error"]
+    sheet = contacts.with_name("contacts-message.rehearsal.results.csv")
+    assert "extension 5 dropped" in results(sheet)[0]["error"]
     assert again.exit_code == 0
 
 

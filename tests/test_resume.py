@@ -198,7 +198,7 @@ def test_locked_results_file_gets_a_timestamped_copy(
     contacts = write_xlsx(PEOPLE)
     target = contacts.with_name("contacts-message.rehearsal.results.xlsx")
     target.write_bytes(b"old")
-    lock = contacts.with_name("~$contacts-message.rehearsal.results.xlsx")  # what Excel leaves while it is open
+    lock = target.with_name("~$" + target.name)  # what Excel leaves while it is open
     lock.write_bytes(b"")
     r = cli("send", contacts, *ARGS, env=sandbox_env)
     assert r.exit_code == 0, r.output

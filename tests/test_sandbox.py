@@ -3,6 +3,8 @@ what rehearsals rely on. No mocks: every test talks to a running server through 
 
 from __future__ import annotations
 
+import os
+import subprocess
 import threading
 import time
 from collections.abc import Iterator
@@ -10,7 +12,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from campaign.sandbox import Faults, Received, Sandbox, page_html, serve
+from campaign.sandbox import Faults, Received, Sandbox, banner, page_html, serve
 
 TOKEN = "SENTINEL-TOKEN-12345"
 INSTANCE = "SENTINEL-INSTANCE-67890"
@@ -257,10 +259,30 @@ def test_serve_prints_url_and_no_credentials() -> None:
 
     def echo(line: str) -> None:
         lines.append(line)
-        raise KeyboardInterrupt  # stands in for Ctrl-C once the banner is out
+        if line.lstrip().startswith("cmd:"):
+            raise KeyboardInterrupt  # stands in for Ctrl-C once the banner is out
 
     serve(port=0, token=TOKEN, instance_id=INSTANCE, faults=Faults(), echo=echo)
-    [banner] = lines
+    banner = "\n".join(lines)
     assert "http://127.0.0.1:" in banner and "/api/v1" in banner
-    assert "IBOT_BASE_URL=" in banner and "IBOT_TOKEN=" in banner
+    assert "IBOT_BASE_URL=" in banner
+    assert "(IBOT_TOKEN and IBOT_INSTANCE_ID: the ones it was started with, not shown here)" in banner
     assert TOKEN not in banner and INSTANCE not in banner
+
+
+def test_the_banner_has_a_line_for_each_shell_that_works_there() -> None:
+    """Issue 18: the banner's `set IBOT_BASE_URL=...` did nothing in bash."""
+    url = "http://127.0.0.1:8765/api/v1"
+    lines = banner(url, 8765, token=False, instance_id=False)
+    posix, powershell, cmd = (line.split(":", 1)[1].strip() for line in lines[2:])
+    assert lines[2].startswith("  POSIX shells") and lines[3].startswith("  PowerShell")
+    assert lines[4].startswith("  cmd")
+    shell = subprocess.run(["bash", "-c", f"{posix}; env"], capture_output=True, text=True, check=True,
+                           env={"PATH": os.environ.get("PATH", "")})  # fmt: skip
+    got = dict(line.split("=", 1) for line in shell.stdout.splitlines() if line.startswith("IBOT_"))
+    assert got == {"IBOT_BASE_URL": url, "IBOT_TOKEN": "sandbox", "IBOT_INSTANCE_ID": "sandbox"}
+    assert powershell == (f'$env:IBOT_BASE_URL = "{url}"; $env:IBOT_TOKEN = "sandbox"; '
+                          '$env:IBOT_INSTANCE_ID = "sandbox"')  # fmt: skip
+    # cmd's quoted form: `set A=x & set B=y` would give A a trailing space.
+    assert cmd == (f'set "IBOT_BASE_URL={url}" & set "IBOT_TOKEN=sandbox" & '
+                   'set "IBOT_INSTANCE_ID=sandbox"')  # fmt: skip
