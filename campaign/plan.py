@@ -109,6 +109,8 @@ def build_plan(
         row_seed = f"{seed}\x1f{result.jid or number}"
         # Audio has no caption: its text is not sent, so it is not shown anywhere either.
         row.message = message.render(values, row_number=number, seed=row_seed) if kind.has_text else ""
+        # An empty cell printed with no fallback ("Hi !"): sent, with a warning.
+        empty_cell = message.warning if kind.has_text else ""
         if media is not None:
             row.media = media.render(values, row_number=number, seed=row_seed)
         if result.jid is None:
@@ -129,7 +131,7 @@ def build_plan(
         if problem:
             row.status, row.error = Status.INVALID, problem
             continue
-        warnings = [result.problem] if result.problem else []
+        warnings = [w for w in (result.problem, empty_cell) if w]
         # Percent-encoding at most triples the UTF-8 bytes: measure exactly only near the limit
         # (httpx's URL building is the slowest step of a 100k-row plan otherwise).
         bound = len(base_url) + 300 + 3 * len(f"{result.jid}{row.message}{row.media}".encode())
@@ -205,6 +207,20 @@ def same_text_notice(rows: Iterable[Row], *, minimum: int = SAME_TEXT_MIN) -> st
         "{{ pick('Hi', 'Hello', 'Hey') }} {{ first_name }}, {{ pick('our sale starts "
         "tomorrow', 'the sale opens tomorrow') }}. pick() chooses once per recipient and keeps "
         "that choice in the dry run, the send and every resume."
+    )
+
+
+def empty_cell_notice(rows: Iterable[Row]) -> str | None:
+    """For the dry run: how many messages print an empty cell with no fallback ("Hi !")."""
+    hit = [r for r in rows if r.status in SENDABLE and "empty cell" in r.warning]
+    if not hit:
+        return None
+    listing = ", ".join(str(r.number) for r in hit[:10]) + (", ..." if len(hit) > 10 else "")
+    return (
+        f"{len(hit)} message(s) print an empty cell as nothing (rows {listing}), e.g. "
+        f"{hit[0].message[:60]!r}. They are sent so, with a warning in 'error'; to say something "
+        "instead, give a fallback: {{ first_name | default('there') }}, or wrap the words in "
+        "{% if city %}...{% endif %}."
     )
 
 

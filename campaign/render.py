@@ -74,6 +74,7 @@ class _RenderState:
     deadline: float
     steps: int = 0
     picks: dict[int, int] = field(default_factory=dict)
+    empty: list[int] = field(default_factory=list)  # columns whose cell printed as nothing
 
 
 _STATE: contextvars.ContextVar[_RenderState | None] = contextvars.ContextVar(
@@ -294,6 +295,41 @@ def pick(*options: Any) -> Any:
     return _pick_at(-1, *options)
 
 
+# Words before a name that are not the name ("Dr. Dana Levi" is Dana).
+_TITLES = frozenset({"mr", "mrs", "ms", "miss", "mx", "dr", "prof", "sir", "רב", "ד\"ר"})
+
+
+def first_name(name: object) -> str:
+    """The first word of a name: 'Dana Levi' -> 'Dana', 'Levi, Dana' -> 'Dana', 'Dr. Dana' -> 'Dana'."""
+    text = "" if name is None or isinstance(name, jinja2.Undefined) else str(name)
+    if text.count(",") == 1:  # "Surname, Given" as address books export it
+        surname, given = (part.strip() for part in text.split(","))
+        text = given if given else surname
+    words = text.split()
+    while len(words) > 1 and words[0].rstrip(".").casefold() in _TITLES:
+        words = words[1:]
+    return words[0] if words else ""
+
+
+def _default(value: Any, default_value: Any = "", boolean: bool = False) -> Any:
+    """Jinja2's default(), which also stands in for an empty cell (a blank cell is '' here,
+    never undefined, so the built-in one never fired: "Hi !" went out)."""
+    if isinstance(value, jinja2.Undefined) or (isinstance(value, str) and not value.strip()):
+        return default_value
+    if boolean and not value:
+        return default_value
+    return value
+
+
+def _cell_out(column: int, value: Any) -> Any:
+    """A column printed by {{ }}: remember it when it printed nothing (an empty-cell warning)."""
+    if type(value) is str and not value.strip():
+        state = _STATE.get()
+        if state is not None:
+            state.empty.append(column)
+    return value
+
+
 class _Sandbox(ImmutableSandboxedEnvironment):
     intercepted_binops = frozenset({"*", "**", "+", "%"})
 
@@ -303,12 +339,15 @@ class _Sandbox(ImmutableSandboxedEnvironment):
         super().__init__(undefined=jinja2.StrictUndefined, autoescape=False,
                          keep_trailing_newline=False, finalize=_check)  # fmt: skip
         self.concat = _bounded_concat  # type: ignore[method-assign]
-        self.filters = {n: _bounded_filter(n, f) for n, f in self.filters.items()}
+        self.filters = {n: _bounded_filter(n, f) for n, f in
+                        {**self.filters, "default": _default, "d": _default,
+                         "first_name": first_name}.items()}  # fmt: skip
         # lipsum(n) writes n paragraphs: of no use in a message, and a way to fill memory.
         self.globals = {
             "range": _bounded_range, "dict": dict, "cycler": Cycler, "joiner": Joiner,
             "namespace": Namespace, "pick": pick, f"{_INTERNAL}pick": _pick_at,
             f"{_INTERNAL}loop": _loop, f"{_INTERNAL}concat": _concat,
+            f"{_INTERNAL}cell": _cell_out,
         }  # fmt: skip
 
     def is_safe_attribute(self, obj: Any, attr: str, value: Any) -> bool:
@@ -363,10 +402,26 @@ def _is_int(value: object) -> bool:
 
 
 class _Instrument(NodeTransformer):
-    """Route loops, `~` and pick() through the budgeted helpers; number pick()'s places."""
+    """Route loops, `~` and pick() through the budgeted helpers; number pick()'s places; mark
+    each {{ }} that prints a column (through filters), so an empty cell printed is noticed."""
 
-    def __init__(self) -> None:
+    def __init__(self, column_of: Callable[[nodes.Node], int | None] | None = None) -> None:
         self.places = 0
+        self.column_of = column_of
+
+    def visit_Output(self, node: nodes.Output) -> nodes.Node:
+        self.generic_visit(node)
+        if self.column_of is not None:
+            for i, expr in enumerate(node.nodes):
+                root = expr
+                while isinstance(root, nodes.Filter) and root.node is not None:
+                    root = root.node
+                column = self.column_of(root)
+                if column is not None:
+                    node.nodes[i] = nodes.Call(nodes.Name(f"{_INTERNAL}cell", "load"),
+                                               [nodes.Const(column), expr], [], None, None,
+                                               lineno=expr.lineno)  # fmt: skip
+        return node
 
     def visit_For(self, node: nodes.For) -> nodes.Node:
         self.generic_visit(node)
@@ -388,6 +443,32 @@ class _Instrument(NodeTransformer):
 
 
 _ENV = _Sandbox()
+
+_OUTPUT = re.compile(r"(\{\{-?)([^\n]*?)(-?\}\})")
+_JINJA_SPAN = re.compile(r"\{\{.*?\}\}|\{%.*?%\}|\{#.*?#\}", re.S)
+_COMMON_FIELDS = frozenset({"name", "firstname", "lastname", "fullname", "surname", "fname",
+                            "lname", "phone", "mobile", "email", "company", "city"})  # fmt: skip
+
+
+def _fold(text: str) -> str:
+    return re.sub(r"[\s_\-]+", "", text.casefold())
+
+
+def _wordy(inner: str) -> bool:
+    return bool(re.fullmatch(r"[^\W\d_][\w.' -]{0,38}", inner)) and len(inner.split()) <= 4
+
+
+# Other tools' placeholders: the pattern, and whether it is one even when no column matches
+# (ordinary brackets in prose are flagged only when they name a column or a usual field).
+_FOREIGN: tuple[tuple[re.Pattern[str], Callable[[str], bool]], ...] = (
+    (re.compile(r"\*\|([A-Za-z0-9_:]{1,40})\|\*"), lambda inner: True),  # Mailchimp *|FNAME|*
+    (re.compile(r"«([^«»\n]{1,40})»"), lambda inner: True),  # Word's mail merge «First_Name»
+    (re.compile(r"<<([^<>\n]{1,40})>>"), _wordy),
+    (re.compile(r"\{([^{}\n]{1,40})\}"), _wordy),  # {Full name}, ${name}
+    (re.compile(r"\[([^\[\]\n]{1,40})\]"),
+     lambda inner: _fold(inner) in _COMMON_FIELDS or bool(re.fullmatch(r"[A-Z][A-Z0-9_]+", inner))),
+    (re.compile(r"%([^\W\d]\w{0,39})%"), lambda inner: True),  # %name%
+)
 
 
 def snake_case(header: str) -> str:
@@ -464,14 +545,22 @@ class MessageTemplate:
             if alias and alias.isidentifier() and alias not in seen and not _reserved(alias):
                 seen.add(alias)
                 self._names.append((alias, i))
+        self._foreign_placeholders(source)
         try:
-            ast = _ENV.parse(source)
+            ast = _ENV.parse(self._as_written(source))
         except jinja2.TemplateSyntaxError as e:
             raise TemplateError(
                 f"{origin}, line {e.lineno}: template syntax error: {(e.message or '').rstrip('.')}. "
                 "Fix the template (Jinja2 syntax: {{ column }}, {% if city %}…{% endif %})."
             ) from None
+        self._check_filters(ast)
+        helpers = {} if "first_name" in seen else {"first_name": first_name}
         available = seen | {"row"} | set(_ENV.globals)
+        # A helper counts only when called: a bare {{ first_name }} with no such column is the
+        # usual unknown variable, never a function printed.
+        called = {id(c.node) for c in ast.find_all(nodes.Call)}
+        available |= {h for h in helpers if all(id(n) in called for n in ast.find_all(nodes.Name)
+                                                if n.name == h)}  # fmt: skip
         unknown = sorted(meta.find_undeclared_variables(ast) - available)
         if unknown:
             name = unknown[0]
@@ -489,9 +578,112 @@ class MessageTemplate:
                         f"{origin}, line {expr.lineno}: {{{{ row }}}} would print every column; "
                         "name the one you mean: row['Column Name']."
                     )
-        _Instrument().visit(ast)
+        self._used = sorted({c for n in ast.find_all((nodes.Name, nodes.Getitem, nodes.Getattr))
+                             if (c := self._column_of(n)) is not None})  # fmt: skip
+        self.warning = ""  # the last render's warning (an empty cell printed), or ""
+        _Instrument(self._column_of).visit(ast)
         self._template = _ENV.from_string(ast)
-        self._globals = dict(self._template.globals)
+        self._globals = {**self._template.globals, **helpers}
+
+    def _lookup(self, text: str) -> str | None:
+        """The column a name typed in a template means: exactly, else ignoring case and spacing."""
+        text = " ".join(text.split())
+        by_name = {" ".join(col.split()): col for col, _ in self._row_keys}
+        if text in by_name:
+            return by_name[text]
+        if not re.fullmatch(r"[\w \-]+", text):  # an expression, not a loosely typed header
+            return None
+        folded = [col for key, col in by_name.items()
+                  if _fold(key) == _fold(text)]  # fmt: skip
+        return folded[0] if len(folded) == 1 else None
+
+    def _as_written(self, source: str) -> str:
+        """`{{ Full name }}`, `{{ שם מלא }}`, `{{ 2nd phone }}` as row['...'] before Jinja2 parses:
+        people type the header they see (issue 22); only text that names a column is rewritten."""
+
+        def rewrite(m: re.Match[str]) -> str:
+            head, bar, rest = m.group(2).partition("|")
+            name = head.strip()
+            if not name or name.isidentifier() or name.startswith(("row[", "row.")):
+                return m.group(0)
+            column = self._lookup(name)
+            if column is None:
+                return m.group(0)
+            quoted = column.replace("\\", "\\\\").replace("'", "\\'")
+            return f"{m.group(1)} row['{quoted}'] {bar}{rest}{m.group(3)}"
+
+        return _OUTPUT.sub(rewrite, source)
+
+    def _foreign_placeholders(self, source: str) -> None:
+        """Other tools' placeholders ({Full name}, *|FNAME|*, [First Name], %name%) would go out
+        as written: stop with the Jinja2 form instead (issue 22)."""
+        masked = _JINJA_SPAN.sub(lambda m: re.sub(r"[^\n]", " ", m.group(0)), source)
+        found: list[str] = []
+        for pattern, always in _FOREIGN:
+            for m in pattern.finditer(masked):
+                inner = m.group(1).strip()
+                column = self._lookup(inner)
+                if column is None and (inner != m.group(1) or not always(inner)):
+                    continue
+                line = masked.count("\n", 0, m.start()) + 1
+                form = f"{{{{ {column} }}}}" if column else "{{ column name }}"
+                found.append(f"line {line}: {m.group(0)} (write {form})")
+        if found:
+            columns = ", ".join(col for col, _ in self._row_keys[:12])
+            raise TemplateError(
+                f"{self.origin}: {'; '.join(found[:5])}. That is another tool's placeholder and "
+                "would be sent as written; here a column goes in double braces, as its header "
+                f"reads. The columns: {columns}."
+            )
+
+    def _check_filters(self, ast: nodes.Template) -> None:
+        """An unknown filter or test, named before any row is rendered (not a traceback)."""
+        for node, kind, known in ((nodes.Filter, "filter", _ENV.filters), (nodes.Test, "test", _ENV.tests)):
+            for found in ast.find_all(node):
+                if found.name in known:
+                    continue
+                close = difflib.get_close_matches(found.name, list(known), n=1, cutoff=0.6)
+                hint = f" Did you mean '{close[0]}'?" if close else ""
+                common = ("upper, lower, title, capitalize, trim, default('...'), first_name, "
+                          "replace('a', 'b'), int, round" if kind == "filter" else
+                          "defined, number, string, in, eq")  # fmt: skip
+                raise TemplateError(
+                    f"{self.origin}, line {found.lineno}: unknown {kind} '{found.name}'.{hint} "
+                    f"Common {kind}s: {common}."
+                )
+
+    def _column_of(self, node: nodes.Node) -> int | None:
+        """The column index a template expression reads directly (name, row['x'], row.x)."""
+        if isinstance(node, nodes.Name):
+            return dict(self._names).get(node.name)
+        target = node.node if isinstance(node, nodes.Getitem | nodes.Getattr) else None
+        if not (isinstance(target, nodes.Name) and target.name == "row"):
+            return None
+        key = node.attr if isinstance(node, nodes.Getattr) else (
+            node.arg.value if isinstance(node, nodes.Getitem) and isinstance(node.arg, nodes.Const)
+            else None)  # fmt: skip
+        return dict(self._row_keys).get(key) if isinstance(key, str) else None
+
+    def _cells(self, columns: Iterable[int], row_number: int | None) -> str:
+        """Columns as a spreadsheet user names cells: C7 (City)."""
+        names = {i: col for col, i in self._row_keys}
+        return ", ".join(f"{column_letter(i)}{row_number or ''} ({names.get(i, '?')})"
+                         for i in dict.fromkeys(columns))  # fmt: skip
+
+    def _row_failed(self, reason: str, values: Sequence[str], row_number: int | None,
+                    hint: str = "") -> str:  # fmt: skip
+        """A template that failed on one row's values, naming the row and the cells it reads."""
+        reason = reason.rstrip(".")
+        empty = [i for i in self._used if i < len(values) and not values[i].strip()]
+        if empty:
+            fix = (f" The row's cell {self._cells(empty, row_number)} is empty: fill it in, or "
+                   "give the template a fallback: {{ name | default('there') }} or "
+                   "{% if name %}...{% endif %}.")  # fmt: skip
+        elif self._used:
+            fix = f" It reads the cells {self._cells(self._used, row_number)}."
+        else:
+            fix = ""
+        return f"{self.origin}: the template failed{_at(row_number)}: {reason}.{fix}{hint}"
 
     def _unknown_message(self, name: str, available: Sequence[str], line: int | None = None) -> str:
         where = f"{self.origin}, line {line}" if line else self.origin
@@ -505,6 +697,7 @@ class MessageTemplate:
     def render(self, values: Sequence[str], *, row_number: int | None = None,
                seed: str = "") -> str:  # fmt: skip
         """The row's text; `seed` (campaign and recipient) fixes each pick() choice."""
+        self.warning = ""
         context: dict[str, object] = {name: values[i] for name, i in self._names}
         context["row"] = {col: values[i] for col, i in self._row_keys}
         state = _RenderState(seed, self.salt, self._clock, self._clock() + MAX_SECONDS)
@@ -515,16 +708,27 @@ class MessageTemplate:
             # the time of a 100k-row plan); the output is joined by _bounded_concat.
             t = self._template
             ctx = Context(_ENV, {**self._globals, **context}, t.name, t.blocks)
-            return _bounded_concat(t.root_render_func(ctx)).strip()
+            text = _bounded_concat(t.root_render_func(ctx)).strip()
+            if state.empty:
+                self.warning = (
+                    f"warning: empty cell {self._cells(state.empty, row_number)} printed as "
+                    "nothing; give it a fallback: {{ ... | default('...') }}"
+                )
+            return text
         except jinja2.UndefinedError as e:
-            where = f" (row {row_number})" if row_number else ""
-            key = re.search(r"'([^']*)'$", str(e))
-            missing = key.group(1) if key else str(e)
-            line = next((n for n, text in enumerate(self.source.splitlines(), 1)
-                         if f"'{missing}'" in text or f'"{missing}"' in text), None)  # fmt: skip
-            problem = self._unknown_message(missing, [n for n, _ in self._names], line).replace(
-                f"{self.origin}", f"{self.origin}{where}", 1
-            )
+            if not re.fullmatch(r"'[^']*' is undefined|'dict object' has no attribute '.*'", str(e)):
+                # Not a missing name or column: an index or attribute this row's values lack
+                # (`name.split()[0]` on an empty name): about the row, not a typo.
+                problem = self._row_failed(str(e), values, row_number)
+            else:
+                where = f" (row {row_number})" if row_number else ""
+                key = re.search(r"'([^']*)'$", str(e))
+                missing = key.group(1) if key else str(e)
+                line = next((n for n, text in enumerate(self.source.splitlines(), 1)
+                             if f"'{missing}'" in text or f'"{missing}"' in text), None)  # fmt: skip
+                problem = self._unknown_message(missing, [n for n, _ in self._names], line).replace(
+                    f"{self.origin}", f"{self.origin}{where}", 1
+                )
         except (TemplateLimit, RecursionError, MemoryError) as e:
             reason = "it calls itself too deeply" if isinstance(e, RecursionError) else str(e)
             if isinstance(e, MemoryError):
@@ -544,7 +748,7 @@ class MessageTemplate:
             hint = "" if isinstance(e, jinja2.TemplateError) else (
                 " Cells are text: use filters like |int or |float before doing arithmetic."
             )
-            problem = f"{self.origin}: the template failed{_at(row_number)}: {e}.{hint}"
+            problem = self._row_failed(str(e), values, row_number, hint)
         finally:
             _STATE.reset(token)
         raise TemplateError(problem)  # outside `except`: no chained traceback holds the row

@@ -51,7 +51,15 @@ from campaign.pacing import (
     resolve_pace,
 )
 from campaign.phones import to_jid
-from campaign.plan import SENDABLE, Plan, Row, count_statuses, plan_campaign, same_text_notice
+from campaign.plan import (
+    SENDABLE,
+    Plan,
+    Row,
+    count_statuses,
+    empty_cell_notice,
+    plan_campaign,
+    same_text_notice,
+)
 from campaign.report import (
     describe,
     describe_pace,
@@ -481,9 +489,9 @@ def _dry_run(plan: Plan, opts: SendOptions, ui: UI, write: Any, schedule: Schedu
     if not opts.quiet:
         show_messages(plan, ui, 3)
     problems(plan, ui)
-    same = same_text_notice(plan.rows)
-    if same:
-        ui.warn(f"Note: {same}")
+    for notice in (same_text_notice(plan.rows), empty_cell_notice(plan.rows)):
+        if notice:
+            ui.warn(f"Note: {notice}")
     todo = sum(r.status == "ready" for r in plan.rows)
     if opts.limit is not None:
         todo = min(todo, opts.limit)
