@@ -14,9 +14,13 @@ import ipaddress
 import json
 import logging
 import math
+import os
 import random
 import re
+import socket
+import threading
 import time
+import zlib
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -197,17 +201,67 @@ class _DeadlineStream(httpcore.NetworkStream):
         return self._stream.get_extra_info(info)
 
 
+def resolve(host: str, port: int, timeout: float | None) -> list[str]:
+    """The addresses of `host`, looked up within `timeout` seconds.
+
+    getaddrinfo takes no timeout: a slow resolver held each request 20 s past `--timeout 2`
+    (issue 19). The lookup runs in a daemon thread, abandoned (never joined) when late.
+    """
+    try:
+        return [str(ipaddress.ip_address(host.strip("[]")))]
+    except ValueError:
+        pass
+    found: list[Any] = []
+    done = threading.Event()
+
+    def lookup() -> None:
+        try:
+            found.append(socket.getaddrinfo(host, port, type=socket.SOCK_STREAM))
+        except (OSError, UnicodeError) as error:
+            found.append(error)
+        finally:
+            done.set()
+
+    threading.Thread(target=lookup, name="campaign-resolve", daemon=True).start()
+    if not done.wait(timeout):
+        raise httpcore.ConnectTimeout("name lookup did not finish before the deadline")
+    if isinstance(found[0], UnicodeError):
+        raise found[0]
+    if isinstance(found[0], OSError):  # "getaddrinfo" is what classify_error looks for
+        raise httpcore.ConnectError(f"getaddrinfo failed ({type(found[0]).__name__})")
+    return list(dict.fromkeys(str(info[4][0]) for info in found[0]))
+
+
 class _DeadlineBackend(httpcore.NetworkBackend):
-    def __init__(self, backend: httpcore.NetworkBackend) -> None:
+    """Connections whose name lookup and connect fit the deadline; `allow` may refuse an
+    address after the lookup (media checks: no redirect into this machine or its network)."""
+
+    def __init__(self, backend: httpcore.NetworkBackend,
+                 allow: Callable[[str], str] | None = None) -> None:  # fmt: skip
         self._backend = backend
+        self._allow = allow
 
     def connect_tcp(self, host: str, port: int, timeout: float | None = None,
                     local_address: str | None = None, socket_options: Any = None
                     ) -> httpcore.NetworkStream:  # fmt: skip
         timeout = _remaining(timeout, httpcore.ConnectTimeout)
-        return _DeadlineStream(
-            self._backend.connect_tcp(host, port, timeout, local_address, socket_options)
-        )
+        addresses = resolve(host, port, timeout)
+        if self._allow is not None:
+            problems = [self._allow(a) for a in addresses]
+            if all(problems):
+                raise httpcore.ConnectError(f"refused: {problems[0]}")
+            addresses = [a for a, p in zip(addresses, problems, strict=True) if not p]
+        last: Exception | None = None
+        for address in addresses:  # as socket.create_connection does, each in turn
+            try:
+                stream = self._backend.connect_tcp(
+                    address, port, _remaining(timeout, httpcore.ConnectTimeout), local_address,
+                    socket_options)  # fmt: skip
+            except httpcore.ConnectError as error:
+                last = error
+                continue
+            return _DeadlineStream(stream)
+        raise last or httpcore.ConnectError("getaddrinfo returned no address")
 
     def connect_unix_socket(self, path: str, timeout: float | None = None,
                             socket_options: Any = None) -> httpcore.NetworkStream:  # fmt: skip
@@ -229,7 +283,7 @@ def deadline(seconds: float) -> Iterator[None]:
         _DEADLINE.reset(token)
 
 
-def install_deadline(client: httpx.Client) -> None:
+def install_deadline(client: httpx.Client, *, allow: Callable[[str], str] | None = None) -> None:
     # httpx has no public hook for httpcore's network backend; its connection pools keep it in
     # `_network_backend` (httpx 0.28, httpcore 1.0). tests/test_hostile.py fails if that moves.
     transports = [client._transport, *client._mounts.values()]
@@ -237,10 +291,52 @@ def install_deadline(client: httpx.Client) -> None:
         pool = getattr(transport, "_pool", None)
         backend = getattr(pool, "_network_backend", None)
         if backend is not None and not isinstance(backend, _DeadlineBackend):
-            pool._network_backend = _DeadlineBackend(backend)  # type: ignore[union-attr]
+            pool._network_backend = _DeadlineBackend(backend, allow)  # type: ignore[union-attr]
 
 
-def make_http_client(*, timeout: float = 30.0, connect_timeout: float = 10.0) -> httpx.Client:
+def proxy_mounts(environ: Mapping[str, str]) -> dict[str, httpx.BaseTransport | None]:
+    """The proxies a request to the API may use: only for https:// URLs, and never for this
+    machine (issue 19: with HTTP_PROXY set, a loopback rehearsal sent its token to the proxy).
+
+    Through a proxy an https:// request is a CONNECT tunnel: the proxy sees the host name, never
+    the URL or its query (the token). A plain-http request would hand the proxy the whole URL,
+    so http:// (only ever loopback, by check_base_url) always goes direct. HTTPS_PROXY (else
+    ALL_PROXY) is used, NO_PROXY honoured; HTTP_PROXY is not used at all.
+    """
+    def get(name: str) -> str:
+        return (environ.get(name) or environ.get(name.lower()) or "").strip()
+
+    proxy = get("HTTPS_PROXY") or get("ALL_PROXY")
+    if not proxy:
+        return {}
+    if "://" not in proxy:
+        proxy = f"http://{proxy}"
+    try:
+        transport = httpx.HTTPTransport(proxy=proxy)
+    except ImportError:
+        problem = "it names a SOCKS proxy, which needs `pip install 'httpx[socks]'`"
+    except (ValueError, httpx.InvalidURL) as error:
+        problem = f"it is not a proxy URL ({type(error).__name__})"
+    else:
+        problem = ""
+    if problem:
+        raise InputError(f"HTTPS_PROXY/ALL_PROXY: {problem}. Fix or unset it (the API is "
+                         "reached directly without it).")  # fmt: skip
+    mounts: dict[str, httpx.BaseTransport | None] = {"https://": transport}
+    for name in ("localhost", "127.0.0.1", "[::1]"):
+        mounts[f"all://{name}"] = None
+    for entry in get("NO_PROXY").split(","):
+        entry = entry.strip()
+        if entry == "*":
+            return {}
+        if entry:
+            host = entry.lstrip(".").lstrip("*.")
+            mounts[f"all://*{host}" if entry.startswith((".", "*")) else f"all://{host}"] = None
+    return mounts
+
+
+def make_http_client(*, timeout: float = 30.0, connect_timeout: float = 10.0,
+                     environ: Mapping[str, str] | None = None) -> httpx.Client:  # fmt: skip
     """One client per sender for the whole run: keep-alive saves a TLS handshake per message.
 
     `timeout` is a deadline for a whole request (connect, send, the entire reply). Each lane of
@@ -251,8 +347,11 @@ def make_http_client(*, timeout: float = 30.0, connect_timeout: float = 10.0) ->
         # A redirect would resend the token to wherever Location points: report it instead.
         follow_redirects=False,
         # The reply is a few hundred bytes: compression would only let a small reply unpack
-        # into a huge one past the size cap.
+        # into a huge one past the size cap (the body is read raw and decoded here, capped).
         headers={"User-Agent": "campaign (ibot-chat sender)", "Accept-Encoding": "identity"},
+        # Proxies only as proxy_mounts allows: never httpx's own reading of the environment.
+        trust_env=False,
+        mounts=proxy_mounts(os.environ if environ is None else environ),
     )
     install_deadline(client)
     return client
@@ -316,16 +415,20 @@ def classify_response(
         raw = data.get("response", "") if isinstance(data, dict) else ""
         raw = raw if isinstance(raw, str) else json.dumps(raw, ensure_ascii=False)
         return Outcome("sent", api_message or "sent", status, response=redact(raw, *secrets))
-    if status in (401, 403) or any(m in detail.lower() for m in ABORT_MESSAGES):
+    if status in (401, 403):
+        return Outcome("abort", api_message or (f"{where}: {body}" if body else where), status)
+    # Before the abort words: a 5xx saying "Instance not connected" may still have sent the
+    # message, and retiring the sender would resend it through another at once (issue 19).
+    if status >= 500:  # the server may have sent the message before failing
+        return Outcome("unknown", f"{where}: {detail}" if detail else where, status)
+    if any(m in detail.lower() for m in ABORT_MESSAGES):
         return Outcome("abort", api_message or (f"{where}: {body}" if body else where), status)
     if status == 429:
         wait = parse_retry_after(response.headers.get("Retry-After"))
         return Outcome("retry", f"{where}: {detail}" if detail else where, status, wait)
-    if status >= 500:  # the server may have sent the message before failing
-        return Outcome("unknown", f"{where}: {detail}" if detail else where, status)
     if 300 <= status < 400:
-        return Outcome("failed", f"{where}: {_redirect_target(response)}; check the base URL",
-                       status)  # fmt: skip
+        target = _redirect_target(response, secrets)
+        return Outcome("failed", f"{where}: {target}; check the base URL", status)
     if success is False or status >= 400:
         if api_message:
             return Outcome("failed", api_message, status)
@@ -334,8 +437,9 @@ def classify_response(
     return Outcome("unknown", f"reply from /{path} not understood ({where}): {body!r}", status)
 
 
-def _redirect_target(response: httpx.Response) -> str:
-    """Where a redirect points, resolved against the request, without its query (the token)."""
+def _redirect_target(response: httpx.Response, secrets: tuple[str, ...] = ()) -> str:
+    """Where a redirect points, resolved against the request, without its query, and with the
+    credentials hidden wherever else they appear (issue 19: a Location path echoed the token)."""
     location = response.headers.get("Location", "").strip()
     if not location:
         return "redirected without saying where (no Location header)"
@@ -347,7 +451,8 @@ def _redirect_target(response: httpx.Response) -> str:
         target = base.join(location)
     except (httpx.InvalidURL, ValueError, UnicodeError):
         return "redirected to an address that is not a valid URL"
-    return f"redirected to {target.scheme}://{target.netloc.decode('ascii')}{target.path}"
+    shown = f"{target.scheme}://{target.netloc.decode('ascii')}{target.path}"
+    return "redirected to " + _snippet(shown, secrets)
 
 
 def _after(seconds: float | None) -> str:
@@ -373,6 +478,9 @@ def classify_error(error: httpx.HTTPError, path: str, timeout: httpx.Timeout) ->
         if "ssl" in reason or "certificate" in reason:
             return Outcome("retry", "TLS handshake with the API failed")
         return Outcome("retry", "cannot connect to the API")
+    if isinstance(error, httpx.ProxyError):  # the tunnel was refused: the request never left
+        return Outcome("retry", "the proxy (HTTPS_PROXY/ALL_PROXY) would not connect to the API; "
+                       "nothing was sent")  # fmt: skip
     if isinstance(error, httpx.UnsupportedProtocol):  # nothing can ever be sent to this URL
         return Outcome("abort", "the base URL must start with https:// or http://")
     if isinstance(error, httpx.ReadTimeout):
@@ -386,6 +494,39 @@ def classify_error(error: httpx.HTTPError, path: str, timeout: httpx.Timeout) ->
     if isinstance(error, httpx.WriteError):
         return Outcome("unknown", f"connection lost while sending /{path}")
     return Outcome("unknown", f"{type(error).__name__} during /{path}")
+
+
+def decode_body(raw: bytes, content_encoding: str, limit: int = MAX_REPLY_BYTES) -> bytes | None:
+    """The body with its Content-Encoding undone, never more than `limit` bytes at any layer.
+
+    None: it would unpack past `limit`. An encoding we cannot undo (br, zstd, a corrupt stream)
+    gives b"": the reply is then classified by its status alone (a 2xx becomes `unknown`).
+    """
+    codings = [c.strip().lower() for c in content_encoding.split(",") if c.strip()]
+    if len(codings) > 4:
+        return b""
+    data = raw
+    for coding in reversed(codings):  # the last applied is undone first
+        if coding == "identity":
+            continue
+        if coding not in ("gzip", "x-gzip", "deflate"):
+            return b""
+        wbits = zlib.MAX_WBITS | 16 if coding != "deflate" else zlib.MAX_WBITS
+        try:
+            try:
+                inflater = zlib.decompressobj(wbits)
+                out = inflater.decompress(data, limit + 1)
+            except zlib.error:
+                if coding != "deflate":
+                    raise
+                inflater = zlib.decompressobj(-zlib.MAX_WBITS)  # deflate without its zlib header
+                out = inflater.decompress(data, limit + 1)
+        except zlib.error:
+            return b""
+        if len(out) > limit or inflater.unconsumed_tail:
+            return None
+        data = out
+    return data
 
 
 class IbotClient:
@@ -447,18 +588,26 @@ class IbotClient:
         # the token) survives as a __context__ of anything raised later.
         try:
             response = self._http.send(request, stream=True)
+            too_big = (f"the reply from /{path} is over {MAX_REPLY_BYTES // 1024} KB; not the "
+                       "API's answer, cut off")  # fmt: skip
+            encoding = response.headers.get("Content-Encoding", "")
             try:
                 body = bytearray()
-                for chunk in response.iter_bytes():
+                # Raw bytes: httpx would decode any Content-Encoding, whatever we asked for, and
+                # 6.7 KB of `gzip, gzip` unpacked to 4.2 GB before a cap could see it (issue 19).
+                for chunk in response.iter_raw():
                     body += chunk
                     if len(body) > MAX_REPLY_BYTES:
-                        return Outcome("unknown", f"the reply from /{path} is over "
-                                       f"{MAX_REPLY_BYTES // 1024} KB; not the API's answer, "
-                                       "cut off", response.status_code)  # fmt: skip
+                        return Outcome("unknown", too_big, response.status_code)
                     if self._clock() - started > self.deadline:
                         return Outcome("unknown", late, response.status_code)
+            except httpx.StreamConsumed:  # a Response built in memory (MockTransport): decoded
+                body, encoding = bytearray(response.content), ""
             finally:
                 response.close()
+            decoded = decode_body(bytes(body), encoding)
+            if decoded is None:
+                return Outcome("unknown", too_big + " (once decompressed)", response.status_code)
         except httpx.ConnectTimeout as error:
             outcome = classify_error(error, path, self._http.timeout)
         except httpx.TimeoutException as error:
@@ -475,7 +624,7 @@ class IbotClient:
         except Exception as error:  # never a traceback, never a row stuck 'attempting'
             outcome = Outcome("unknown", f"{type(error).__name__} during /{path}")
         else:
-            outcome = classify_response(response, path, secrets, content=bytes(body))
+            outcome = classify_response(response, path, secrets, content=decoded)
         return outcome
 
     def send(

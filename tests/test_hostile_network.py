@@ -1,0 +1,204 @@
+"""Issue 19, the network attacks, each made as it was: the real CLI in a subprocess (memory capped,
+peak measured) against a hostile stand-in on loopback. What a user sees is asserted: the exit
+code, the statuses in the results sheet, the wall time, and the token in no output or file.
+"""
+
+from __future__ import annotations
+
+import json
+import zlib
+from collections.abc import Callable
+from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+
+from campaign.sandbox import Sandbox
+from tests.conftest import SANDBOX_INSTANCE, SANDBOX_TOKEN, read_results
+from tests.hostile import Reply, assert_no_secret, cli_env, hostile, run_cli, url_of
+
+PEOPLE = [["Name", "Phone"], ["Dana", "0502345678"], ["Avi", "0502345679"]]
+FAST = ["--yes", "--pace", "fast", "--delay", "0", "--jitter", "0", "--quiet",
+        "--results", "out.csv"]  # fmt: skip
+OK = (200, {"Content-Type": "application/json"},
+      b'{"success": true, "message": "Message sent successfully!"}')  # fmt: skip
+
+
+def send(contacts: Path, env: dict[str, str], *args: str, timeout: float = 120,
+         preamble: str = ""):  # type: ignore[no-untyped-def]  # fmt: skip
+    return run_cli(["send", str(contacts), "-m", "Hi {{ name }}", *FAST, *args],
+                   cwd=contacts.parent, env=env, timeout=timeout, preamble=preamble)  # fmt: skip
+
+
+def statuses(folder: Path) -> list[tuple[str, str]]:
+    return [(r["status"], r["error"]) for r in read_results(folder / "out.csv")]
+
+
+# --- 2. the token through a proxy -----------------------------------------------------------
+
+
+def test_a_loopback_rehearsal_never_goes_through_the_proxies_of_the_environment(
+    tmp_path: Path, write_csv: Callable[..., Path]
+) -> None:
+    contacts = write_csv(PEOPLE)
+    with hostile(lambda method, path: (502, {}, b"proxy")) as proxy, \
+            Sandbox(token=SANDBOX_TOKEN, instance_id=SANDBOX_INSTANCE) as box:  # fmt: skip
+        address = url_of(proxy, "")
+        env = cli_env(tmp_path / "home", box.url, HTTP_PROXY=address, HTTPS_PROXY=address,
+                      ALL_PROXY=address, http_proxy=address, all_proxy=address)  # fmt: skip
+        ran = send(contacts, env)
+        assert proxy.seen == []  # not one byte to the proxy, let alone the token
+        assert len(box.received) == 2
+    assert ran.code == 0, ran.out
+    assert_no_secret(ran.out, tmp_path)
+
+
+def test_a_real_https_run_uses_the_https_proxy_only_as_a_tunnel(
+    tmp_path: Path, write_csv: Callable[..., Path]
+) -> None:
+    contacts = write_csv(PEOPLE[:2])
+    with hostile(lambda method, path: (403, {}, b"no tunnel for you")) as proxy:
+        address = url_of(proxy, "")
+        env = cli_env(tmp_path / "home", "https://api.example.invalid/api/v1",
+                      HTTPS_PROXY=address, HTTP_PROXY="http://127.0.0.1:9")  # fmt: skip
+        ran = send(contacts, env, "--retries", "0")
+    # The proxy saw where to connect, never the request (its URL holds the token).
+    assert proxy.seen == ["CONNECT api.example.invalid:443 HTTP/1.1"]
+    assert ran.code == 1, ran.out
+    [(status, error)] = statuses(tmp_path)
+    assert status == "failed" and "proxy" in error and "nothing was sent" in error
+    assert_no_secret(ran.out, tmp_path)
+
+
+def test_a_socks_proxy_without_its_package_is_exit_2_not_a_traceback(
+    tmp_path: Path, write_csv: Callable[..., Path]
+) -> None:
+    pytest.importorskip("campaign.client")
+    try:
+        import socksio  # noqa: F401
+    except ImportError:
+        pass
+    else:
+        pytest.skip("socksio is installed: a SOCKS proxy is usable")
+    contacts = write_csv(PEOPLE[:2])
+    env = cli_env(tmp_path / "home", "https://api.example.invalid/api/v1",
+                  ALL_PROXY="socks5://127.0.0.1:9")  # fmt: skip
+    ran = send(contacts, env)
+    assert ran.code == 2, ran.out
+    assert "SOCKS" in ran.out and "httpx[socks]" in ran.out
+    assert_no_secret(ran.out, tmp_path)
+
+
+# --- 4. a compressed reply ------------------------------------------------------------------
+
+
+def _gzip(data: Callable[[], list[bytes]], level: int = 9) -> bytes:
+    packer = zlib.compressobj(level, zlib.DEFLATED, zlib.MAX_WBITS | 16)
+    return b"".join([*(packer.compress(chunk) for chunk in data()), packer.flush()])
+
+
+@pytest.mark.slow
+def test_a_gzip_bomb_reply_is_cut_off_small_and_fast(
+    tmp_path: Path, write_csv: Callable[..., Path]
+) -> None:
+    # 768 MB of zeros, gzipped twice: a few KB on the wire.
+    once = _gzip(lambda: [bytes(8 << 20)] * 96, level=1)  # level 1: built in ~2 s
+    bomb = _gzip(lambda: [once])
+    assert len(bomb) < 20_000
+    contacts = write_csv(PEOPLE)
+    reply = (200, {"Content-Type": "application/json", "Content-Encoding": "gzip, gzip"}, bomb)
+    with hostile(lambda method, path: reply) as server:
+        ran = send(contacts, cli_env(tmp_path / "home", url_of(server)), "--timeout", "3")
+    assert ran.code == 1, ran.out
+    assert [s for s, _ in statuses(tmp_path)] == ["unknown", "unknown"]  # 2xx: it may be sent
+    assert "once decompressed" in statuses(tmp_path)[0][1]
+    assert ran.seconds < 2 * 3 + 5, ran.seconds
+    assert ran.peak_mb < 500, ran.peak_mb
+    assert_no_secret(ran.out, tmp_path)
+
+
+def test_a_gzipped_reply_within_the_cap_is_read(
+    tmp_path: Path, write_csv: Callable[..., Path]
+) -> None:
+    contacts = write_csv(PEOPLE)
+    body = _gzip(lambda: [OK[2]])
+    reply = (200, {"Content-Type": "application/json", "Content-Encoding": "gzip"}, body)
+    with hostile(lambda method, path: reply) as server:
+        ran = send(contacts, cli_env(tmp_path / "home", url_of(server)))
+    assert ran.code == 0, ran.out
+    assert [s for s, _ in statuses(tmp_path)] == ["sent", "sent"]
+
+
+# --- 8. a 5xx saying "instance not connected" -----------------------------------------------
+
+
+def test_a_5xx_saying_not_connected_is_unknown_and_never_resent_through_another_sender(
+    tmp_path: Path, write_csv: Callable[..., Path]
+) -> None:
+    contacts = write_csv(PEOPLE)
+    jids: list[str] = []
+
+    def reply(method: str, path: str) -> Reply:
+        jids.append(parse_qs(urlsplit(path).query)["jid"][0])
+        return 503, {"Content-Type": "application/json"}, json.dumps(
+            {"success": False, "message": "Instance not connected"}).encode()
+
+    with hostile(reply) as server:
+        env = cli_env(tmp_path / "home", url_of(server),
+                      IBOT_INSTANCE_ID=f"a={SANDBOX_INSTANCE},b=SECOND-INSTANCE")  # fmt: skip
+        ran = send(contacts, env)
+    assert ran.code == 1, ran.out  # some rows unknown, no sender stopped
+    assert [s for s, _ in statuses(tmp_path)] == ["unknown", "unknown"]
+    assert sorted(jids) == sorted(set(jids)) and len(jids) == 2  # each row once, no resend
+    assert_no_secret(ran.out, tmp_path)
+
+
+# --- 9. a redirect whose path holds the token -----------------------------------------------
+
+
+def test_a_redirect_echoing_the_token_in_its_path_never_shows_it(
+    tmp_path: Path, write_csv: Callable[..., Path]
+) -> None:
+    contacts = write_csv(PEOPLE)
+
+    def reply(method: str, path: str) -> Reply:
+        query = parse_qs(urlsplit(path).query)
+        where = f"/moved/{query['token'][0]}/{query['instance_id'][0]}/send"
+        return 302, {"Location": where}, b""
+
+    with hostile(reply) as server:
+        ran = send(contacts, cli_env(tmp_path / "home", url_of(server)))
+        assert len(server.seen) == 2  # reported, never followed
+    assert ran.code == 1, ran.out
+    [(status, error), _] = statuses(tmp_path)
+    assert status == "failed" and "redirected to http://127.0.0.1" in error and "/moved/***/***/send" in error
+    assert_no_secret(ran.out, tmp_path)  # output, results, journal, history
+
+
+# --- 10. a name lookup that takes its time --------------------------------------------------
+
+SLOW_RESOLVER = """
+import socket, time
+_real = socket.getaddrinfo
+def _slow(host, *args, **kwargs):
+    if str(host).endswith('.invalid'):
+        time.sleep(20)
+        raise socket.gaierror(-2, 'Name or service not known')
+    return _real(host, *args, **kwargs)
+socket.getaddrinfo = _slow
+"""
+
+
+def test_a_slow_name_lookup_ends_at_the_deadline(
+    tmp_path: Path, write_csv: Callable[..., Path]
+) -> None:
+    contacts = write_csv(PEOPLE)
+    env = cli_env(tmp_path / "home", "https://api.slow.invalid/api/v1")
+    ran = send(contacts, env, "--timeout", "2", "--retries", "0", "--max-consecutive-failures", "0",
+               preamble=SLOW_RESOLVER)  # fmt: skip
+    assert ran.code == 1, ran.out
+    rows = statuses(tmp_path)
+    assert [s for s, _ in rows] == ["failed", "failed"]  # nothing can have left: not unknown
+    assert "connect timeout" in rows[0][1]
+    assert ran.seconds < 2 * 2 + 8, ran.seconds  # two deadlines and start-up, not 2 x 20 s
+    assert_no_secret(ran.out, tmp_path)
