@@ -153,7 +153,9 @@ def test_retry_after_as_http_date() -> None:
          "connection dropped by the server during /send-text"),
         (httpx.ReadError, "unknown", "connection lost while reading the reply from /send-text"),
         (httpx.WriteError, "unknown", "connection lost while sending /send-text"),
-        (httpx.ProxyError, "unknown", "ProxyError during /send-text"),
+        # A refused CONNECT tunnel: the request itself never left (issue 19).
+        (httpx.ProxyError, "retry",
+         "the proxy (HTTPS_PROXY/ALL_PROXY) would not connect to the API; nothing was sent"),
     ],
 )
 def test_transport_errors_are_classified_not_raised(error, kind, message) -> None:
