@@ -1,15 +1,43 @@
-"""Docs that cannot drift: every option of `campaign send` is in the README's table, and back."""
+"""Docs that cannot drift: every option of `campaign send` is in the README's table, and back;
+the README's generated regions (docs/readme.py) are what the code says today."""
 
 from __future__ import annotations
 
+import importlib.util
 import re
 from pathlib import Path
+from types import ModuleType
 
 import click
+import pytest
 
 from campaign.cli import main
 
 README = Path(__file__).resolve().parents[1] / "README.md"
+
+
+def generator() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("readme", README.parent / "docs" / "readme.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.parametrize(
+    "spec",
+    ["help send", "run campaign send samples/contacts.xlsx -t templates/welcome-he.txt --dry-run", "modules"],
+    ids=["option reference", "quickstart dry run, whole output", "module map"],
+)
+def test_a_generated_readme_region_is_what_the_code_says_today(spec: str) -> None:
+    readme = generator()
+    found = {s: (old, new) for s, old, new in readme.regions(README.read_text(encoding="utf-8"))}
+    assert spec in found, f"README.md has no [[[{spec}]]] region"
+    old, new = found[spec]
+    # Only the forecast's finish time (and a sandbox's port) may differ from the README.
+    assert readme.normalise(old) == readme.normalise(new), (
+        f"README.md's [[[{spec}]]] region is out of date. Regenerate it: {readme.REGENERATE}"
+    )
 
 
 def send_options() -> set[str]:
