@@ -357,6 +357,21 @@ def cancel(name: str) -> None:
     _control(name, "cancel")
 
 
+@main.command()
+@click.option("--port", type=click.IntRange(0, 65535), default=8766, show_default=True,
+              help="Port on 127.0.0.1 to listen on (0: any free port).")
+@click.option("--open", "open_browser", is_flag=True, help="Open the page in the web browser.")
+def dashboard(port: int, open_browser: bool) -> None:
+    """Show every campaign on a local web page, live, with Pause, Resume and Cancel."""
+    from campaign.dashboard import serve
+
+    try:
+        serve(_home(), port=port, open_browser=open_browser, echo=lambda line: click.echo(line))
+    except OSError as e:
+        raise cli_error(InputError(f"cannot listen on 127.0.0.1:{port} ({e.strerror}). "
+                                  "Pick another --port (0: any free port).")) from None  # fmt: skip
+
+
 def _command_line(ctx: click.Context) -> list[str]:
     """The options given on the command line, rebuilt for the resume hint (no sys.argv games)."""
     args = [ctx.command_path.split()[0], ctx.info_name or "send"]

@@ -1,0 +1,515 @@
+"""`campaign dashboard`: every campaign on one local page, live, with Pause, Resume and Cancel.
+
+A view over `status.collect` and `control.request`, never a second way to change state: the
+page shows what `campaign status` says and its buttons do what `campaign pause|resume|cancel`
+do. Served by the standard library's ThreadingHTTPServer on 127.0.0.1 (one local user, a
+handful of routes: no web framework is worth its weight here; threads so that a results
+download never holds up the page's polling).
+
+Only the person who started it can use it, even from a browser that visits hostile sites:
+- every request needs the random key printed with the address (the first visit carries it in
+  the URL; an HttpOnly, SameSite=Strict cookie carries it after that);
+- the Host must be 127.0.0.1:PORT or localhost:PORT, so a DNS-rebinding site that resolves its
+  own name to 127.0.0.1 is refused; an Origin, when sent, must be this page's own;
+- a state change (POST) also needs the page's CSRF token, which only the page itself knows;
+- files are served by campaign name, and only the two a campaign names (its preview page and
+  its results sheet), never a path taken from the request;
+- a strict Content-Security-Policy (nothing from elsewhere, no inline scripts), no framing,
+  no MIME sniffing, no referrer (the key must not leak through a link).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import hmac
+import json
+import secrets
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from http.cookies import CookieError, SimpleCookie
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from importlib import resources
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+from urllib.parse import parse_qs, quote, unquote, urlsplit
+
+from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+from markupsafe import Markup
+
+from campaign.errors import CampaignError
+from campaign.report import format_duration
+
+ACTIONS = ("pause", "resume", "cancel")
+REFRESH_SECONDS = 3
+CHART_DAYS = 14
+MAX_BODY = 4096  # a POST carries one token; anything bigger is not from the page
+
+Collect = Callable[[Path], list[dict[str, Any]]]
+Act = Callable[[Path, str, str], str]
+
+# The page's own script and style sheet, served from the package; nothing else is static.
+_STATIC = {"dashboard.css": "text/css; charset=utf-8",
+           "dashboard.js": "text/javascript; charset=utf-8"}  # fmt: skip
+_RESULTS_TYPES = {
+    ".csv": "text/csv; charset=utf-8",
+    ".tsv": "text/tab-separated-values; charset=utf-8",
+    ".txt": "text/plain; charset=utf-8",
+    ".xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    ".xlsm": "application/vnd.ms-excel.sheet.macroEnabled.12",
+}
+_CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+        "connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'")  # fmt: skip
+# The preview is a page the dashboard did not write: no scripts, a unique origin (sandbox),
+# and its https images (the campaign's media) allowed, as when it is opened from disk.
+_PREVIEW_CSP = ("default-src 'none'; img-src https: data:; style-src 'unsafe-inline'; "
+                "frame-ancestors 'none'; sandbox allow-popups allow-popups-to-escape-sandbox")  # fmt: skip
+
+_ENV = Environment(
+    loader=PackageLoader("campaign", "templates"),
+    autoescape=select_autoescape(["html"]),
+    undefined=StrictUndefined,
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
+
+# --- what the page shows ---------------------------------------------------------------------
+
+# Colours of the progress bar's parts, in the order they are drawn.
+PARTS = (("sent", "#1fa855"), ("failed", "#ea0038"), ("unknown", "#e08a00"), ("pending", "#c9d1d6"))
+STATE_WORDS = {
+    "scheduled": "Scheduled",
+    "running": "Sending",
+    "waiting": "Waiting",
+    "paused": "Paused",
+    "stopped": "Stopped",
+    "finished": "Finished",
+    "cancelled": "Cancelled",
+}
+
+
+@dataclass(frozen=True)
+class Bar:
+    """One day of the chart, in the SVG's own units."""
+
+    x: float
+    y: float
+    width: float
+    height: float
+    label: str
+    title: str
+    cap_y: float | None
+
+
+@dataclass(frozen=True)
+class Chart:
+    width: int
+    height: int
+    base: float
+    bars: list[Bar]
+    top: int
+
+
+def day_chart(per_day: Sequence[Mapping[str, Any]], *, days: int = CHART_DAYS) -> Chart | None:
+    """Sends per day against the day's cap, the last `days` days, as bars for an SVG."""
+    shown = list(per_day)[-days:]
+    if not shown:
+        return None
+    width, height, base, gap, room = 300, 96, 78.0, 4.0, 70.0  # room: the tallest bar or cap
+    top = max([int(d.get("sent") or 0) for d in shown] + [int(d.get("cap") or 0) for d in shown] + [1])
+    slot = width / max(len(shown), 7)
+    bars = []
+    for i, d in enumerate(shown):
+        sent, cap = int(d.get("sent") or 0), d.get("cap")
+        h = room * sent / top
+        date = _date(str(d.get("date", "")))
+        label = f"{date.day}" if date else str(d.get("date", ""))[-2:]
+        name = f"{date:%a %d %b}" if date else str(d.get("date", ""))
+        title = f"{name}: {sent} sent" + (f" of {cap} allowed" if cap else " (no cap)")
+        bars.append(Bar(x=round(i * slot + gap / 2, 2), y=round(base - h, 2),
+                        width=round(slot - gap, 2), height=round(h, 2), label=label, title=title,
+                        cap_y=None if not cap else round(base - room * int(cap) / top, 2)))  # fmt: skip
+    return Chart(width=width, height=height, base=base, bars=bars, top=top)
+
+
+def _date(text: str) -> dt.date | None:
+    try:
+        return dt.date.fromisoformat(text[:10])
+    except ValueError:
+        return None
+
+
+def _moment(iso: str | None, now: float, *, ahead: bool = True) -> str:
+    """An ISO time as people say it, in this computer's time: 'today 14:05 (in 2h 5m)'."""
+    if not iso:
+        return ""
+    try:
+        when = dt.datetime.fromisoformat(iso)
+    except ValueError:
+        return iso
+    if when.tzinfo is None:
+        when = when.astimezone()
+    local = when.astimezone(dt.datetime.fromtimestamp(now).astimezone().tzinfo)
+    today = dt.datetime.fromtimestamp(now, local.tzinfo).date()
+    if local.date() == today:
+        day = "today"
+    elif local.date() == today + dt.timedelta(days=1):
+        day = "tomorrow"
+    else:
+        day = f"{local:%a %d %b}"
+    left = when.timestamp() - now
+    if ahead and left >= 60:
+        return f"{day} {local:%H:%M} (in {format_duration(left)})"
+    return f"{day} {local:%H:%M}"
+
+
+def _link(name: str, what: str) -> str:
+    return f"/c/{quote(name, safe='')}/{what}"
+
+
+def _existing(path: object) -> Path | None:
+    if not path:
+        return None
+    p = Path(str(path))
+    return p if p.is_file() else None
+
+
+def card(c: Mapping[str, Any], now: float) -> dict[str, Any]:
+    """One campaign's status dict as the page's template wants it (counts, words, links)."""
+    name = str(c["name"])
+    total = int(c.get("total") or 0)
+    counts = {k: int(c.get(k) or 0) for k, _ in PARTS}
+    whole = max(total, sum(counts.values()), 1)
+    segments, x = [], 0.0
+    for key, colour in PARTS:
+        w = 100 * counts[key] / whole
+        if w > 0:
+            segments.append({"key": key, "x": round(x, 3), "width": round(w, 3), "colour": colour})
+        x += w
+    state = str(c.get("state") or "")
+    return {
+        "name": name,
+        "key": hashlib.sha256(name.encode("utf-8")).hexdigest()[:16],
+        "folder": str(c.get("folder") or ""),
+        "state": state,
+        "state_word": STATE_WORDS.get(state, state.capitalize()),
+        "total": total,
+        "counts": counts,
+        "percent": f"{100 * counts['sent'] / total:.0f}%" if total else "",
+        "segments": segments,
+        # status's own words say how long ("next send in 43 s"): the time alone here
+        "next_send": _moment(c.get("next_send"), now, ahead=False),
+        "waiting_for": str(c.get("waiting_for") or ""),
+        "finish": _moment(c.get("finish"), now),
+        "senders": list(c.get("senders") or []),
+        "chart": day_chart(c.get("per_day") or []),
+        "errors": list(c.get("last_errors") or [])[-5:],
+        "preview": _link(name, "preview") if _existing(c.get("preview")) else "",
+        "results": _link(name, "results") if _existing(c.get("results")) else "",
+        "actions": _actions(state),
+        "urls": {a: _link(name, a) for a in ACTIONS},
+    }
+
+
+def _actions(state: str) -> list[str]:
+    """The buttons that make sense in a state (as `campaign status` words them); the CLI's
+    `control.request` has the last word, and says why when it refuses."""
+    if state in ("running", "waiting", "scheduled"):
+        return ["pause", "cancel"]
+    if state in ("paused", "stopped"):
+        return ["resume", "cancel"]
+    if state == "cancelled":  # `campaign resume` sends the rest after all
+        return ["resume"]
+    return []
+
+
+def render_cards(campaigns: Sequence[Mapping[str, Any]], *, now: float, csrf: str) -> str:
+    """The list of campaigns: the page's body, and what its script fetches to update it."""
+    cards = [card(c, now) for c in campaigns]  # status lists them newest first
+    updated = dt.datetime.fromtimestamp(now).astimezone()
+    return _ENV.get_template("dashboard_cards.html").render(
+        cards=cards, updated=f"{updated:%H:%M:%S}", csrf=csrf, refresh=REFRESH_SECONDS
+    )
+
+
+def render_page(campaigns: Sequence[Mapping[str, Any]], *, now: float, csrf: str) -> str:
+    return _ENV.get_template("dashboard.html").render(
+        cards_html=Markup(render_cards(campaigns, now=now, csrf=csrf)), csrf=csrf, refresh=REFRESH_SECONDS
+    )
+
+
+# --- the server ------------------------------------------------------------------------------
+
+
+def _real_collect(home: Path) -> list[dict[str, Any]]:
+    from campaign.status import collect
+
+    return collect(home)
+
+
+def _real_act(home: Path, name: str, action: str) -> str:
+    from campaign.control import request
+
+    return request(home, name, action)
+
+
+class Dashboard:
+    """The page on 127.0.0.1 in a background thread; `url` carries the key."""
+
+    def __init__(self, home: Path, *, port: int = 0, collect: Collect | None = None,
+                 act: Act | None = None, clock: Callable[[], float] = time.time) -> None:  # fmt: skip
+        self.home = home
+        self.key = secrets.token_urlsafe(24)
+        self.csrf = secrets.token_urlsafe(24)
+        self._requested_port = port
+        self._collect = collect or _real_collect
+        self._act = act or _real_act
+        self.clock = clock
+        self._server: _Server | None = None
+        self._thread: threading.Thread | None = None
+
+    def __repr__(self) -> str:  # no key, even in a traceback
+        return f"Dashboard(port={self.port})"
+
+    def start(self) -> Dashboard:
+        self._server = _Server(("127.0.0.1", self._requested_port), self)
+        self._thread = threading.Thread(target=self._server.serve_forever,
+                                        kwargs={"poll_interval": 0.05}, daemon=True)  # fmt: skip
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self._server is None:
+            return
+        self._server.shutdown()
+        self._server.server_close()
+        if self._thread is not None:
+            self._thread.join()
+        self._server = self._thread = None
+
+    def __enter__(self) -> Dashboard:
+        return self.start()
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:  # fmt: skip
+        self.stop()
+
+    @property
+    def port(self) -> int:
+        return self._server.server_address[1] if self._server else self._requested_port
+
+    @property
+    def origin(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def url(self) -> str:
+        """The address to open: the key is in it."""
+        return f"{self.origin}/?key={self.key}"
+
+    @property
+    def cookie_name(self) -> str:
+        # Cookies are per host, not per port: two dashboards (or a restart) must not mix keys.
+        return f"campaign-dashboard-{self.port}"
+
+    def campaigns(self) -> list[dict[str, Any]]:
+        return self._collect(self.home)
+
+    def find(self, name: str) -> dict[str, Any] | None:
+        return next((c for c in self.campaigns() if c.get("name") == name), None)
+
+    def act(self, name: str, action: str) -> str:
+        return self._act(self.home, name, action)
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True  # an idle keep-alive connection must not block shutdown
+
+    def __init__(self, address: tuple[str, int], dashboard: Dashboard) -> None:
+        super().__init__(address, _Handler)
+        self.dashboard = dashboard
+
+
+class _Refused(Exception):
+    def __init__(self, status: int, text: str) -> None:
+        super().__init__(text)
+        self.status = status
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server: _Server
+
+    def log_message(self, format: str, *args: object) -> None:
+        # The default access log prints the query string, and with it the key.
+        pass
+
+    # Replies ---------------------------------------------------------------------------------
+    def _send(self, status: int, body: bytes, content_type: str, *,
+              headers: Mapping[str, str] | None = None, csp: str = _CSP) -> None:  # fmt: skip
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        self.send_header("Content-Security-Policy", csp)
+        self.send_header("X-Frame-Options", "DENY")
+        self.send_header("X-Content-Type-Options", "nosniff")
+        self.send_header("Referrer-Policy", "no-referrer")
+        self.send_header("Cross-Origin-Opener-Policy", "same-origin")
+        self.send_header("Cross-Origin-Resource-Policy", "same-origin")
+        self.send_header("Cache-Control", "no-store")
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
+
+    def _text(self, status: int, text: str) -> None:
+        self._send(status, (text + "\n").encode("utf-8"), "text/plain; charset=utf-8")
+
+    def _json(self, status: int, payload: object) -> None:
+        body = json.dumps(payload, ensure_ascii=False).encode("utf-8")
+        self._send(status, body, "application/json; charset=utf-8")
+
+    # Checks -----------------------------------------------------------------------------------
+    def _check_host(self) -> None:
+        board = self.server.dashboard
+        allowed = {f"127.0.0.1:{board.port}", f"localhost:{board.port}"}
+        if self.headers.get("Host", "").lower() not in allowed:
+            raise _Refused(403, "Refused: open the dashboard at the address it printed "
+                                f"(http://127.0.0.1:{board.port}/...).")  # fmt: skip
+        origin = self.headers.get("Origin")
+        if origin is not None and origin.lower() not in {f"http://{h}" for h in allowed}:
+            raise _Refused(403, "Refused: this request comes from another site.")
+
+    def _cookie_key(self) -> str:
+        try:
+            jar = SimpleCookie(self.headers.get("Cookie", ""))
+        except CookieError:
+            return ""
+        morsel = jar.get(self.server.dashboard.cookie_name)
+        return morsel.value if morsel else ""
+
+    def _keyed(self, query: Mapping[str, list[str]]) -> bool:
+        """The key from the URL (the first visit) or the cookie (every request after it)."""
+        key = self.server.dashboard.key.encode()
+        given = [*query.get("key", []), self._cookie_key()]
+        return any(hmac.compare_digest(g.encode(), key) for g in given if g)
+
+    def _guard(self) -> tuple[str, dict[str, list[str]]] | None:
+        """The path and query of an allowed request; None after replying with a refusal."""
+        parts = urlsplit(self.path)
+        query = parse_qs(parts.query)
+        try:
+            self._check_host()
+            if not self._keyed(query):
+                raise _Refused(403, "Refused: this address needs the key that `campaign dashboard` "
+                                    "printed (open the full address it showed).")  # fmt: skip
+        except _Refused as refused:
+            self._text(refused.status, str(refused))
+            return None
+        return parts.path, query
+
+    # Routes -----------------------------------------------------------------------------------
+    def do_HEAD(self) -> None:
+        self.do_GET()
+
+    def do_GET(self) -> None:
+        guarded = self._guard()
+        if guarded is None:
+            return
+        path, query = guarded
+        board = self.server.dashboard
+        if "key" in query and path == "/":  # set the cookie; take the key out of the address bar
+            cookie = (f"{board.cookie_name}={board.key}; Path=/; HttpOnly; SameSite=Strict")
+            self._send(303, b"", "text/plain", headers={"Location": "/", "Set-Cookie": cookie})
+            return
+        try:
+            if path == "/":
+                page = render_page(board.campaigns(), now=board.clock(), csrf=board.csrf)
+                self._send(200, page.encode("utf-8"), "text/html; charset=utf-8")
+            elif path == "/cards":
+                cards = render_cards(board.campaigns(), now=board.clock(), csrf=board.csrf)
+                self._send(200, cards.encode("utf-8"), "text/html; charset=utf-8")
+            elif path == "/status.json":
+                self._json(200, board.campaigns())
+            elif path.startswith("/static/") and path[len("/static/") :] in _STATIC:
+                name = path[len("/static/") :]
+                body = resources.files("campaign").joinpath("static", name).read_bytes()
+                self._send(200, body, _STATIC[name])
+            elif path.startswith("/c/") and path.count("/") == 3:
+                _, _, quoted, what = path.split("/")
+                self._campaign_file(unquote(quoted), what)
+            else:
+                self._text(404, "Not found.")
+        except CampaignError as e:
+            self._text(500, f"The campaigns cannot be read: {e}")
+
+    def _campaign_file(self, name: str, what: str) -> None:
+        """A campaign's preview page or results sheet: found by its name, nothing else."""
+        campaign = self.server.dashboard.find(name)
+        if campaign is None or what not in ("preview", "results"):
+            self._text(404, "Not found.")
+            return
+        path = _existing(campaign.get(what))
+        if path is None:
+            self._text(404, f"The {what} of {name} is not there (yet).")
+            return
+        if what == "preview":
+            self._send(200, path.read_bytes(), "text/html; charset=utf-8", csp=_PREVIEW_CSP)
+            return
+        kind = _RESULTS_TYPES.get(path.suffix.lower(), "application/octet-stream")
+        disposition = f"attachment; filename*=UTF-8''{quote(path.name, safe='')}"
+        self._send(200, path.read_bytes(), kind, headers={"Content-Disposition": disposition})
+
+    def do_POST(self) -> None:
+        guarded = self._guard()
+        if guarded is None:
+            return
+        path, _ = guarded
+        board = self.server.dashboard
+        length = int(self.headers.get("Content-Length") or 0)
+        if length > MAX_BODY:
+            self.close_connection = True
+            self._text(413, "Refused: too large.")
+            return
+        form = parse_qs(self.rfile.read(length).decode("utf-8", "replace")) if length else {}
+        scripted = "X-CSRF-Token" in self.headers  # the page's script; else a plain form
+        token = self.headers.get("X-CSRF-Token") or next(iter(form.get("csrf", [])), "")
+        if not hmac.compare_digest(token.encode(), board.csrf.encode()):
+            self._json(403, {"error": "Refused: this change did not come from the dashboard page "
+                                      "(reload it and try again)."})  # fmt: skip
+            return
+        pieces = path.split("/")
+        if len(pieces) != 4 or pieces[1] != "c" or pieces[3] not in ACTIONS:
+            self._json(404, {"error": "Not found."})
+            return
+        try:
+            said = board.act(unquote(pieces[2]), pieces[3])
+        except CampaignError as e:
+            self._json(409, {"error": str(e)})
+            return
+        if not scripted:  # without JavaScript the button still works: back to the page
+            self._send(303, b"", "text/plain", headers={"Location": "/"})
+            return
+        self._json(200, {"message": said})
+
+
+def serve(home: Path, *, port: int, open_browser: bool, echo: Callable[[str], None]) -> None:
+    """Blocking: run until KeyboardInterrupt; for `campaign dashboard`."""
+    board = Dashboard(home, port=port).start()
+    try:
+        echo(f"Dashboard: {board.url}")
+        echo("Open that address (it holds this run's key); Ctrl-C to stop.")
+        if open_browser:
+            import webbrowser
+
+            webbrowser.open(board.url)
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        board.stop()

@@ -1,0 +1,105 @@
+// campaign dashboard: keeps the list up to date and sends the buttons' requests.
+// No build step, no library: the server renders every piece of HTML (escaped), this script only
+// swaps in the pieces that changed and posts Pause / Resume / Cancel with the page's token.
+"use strict";
+(() => {
+  const meta = (name) => document.querySelector(`meta[name="${name}"]`).content;
+  const csrf = meta("csrf-token");
+  const every = Math.max(1, Number(meta("refresh-seconds")) || 3) * 1000;
+  const list = document.getElementById("campaigns");
+  const live = document.getElementById("live");
+  const notice = document.getElementById("notice");
+  let timer = 0;
+  let noticeTimer = 0;
+
+  // Keyed patch: keep every element whose HTML did not change, so nothing flickers and a
+  // focused button keeps its focus; recurse into an element whose keyed children changed.
+  function patch(parent, fresh) {
+    const before = new Map();
+    for (const el of parent.children) if (el.dataset.key) before.set(el.dataset.key, el);
+    const wanted = [];
+    for (const next of Array.from(fresh.children)) {
+      const old = next.dataset.key && before.get(next.dataset.key);
+      if (!old) {
+        wanted.push(next);
+      } else if (old.outerHTML === next.outerHTML) {
+        wanted.push(old);
+      } else if (old.tagName === next.tagName && next.querySelector(":scope > [data-key]")) {
+        for (const { name } of Array.from(old.attributes)) {
+          if (!next.hasAttribute(name)) old.removeAttribute(name);
+        }
+        for (const { name, value } of Array.from(next.attributes)) {
+          if (old.getAttribute(name) !== value) old.setAttribute(name, value);
+        }
+        patch(old, next);
+        wanted.push(old);
+      } else {
+        wanted.push(next);
+      }
+    }
+    wanted.forEach((el, i) => {
+      if (parent.children[i] !== el) parent.insertBefore(el, parent.children[i] || null);
+    });
+    while (parent.children.length > wanted.length) parent.lastElementChild.remove();
+  }
+
+  function status(text, ok) {
+    live.textContent = text;
+    live.classList.toggle("off", !ok);
+  }
+
+  function say(text, bad) {
+    notice.textContent = text;
+    notice.classList.toggle("bad", Boolean(bad));
+    notice.hidden = false;
+    clearTimeout(noticeTimer);
+    noticeTimer = setTimeout(() => { notice.hidden = true; }, 10000);
+  }
+
+  async function refresh() {
+    clearTimeout(timer);
+    try {
+      const reply = await fetch("/cards", { credentials: "same-origin", cache: "no-store" });
+      if (reply.status === 403) {
+        status("not connected: open the address campaign dashboard printed", false);
+        return; // a restarted dashboard has a new key: polling again cannot help
+      }
+      if (!reply.ok) throw new Error(`HTTP ${reply.status}`);
+      const template = document.createElement("template");
+      template.innerHTML = await reply.text();
+      patch(list, template.content);
+      const updated = list.querySelector("[data-updated]");
+      status(updated ? `live · ${updated.dataset.updated}` : "live", true);
+    } catch (error) {
+      status("not updating: is campaign dashboard still running?", false);
+    }
+    timer = setTimeout(refresh, every);
+  }
+
+  list.addEventListener("submit", async (event) => {
+    const form = event.target.closest("form.act");
+    if (!form) return;
+    event.preventDefault();
+    if (form.dataset.confirm && !window.confirm(form.dataset.confirm)) return;
+    const button = form.querySelector("button");
+    button.disabled = true;
+    try {
+      const reply = await fetch(form.getAttribute("action"), {
+        method: "POST",
+        credentials: "same-origin",
+        headers: { "X-CSRF-Token": csrf },
+      });
+      const body = await reply.json().catch(() => ({}));
+      say(body.message || body.error || `The dashboard answered HTTP ${reply.status}.`, !reply.ok);
+    } catch (error) {
+      say("The dashboard did not answer: is campaign dashboard still running?", true);
+    }
+    button.disabled = false;
+    refresh();
+  });
+
+  document.addEventListener("visibilitychange", () => {
+    if (!document.hidden) refresh();
+  });
+  timer = setTimeout(refresh, every);
+})();

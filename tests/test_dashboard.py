@@ -1,0 +1,257 @@
+"""`campaign dashboard`: the page's content, who may use it, and what it serves."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from campaign.dashboard import Dashboard, card, day_chart, render_cards, render_page
+
+NOW = dt.datetime(2026, 12, 1, 10, 0, tzinfo=dt.UTC).timestamp()
+INJECTION = "<script>document.title='pwned'</script><img src=x onerror=alert(1)>"
+
+
+def status_dict(name: str = "spring-sale", **over: Any) -> dict[str, Any]:
+    """A dict shaped as `campaign status --json` prints one campaign."""
+    base: dict[str, Any] = {
+        "name": name, "folder": "/home/dana/spring", "state": "running", "sent": 120,
+        "total": 400, "failed": 3, "unknown": 1, "pending": 276,
+        "next_send": "2026-12-01T10:00:43+00:00", "waiting_for": "next send in 43 s",
+        "finish": "2026-12-03T17:20:00+00:00",
+        "senders": [{"label": "shop", "sent": 70, "failed": 2, "unknown": 1, "pending": 138},
+                    {"label": "promo", "sent": 50, "failed": 1, "unknown": 0, "pending": 138}],
+        "per_day": [{"date": "2026-11-30", "sent": 60, "cap": 300},
+                    {"date": "2026-12-01", "sent": 60, "cap": 300}],
+        "last_errors": [{"row": 7, "error": "Invalid JID"}],
+        "results": None, "preview": None, "log": None,
+    }  # fmt: skip
+    base.update(over)
+    return base
+
+
+# --- what the page says ----------------------------------------------------------------------
+
+
+def test_card_words_times_and_progress() -> None:
+    c = card(status_dict(), NOW)
+    assert c["state_word"] == "Sending"
+    assert c["next_send"] == "today 10:00"  # how long is status's own words, shown beside it
+    assert c["waiting_for"] == "next send in 43 s"
+    assert c["finish"] == "Thu 03 Dec 17:20 (in 2d 7h 20m)"
+    assert c["percent"] == "30%"
+    assert [(s["key"], s["x"], s["width"]) for s in c["segments"]] == [
+        ("sent", 0.0, 30.0), ("failed", 30.0, 0.75), ("unknown", 30.75, 0.25),
+        ("pending", 31.0, 69.0)]  # fmt: skip
+    assert c["actions"] == ["pause", "cancel"]
+    assert card(status_dict(state="paused"), NOW)["actions"] == ["resume", "cancel"]
+    assert card(status_dict(state="finished"), NOW)["actions"] == []
+
+
+def test_chart_draws_each_day_against_its_cap() -> None:
+    chart = day_chart([{"date": "2026-11-29", "sent": 20, "cap": 20},
+                       {"date": "2026-11-30", "sent": 10, "cap": 30},
+                       {"date": "2026-12-01", "sent": 30, "cap": None}])  # fmt: skip
+    assert chart is not None
+    heights = [b.height for b in chart.bars]
+    assert heights[2] > heights[0] > heights[1] > 0
+    first, second, third = chart.bars
+    assert first.cap_y == first.y  # a full day: the bar reaches its cap
+    assert second.cap_y is not None and second.cap_y < second.y
+    assert third.cap_y is None
+    assert [b.label for b in chart.bars] == ["29", "30", "1"]
+    assert second.title == "Mon 30 Nov: 10 sent of 30 allowed"
+    assert day_chart([]) is None
+    assert len(day_chart([{"date": f"2026-11-{d:02d}", "sent": d, "cap": 50} for d in range(1, 31)]
+                         ).bars) == 14  # fmt: skip
+
+
+def test_every_value_from_a_campaign_is_escaped() -> None:
+    evil = status_dict(INJECTION, folder=INJECTION, waiting_for=INJECTION,
+                       senders=[{"label": INJECTION, "sent": 1, "failed": 0, "unknown": 0,
+                                 "pending": 0}],
+                       last_errors=[{"row": INJECTION, "error": INJECTION}])  # fmt: skip
+    page = render_page([evil], now=NOW, csrf="TOKEN")
+    assert "<img src=x" not in page
+    assert re.findall(r"<script[^>]*>", page) == ['<script src="/static/dashboard.js" defer>']
+    assert page.count("&lt;script&gt;document.title=") >= 6
+
+
+def test_names_keep_their_direction_and_the_page_is_self_contained() -> None:
+    page = render_page([status_dict("מבצע חנוכה"), status_dict("عرض الشتاء")], now=NOW, csrf="T")
+    assert '<h2 dir="auto">מבצע חנוכה</h2>' in page
+    assert '<h2 dir="auto">عرض الشتاء</h2>' in page
+    assert '<meta name="viewport" content="width=device-width, initial-scale=1">' in page
+    static = Path(__file__).parent.parent / "campaign" / "static"
+    for text in (page, *(p.read_text(encoding="utf-8") for p in static.iterdir())):
+        assert not re.search(r"https?://|@import|url\(", text)  # no CDN, no remote font
+
+
+def test_no_campaigns_says_how_to_start_one() -> None:
+    cards = render_cards([], now=NOW, csrf="T")
+    assert "No campaigns yet" in cards
+    assert "campaign send contacts.xlsx -t message.txt --detach" in cards
+
+
+# --- who may use it --------------------------------------------------------------------------
+
+
+class Recorder:
+    """Stands in for `status` and `control` in the HTTP tests of the server alone."""
+
+    def __init__(self, campaigns: list[dict[str, Any]]) -> None:
+        self.campaigns = campaigns
+        self.actions: list[tuple[str, str]] = []
+
+    def collect(self, home: Path) -> list[dict[str, Any]]:
+        return self.campaigns
+
+    def act(self, home: Path, name: str, action: str) -> str:
+        self.actions.append((name, action))
+        return f"{action} {name}: done"
+
+
+@pytest.fixture
+def files(tmp_path: Path) -> dict[str, Path]:
+    results = tmp_path / "spring.results.csv"
+    results.write_bytes("\ufeffName,status\nדנה,sent\n".encode())
+    preview = tmp_path / "spring.preview.html"
+    preview.write_text("<!doctype html><title>preview</title><p>bubbles</p>", encoding="utf-8")
+    log = tmp_path / "spring.log"
+    log.write_text("secret log", encoding="utf-8")
+    return {"results": results, "preview": preview, "log": log}
+
+
+@pytest.fixture
+def recorder(files: dict[str, Path]) -> Recorder:
+    return Recorder([status_dict(**{k: str(v) for k, v in files.items()})])
+
+
+@pytest.fixture
+def board(tmp_path: Path, recorder: Recorder) -> Iterator[Dashboard]:
+    with Dashboard(tmp_path, collect=recorder.collect, act=recorder.act) as d:
+        yield d
+
+
+def client(board: Dashboard, *, keyed: bool = True) -> httpx.Client:
+    cookies = {board.cookie_name: board.key} if keyed else {}
+    return httpx.Client(base_url=board.origin, cookies=cookies, follow_redirects=False)
+
+
+def post(board: Dashboard, path: str, **headers: str) -> httpx.Response:
+    with client(board) as c:
+        return c.post(path, headers={"X-CSRF-Token": board.csrf, **headers})
+
+
+def test_the_printed_address_sets_a_cookie_and_drops_the_key(board: Dashboard) -> None:
+    with httpx.Client(follow_redirects=False) as c:
+        first = c.get(board.url)
+        assert first.status_code == 303 and first.headers["location"] == "/"
+        cookie = first.headers["set-cookie"]
+        assert cookie == f"{board.cookie_name}={board.key}; Path=/; HttpOnly; SameSite=Strict"
+        page = c.get(board.origin + "/")
+    assert page.status_code == 200
+    assert "spring-sale" in page.text
+
+
+@pytest.mark.parametrize("path", ["/", "/cards", "/status.json", "/static/dashboard.js",
+                                  "/c/spring-sale/results", "/c/spring-sale/preview"])  # fmt: skip
+def test_without_the_key_nothing_is_shown(board: Dashboard, path: str) -> None:
+    other_port = f"campaign-dashboard-{board.port + 1}"  # another dashboard's cookie
+    for cookies, params in (({}, {}), ({}, {"key": "wrong"}), ({board.cookie_name: "wrong"}, {}),
+                            ({other_port: board.key}, {})):  # fmt: skip
+        with httpx.Client(base_url=board.origin, cookies=cookies) as c:
+            reply = c.get(path, params=params)
+        assert reply.status_code == 403
+        assert "spring-sale" not in reply.text and "sent" not in reply.text
+        assert "needs the key that `campaign dashboard` printed" in reply.text
+
+
+@pytest.mark.parametrize("host", ["evil.example", "evil.example:{port}", "127.0.0.1",
+                                  "127.0.0.1:1", "localhost.evil.example:{port}", ""])  # fmt: skip
+def test_another_host_is_refused_even_with_the_key(board: Dashboard, host: str) -> None:
+    # DNS rebinding: a site whose name resolves to 127.0.0.1 sends its own name as Host.
+    with client(board) as c:
+        reply = c.get("/status.json", headers={"Host": host.format(port=board.port)})
+    assert reply.status_code == 403
+    assert "spring-sale" not in reply.text
+    for fine in (f"127.0.0.1:{board.port}", f"localhost:{board.port}"):
+        with client(board) as c:
+            assert c.get("/status.json", headers={"Host": fine}).status_code == 200
+
+
+def test_a_state_change_needs_the_pages_token_and_origin(board: Dashboard, recorder: Recorder) -> None:
+    with client(board) as c:
+        assert c.post("/c/spring-sale/pause").status_code == 403
+        assert c.post("/c/spring-sale/pause", data={"csrf": "guess"}).status_code == 403
+        assert c.post("/c/spring-sale/pause", headers={"X-CSRF-Token": ""}).status_code == 403
+        assert c.get("/c/spring-sale/pause").status_code == 404  # GET never changes anything
+    with client(board, keyed=False) as c:  # the token alone, without the key
+        assert c.post("/c/spring-sale/pause", headers={"X-CSRF-Token": board.csrf}).status_code == 403
+    for origin in ("http://evil.example", "null", f"http://127.0.0.1:{board.port + 1}"):
+        assert post(board, "/c/spring-sale/pause", Origin=origin).status_code == 403
+    assert recorder.actions == []
+
+    ok = post(board, "/c/spring-sale/pause", Origin=board.origin)
+    assert ok.status_code == 200
+    assert ok.json() == {"message": "pause spring-sale: done"}
+    assert recorder.actions == [("spring-sale", "pause")]
+
+
+def test_the_token_is_on_the_page_and_a_plain_form_works(board: Dashboard, recorder: Recorder) -> None:
+    with client(board) as c:
+        page = c.get("/").text
+        token = re.search(r'<meta name="csrf-token" content="([^"]+)">', page)
+        assert token and token.group(1) == board.csrf
+        assert f'<input type="hidden" name="csrf" value="{board.csrf}">' in page
+        reply = c.post("/c/spring-sale/cancel", data={"csrf": board.csrf})
+    assert (reply.status_code, reply.headers["location"]) == (303, "/")
+    assert recorder.actions == [("spring-sale", "cancel")]
+
+
+def test_every_reply_forbids_framing_sniffing_and_remote_sources(board: Dashboard) -> None:
+    with client(board) as c:
+        for reply in (c.get("/"), c.get("/cards"), c.get("/static/dashboard.css"),
+                      c.get("/nothing"), client(board, keyed=False).get("/")):  # fmt: skip
+            h = reply.headers
+            assert "frame-ancestors 'none'" in h["content-security-policy"]
+            assert "default-src 'none'" in h["content-security-policy"]
+            assert "http" not in h["content-security-policy"]
+            assert h["x-frame-options"] == "DENY"
+            assert h["x-content-type-options"] == "nosniff"
+            assert h["referrer-policy"] == "no-referrer"
+
+
+def test_only_a_campaigns_preview_and_results_are_served(board: Dashboard, files: dict[str, Path]) -> None:
+    with client(board) as c:
+        results = c.get("/c/spring-sale/results")
+        assert results.status_code == 200
+        assert results.content == files["results"].read_bytes()
+        assert results.headers["content-disposition"] == \
+            "attachment; filename*=UTF-8''spring.results.csv"  # fmt: skip
+        preview = c.get("/c/spring-sale/preview")
+        assert preview.text == files["preview"].read_text(encoding="utf-8")
+        assert "sandbox" in preview.headers["content-security-policy"]  # no script, own origin
+        for path in ("/c/spring-sale/log", "/c/spring-sale/journal", "/c/nobody/results",
+                     "/c/spring-sale/../../etc/passwd", "/c/..%2F..%2Fetc%2Fpasswd/results",
+                     f"/c/{files['log']}/results", "/static/../dashboard.py", "/static/x.js"):  # fmt: skip
+            reply = c.get(path)
+            assert reply.status_code == 404, path
+            assert "secret log" not in reply.text
+
+
+def test_an_action_the_campaign_refuses_is_said(tmp_path: Path) -> None:
+    from campaign.errors import InputError
+
+    def refuse(home: Path, name: str, action: str) -> str:
+        raise InputError(f"'{name}' has finished: there is nothing left to cancel.")
+
+    with Dashboard(tmp_path, collect=lambda home: [status_dict(state="finished")], act=refuse) as board:
+        reply = post(board, "/c/spring-sale/cancel")
+    assert reply.status_code == 409
+    assert reply.json() == {"error": "'spring-sale' has finished: there is nothing left to cancel."}
