@@ -179,3 +179,33 @@ RUNAWAYS = [
     "{{ 'a\tb'.expandtabs(10**9) }}",
     "{{ lipsum(10**6) }}",
 ]
+
+
+# --- a real browser ---------------------------------------------------------------------------
+
+# Debian's Chromium, driven by Playwright (no browser download works here): the launch flags of
+# tests/test_preview.py and docs/make_screenshots.py.
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]  # fmt: skip
+
+
+def launch_chromium(pw: Any) -> Any:
+    """A headless Chromium, or a skip on a developer machine without one (a failure in CI)."""
+    import shutil
+
+    import pytest
+    from playwright.sync_api import Error
+
+    def unavailable(reason: str) -> None:
+        reason += " (run .ci/install-browser)"
+        if os.environ.get("CI"):
+            pytest.fail(f"CI is set but {reason}")
+        pytest.skip(reason)
+
+    executable = shutil.which("chromium") or "/usr/bin/chromium"
+    if not Path(executable).exists():
+        unavailable("no chromium browser found (looked on PATH and at /usr/bin/chromium)")
+    try:
+        return pw.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
+    except Error as exc:
+        unavailable(f"chromium at {executable} did not start: {exc}")

@@ -12,6 +12,7 @@ import httpx
 import pytest
 
 from campaign.dashboard import Dashboard, card, day_chart, render_cards, render_page
+from tests.helpers import launch_chromium
 
 NOW = dt.datetime(2026, 12, 1, 10, 0, tzinfo=dt.UTC).timestamp()
 INJECTION = "<script>document.title='pwned'</script><img src=x onerror=alert(1)>"
@@ -255,3 +256,38 @@ def test_an_action_the_campaign_refuses_is_said(tmp_path: Path) -> None:
         reply = post(board, "/c/spring-sale/cancel")
     assert reply.status_code == 409
     assert reply.json() == {"error": "'spring-sale' has finished: there is nothing left to cancel."}
+
+
+# --- in a real browser -----------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        pytest.skip("the playwright package is not installed (run .ci/install-browser)")
+    with sync_playwright() as pw:
+        chromium = launch_chromium(pw)
+        yield chromium
+        chromium.close()
+
+
+def test_on_a_phone_nothing_overflows_and_names_read_right_to_left(browser: Any, tmp_path: Path) -> None:
+    campaigns = [status_dict("מבצע חנוכה לכל הלקוחות בצפון", state="paused"),
+                 status_dict("عرض الشتاء", folder="/home/dana/" + "x" * 120),
+                 status_dict(INJECTION, last_errors=[{"row": 9, "error": INJECTION * 3}])]  # fmt: skip
+    with Dashboard(tmp_path, collect=lambda home: campaigns) as board:
+        page = browser.new_page(viewport={"width": 360, "height": 740}, device_scale_factor=1)
+        requests: list[str] = []
+        page.on("request", lambda r: requests.append(r.url))
+        page.goto(board.url)
+        assert page.evaluate("document.documentElement.scrollWidth") <= 360
+        direction = "e => getComputedStyle(e).direction"
+        assert page.eval_on_selector(f'[data-name="{campaigns[0]["name"]}"] h2', direction) == "rtl"
+        assert page.eval_on_selector(f'[data-name="{campaigns[1]["name"]}"] h2', direction) == "rtl"
+        assert "pwned" not in page.title()
+        assert page.evaluate("document.querySelectorAll('img').length") == 0
+        assert page.locator(".card h2").nth(2).inner_text() == INJECTION
+        page.close()
+        assert {r.split("/", 3)[2] for r in requests} == {f"127.0.0.1:{board.port}"}  # no CDN
