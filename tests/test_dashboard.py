@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
 import re
+import signal
+import subprocess
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -11,8 +15,10 @@ from typing import Any
 import httpx
 import pytest
 
+from campaign import status
 from campaign.dashboard import Dashboard, card, day_chart, render_cards, render_page
-from tests.helpers import launch_chromium
+from campaign.sandbox import Sandbox
+from tests.helpers import HI, api_env, command, launch_chromium, start_campaign
 
 NOW = dt.datetime(2026, 12, 1, 10, 0, tzinfo=dt.UTC).timestamp()
 INJECTION = "<script>document.title='pwned'</script><img src=x onerror=alert(1)>"
@@ -291,3 +297,129 @@ def test_on_a_phone_nothing_overflows_and_names_read_right_to_left(browser: Any,
         assert page.locator(".card h2").nth(2).inner_text() == INJECTION
         page.close()
         assert {r.split("/", 3)[2] for r in requests} == {f"127.0.0.1:{board.port}"}  # no CDN
+
+
+def people(n: int) -> list[list[str]]:
+    return [["name", "phone"], *([f"Guest {i}", f"0502{100000 + i:06d}"] for i in range(n))]
+
+
+def wait_until(check: Any, timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.1)
+
+
+@pytest.mark.slow
+def test_the_page_follows_a_running_campaign_and_steers_it(
+    browser: Any, sandbox: Sandbox, write_csv: Any, tmp_path: Path, campaign_home: Path
+) -> None:
+    contacts = write_csv(people(400))
+    run = start_campaign("send", contacts, *HI, "--name", "live", "--yes", "--pace", "fast",
+                         "--delay", "0.25", "--jitter", "0", "--window", "any", "--quiet",
+                         cwd=tmp_path, env=api_env(sandbox.url))  # fmt: skip
+    try:
+        wait_until(lambda: len(sandbox.received) >= 2)
+        with Dashboard(campaign_home) as board:
+            page = browser.new_page()
+            page.goto(board.url)
+            page.evaluate("window.sameDocument = true")  # gone if the page reloads
+            card = '[data-name="live"]'
+
+            def shown(what: str) -> int:
+                return int(page.inner_text(f'{card} [data-count="{what}"]').split()[0].replace(",", ""))
+
+            assert page.inner_text(f"{card} [data-role=state]") == "Sending"
+            first = shown("sent")
+            page.wait_for_function(f"""() => Number(document.querySelector('{card} [data-count="sent"] b')
+                .textContent.replace(/,/g, '')) >= {first + 3}""", timeout=20_000)  # fmt: skip
+
+            page.click(f"{card} button[data-action=pause]")
+            page.wait_for_selector(f"{card}[data-state=paused]", timeout=10_000)
+            assert "Pausing 'live'" in page.inner_text("#notice")
+            time.sleep(1)  # the send in flight finishes and is recorded
+            paused_at = len(sandbox.received)
+            time.sleep(2.5)
+            assert len(sandbox.received) == paused_at  # no request while paused
+            page.wait_for_function(f"""() => document.querySelector('{card} [data-count="sent"] b')
+                .textContent.replace(/,/g, '') == '{paused_at}'""", timeout=10_000)  # fmt: skip
+
+            page.click(f"{card} button[data-action=resume]")
+            wait_until(lambda: len(sandbox.received) >= paused_at + 3)
+            page.wait_for_selector(f"{card}[data-state=running], {card}[data-state=waiting]")
+
+            asked: list[str] = []
+            page.once("dialog", lambda d: (asked.append(d.message), d.dismiss()))
+            page.click(f"{card} button[data-action=cancel]")
+            assert asked and asked[0].startswith("Cancel live for good?")
+            going = len(sandbox.received)
+            wait_until(lambda: len(sandbox.received) >= going + 2)  # not cancelled: still sending
+
+            page.once("dialog", lambda d: d.accept())
+            page.click(f"{card} button[data-action=cancel]")
+            page.wait_for_selector(f"{card}[data-state=cancelled]", timeout=10_000)
+            assert run.wait(timeout=20) is not None  # the run ends
+            cancelled_at = len(sandbox.received)
+            time.sleep(1.5)
+            assert len(sandbox.received) == cancelled_at
+            assert page.evaluate("window.sameDocument") is True  # all of it without a reload
+            page.close()
+    finally:
+        if run.poll() is None:
+            run.kill()
+        run.communicate()
+
+
+@pytest.mark.slow
+def test_refused_requests_change_nothing_in_a_real_run(
+    sandbox: Sandbox, write_csv: Any, tmp_path: Path, campaign_home: Path
+) -> None:
+    contacts = write_csv(people(400))
+    run = start_campaign("send", contacts, *HI, "--name", "guarded", "--yes", "--pace", "fast",
+                         "--delay", "0.2", "--jitter", "0", "--window", "any", "--quiet",
+                         cwd=tmp_path, env=api_env(sandbox.url))  # fmt: skip
+    try:
+        wait_until(lambda: len(sandbox.received) >= 1)
+        with Dashboard(campaign_home) as board:
+            keyed = {board.cookie_name: board.key}
+            token = {"X-CSRF-Token": board.csrf}
+            attempts = [
+                ({}, token),  # no key
+                (keyed, {}),  # no token
+                (keyed, {"X-CSRF-Token": "forged"}),
+                (keyed, {**token, "Origin": "http://evil.example"}),
+                (keyed, {**token, "Host": f"evil.example:{board.port}"}),  # DNS rebinding
+            ]
+            for cookies, headers in attempts:
+                for action in ("pause", "cancel"):
+                    with httpx.Client(base_url=board.origin, cookies=cookies) as c:
+                        assert c.post(f"/c/guarded/{action}", headers=headers).status_code == 403
+            before = len(sandbox.received)
+            wait_until(lambda: len(sandbox.received) >= before + 3)  # it went on sending
+            assert status.collect(campaign_home, name="guarded")[0]["state"] in ("running", "waiting")
+
+            assert post(board, "/c/guarded/cancel", Origin=board.origin).status_code == 200
+            assert status.collect(campaign_home, name="guarded")[0]["state"] == "cancelled"
+        run.wait(timeout=20)
+    finally:
+        if run.poll() is None:
+            run.kill()
+        run.communicate()
+
+
+def test_the_command_prints_its_keyed_address(campaign_home: Path, tmp_path: Path) -> None:
+    proc = subprocess.Popen(command("dashboard", "--port", "0"), cwd=tmp_path, env=dict(os.environ),
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)  # fmt: skip
+    try:
+        assert proc.stdout is not None
+        first = proc.stdout.readline()
+        found = re.fullmatch(r"Dashboard: (http://127\.0\.0\.1:\d+/)\?key=([\w-]{32})\n", first)
+        assert found, first
+        assert "Ctrl-C to stop" in proc.stdout.readline()
+        with httpx.Client(follow_redirects=True) as c:
+            assert c.get(found.group(1)).status_code == 403
+            page = c.get(first.split(" ", 1)[1].strip())
+        assert page.status_code == 200 and "No campaigns yet" in page.text
+    finally:
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=10) == 0
