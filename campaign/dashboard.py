@@ -37,10 +37,10 @@ from types import TracebackType
 from typing import Any
 from urllib.parse import parse_qs, quote, unquote, urlsplit
 
-from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 from markupsafe import Markup
 
 from campaign.errors import CampaignError
+from campaign.preview import _ENV as PAGES
 from campaign.report import format_duration
 
 ACTIONS = ("pause", "resume", "cancel")
@@ -68,13 +68,9 @@ _CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'
 _PREVIEW_CSP = ("default-src 'none'; img-src https: data:; style-src 'unsafe-inline'; "
                 "frame-ancestors 'none'; sandbox allow-popups allow-popups-to-escape-sandbox")  # fmt: skip
 
-_ENV = Environment(
-    loader=PackageLoader("campaign", "templates"),
-    autoescape=select_autoescape(["html"]),
-    undefined=StrictUndefined,
-    trim_blocks=True,
-    lstrip_blocks=True,
-)
+# The package's page templates (campaign/templates, autoescaped, strict): one Environment for
+# the preview, the sandbox page and this one.
+_ENV = PAGES
 
 # --- what the page shows ---------------------------------------------------------------------
 
