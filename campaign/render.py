@@ -94,28 +94,30 @@ def _tick() -> None:
 
 
 def _size(value: object, limit: int = MAX_TEXT) -> int:
-    """Characters/items `value` holds, counted through containers; stops past `limit`."""
-    total, stack, seen = 0, [(value, 0)], set()
+    """Characters/items `value` holds, counted through containers; stops past `limit`.
+
+    Counted by structure: a list holding one list six times counts it six times, as printing
+    it would (issue 19: counting a shared container once let `[[x]*6]*6`... reach 5 GB). No
+    depth limit either, so nothing hides deep down; a cycle simply counts past `limit`.
+    """
+    total, stack = 0, [value]
     while stack:
-        item, depth = stack.pop()
+        item = stack.pop()
         if isinstance(item, str | bytes):
             total += len(item)
         elif isinstance(item, int) and not isinstance(item, bool):
             total += 1 if item.bit_length() <= MAX_INT_BITS else limit + 1
-        elif isinstance(item, Namespace | Mapping | list | tuple | set | frozenset | range):
-            if id(item) in seen or depth > 32:
-                continue
-            seen.add(id(item))
-            if isinstance(item, range):
-                total += len(item)
-                continue
+        elif isinstance(item, range):
+            total += len(item)
+        elif isinstance(item, Namespace | Mapping | list | tuple | set | frozenset):
             if isinstance(item, Namespace):
                 item = item._Namespace__attrs
-            children: Iterable[object] = item
-            if isinstance(item, Mapping):
-                children = [x for kv in item.items() for x in kv]
             total += 1
-            stack.extend((child, depth + 1) for child in children)
+            if isinstance(item, Mapping):
+                for kv in item.items():
+                    stack.extend(kv)
+            else:
+                stack.extend(item)
         else:
             total += 1
         if total > limit:
@@ -225,6 +227,8 @@ def _bounded_filter(name: str, func: Callable[..., Any]) -> Callable[..., Any]:
                 raise TemplateLimit(f"a replaced text would be over {MAX_TEXT:,} characters")
         elif name == "format" and isinstance(value, str):
             _check_printf(value, rest)
+        # The input too: |pprint and |tojson build their whole text before any check can see it.
+        _check(value, f"the value given to |{name}")
         return _check(func(*args, **kwargs), f"the result of |{name}")
 
     return checked
@@ -346,7 +350,7 @@ class _Sandbox(ImmutableSandboxedEnvironment):
         self.globals = {
             "range": _bounded_range, "dict": dict, "cycler": Cycler, "joiner": Joiner,
             "namespace": Namespace, "pick": pick, f"{_INTERNAL}pick": _pick_at,
-            f"{_INTERNAL}loop": _loop, f"{_INTERNAL}concat": _concat,
+            f"{_INTERNAL}loop": _loop, f"{_INTERNAL}concat": _concat, f"{_INTERNAL}check": _check,
             f"{_INTERNAL}cell": _cell_out,
         }  # fmt: skip
 
@@ -422,6 +426,17 @@ class _Instrument(NodeTransformer):
                                                [nodes.Const(column), expr], [], None, None,
                                                lineno=expr.lineno)  # fmt: skip
         return node
+
+    def _checked(self, node: nodes.Expr) -> nodes.Node:
+        """A list, tuple or dict literal is checked as it is built: `{% set b = [a, a, a] %}`
+        nests copies no operator ever sees (issue 19)."""
+        self.generic_visit(node)
+        if getattr(node, "ctx", "load") != "load":  # `{% for a, b in ... %}` assigns, builds nothing
+            return node
+        return nodes.Call(nodes.Name(f"{_INTERNAL}check", "load"), [node], [], None, None,
+                          lineno=node.lineno)  # fmt: skip
+
+    visit_List = visit_Tuple = visit_Dict = _checked
 
     def visit_For(self, node: nodes.For) -> nodes.Node:
         self.generic_visit(node)

@@ -178,7 +178,17 @@ RUNAWAYS = [
     "{{ [1]|batch(10**9, 'x')|list }}",
     "{{ 'a\tb'.expandtabs(10**9) }}",
     "{{ lipsum(10**6) }}",
+    # Issue 19: shared containers, counted once, reached GBs through filters that print them.
+    *(f"{{{{ [[[[[range(10000)|list]*6]*6]*6]*6]*6{f} }}}}" for f in ("", "|tojson", "|pprint")),
+    "{% set a = range(10000)|list %}{% set b = [a, a, a, a, a, a] %}{% set c = [b, b, b, b, b, b] %}"
+    "{{ c|pprint }}",
+    "{% set a = range(10000)|list %}{% set b = {'x': a, 'y': a, 'z': a, 'w': a, 'v': a, 'u': a, "
+    "'t': a} %}{{ b|tojson }}",
+    "{{ '{}'.format([[range(10000)|list] * 6] * 6) }}",
 ]
+# The issue's own payloads, run through the CLI under memory and time limits.
+NESTED = [f"{{{{ {'[' * n}range(10000)|list{']*6' * n}{f} }}}}"
+          for n, f in ((5, ""), (5, "|tojson"), (5, "|pprint"), (6, "|pprint"))]
 
 
 # --- a real browser ---------------------------------------------------------------------------
