@@ -106,12 +106,30 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def check_results_path(results: Path, contacts: Path) -> None:
-    if results.resolve() == contacts.resolve():
+def _same_file(a: Path, b: Path) -> bool:
+    """One file, whatever the path: symlinks, `..`, another relative path, a hard link."""
+    try:
+        return a.resolve() == b.resolve() or (a.exists() and b.exists() and a.samefile(b))
+    except OSError:
+        return False
+
+
+def check_results_path(results: Path, contacts: Path, *,
+                       inputs: Sequence[tuple[str, Path]] = ()) -> None:  # fmt: skip
+    """Refuse a results path that is an input (exit 2). `inputs`: (what, path) of the other
+    files the run reads (issue 19: --results naming an opt-out list replaced it, and the
+    opted-out number was gone)."""
+    if _same_file(results, contacts):
         raise InputError(
             f"--results {results} is the contacts file itself; the results never overwrite it. "
             "Choose another path."
         )
+    for what, path in inputs:
+        if _same_file(results, path):
+            raise InputError(
+                f"--results {results} is {what} ({path}); the results never overwrite an input. "
+                "Choose another path, such as the default beside the contacts (leave out --results)."
+            )
     if results.suffix.lower() not in (".csv", ".tsv", ".txt", ".xlsx", ".xlsm"):
         raise InputError(
             f"--results {results}: write the results as .xlsx or .csv (or .tsv/.txt)."
