@@ -140,11 +140,18 @@ class _Bubble:
     error: str = ""
     row: int | None = None
     seq: int | None = None
+    name: str = ""  # the recipient's name, before `meta` (isolated: a Hebrew name reorders digits)
+    who: str = ""  # the recipient, in the image's alt text
 
     @property
     def href(self) -> str:
-        """The media URL if it is safe to link or load (never a javascript: URL)."""
+        """The media URL if it is safe to link (never a javascript: URL)."""
         return self.media if urlsplit(self.media).scheme in ("http", "https") else ""
+
+    @property
+    def image_src(self) -> str:
+        """The URL an <img> may load: https only, as the API takes (the CSP allows no other)."""
+        return self.media if urlsplit(self.media).scheme == "https" else ""
 
     @property
     def host(self) -> str:
@@ -156,17 +163,21 @@ class _Bubble:
         return unquote(path.rstrip("/").rsplit("/", 1)[-1]) or urlsplit(self.media).netloc
 
 
-def _preview_bubble(row: Row, kind: MessageKind) -> _Bubble:
+def _preview_bubble(row: Row, kind: MessageKind, columns: Sequence[str]) -> _Bubble:
+    name, phone = _name_of(row, columns), _phone_of(row, columns)
+    who = " · ".join(part for part in (name, phone) if part)
     return _Bubble(
         kind=kind,
         body=Markup(whatsapp_html(row.message) if kind.has_text else ""),
         media=row.media,
-        meta=f"row {row.number} · {row.jid or '-'} · ",
+        name=name,
+        meta=f"{phone or ('' if name else f'row {row.number}')} · ",
         status=row.status,
         label=row.status,
         time=_clock(row.sent_at),
         error=row.error,
         row=row.number,
+        who=who or f"row {row.number}",
     )
 
 
@@ -177,18 +188,41 @@ def _clock(iso: str) -> str:
         return ""
 
 
+# Issue 22: a bubble is labelled by the person's name and phone as the sheet has them, not by
+# the JID (the results sheet keeps the jid column).
 _PHONE_HINTS = ("phone", "mobile", "cell", "whatsapp", "jid", "טלפון", "נייד", "פלאפון")
+_FULL_NAME = ("name", "full name", "contact name", "customer name", "display name", "שם", "שם מלא",
+              "nombre", "nom", "имя", "اسم")  # fmt: skip
+_FIRST_NAME = ("first name", "firstname", "given name", "שם פרטי", "vorname", "prénom")
+_LAST_NAME = ("last name", "lastname", "family name", "surname", "שם משפחה", "nachname")
 
 
 def _phone_of(row: Row, columns: Sequence[str]) -> str:
-    """What identifies a row that has no JID: its phone cell, found by the column's header."""
+    """The row's phone as the sheet has it: the cell whose digits end its JID's number, else
+    the cell under a phone-like header, else the JID's number with a +."""
     if row.jid:
-        return row.jid
+        number = row.jid.partition("@")[0]
+        for value in row.values:
+            digits = re.sub(r"\D", "", value).lstrip("0")
+            if len(digits) >= 6 and number.endswith(digits):
+                return value.strip()
     for header, value in zip(columns, row.values, strict=False):
         name = header.strip().lower()
         if name == "tel" or any(hint in name for hint in _PHONE_HINTS):
             return value
-    return ""
+    return _chat_name(row.jid) if row.jid else ""
+
+
+def _name_of(row: Row, columns: Sequence[str]) -> str:
+    """The row's name: a Name column, else first and last name joined."""
+    cells: dict[str, str] = {}
+    for header, value in zip(columns, row.values, strict=False):
+        cells.setdefault(" ".join(header.lower().replace("_", " ").replace("-", " ").split()), value.strip())
+
+    def first(names: Sequence[str]) -> str:
+        return next((cells[n] for n in names if cells.get(n)), "")
+
+    return first(_FULL_NAME) or " ".join(p for p in (first(_FIRST_NAME), first(_LAST_NAME)) if p)
 
 
 def _ordered_counts(counts: Mapping[str, int]) -> list[tuple[str, int]]:
@@ -216,8 +250,9 @@ def render_preview(
     message_kind = MessageKind(kind)
     shown = [r for r in rows if r.status in BUBBLE_STATUSES]
     left_out = [r for r in rows if r.status not in BUBBLE_STATUSES]
-    bubbles = [_preview_bubble(r, message_kind) for r in shown[:limit]]
-    skipped = [(r.number, _phone_of(r, columns), r.status, r.error) for r in left_out[:limit]]
+    bubbles = [_preview_bubble(r, message_kind, columns) for r in shown[:limit]]
+    skipped = [(r.number, _name_of(r, columns), _phone_of(r, columns), r.status, r.error)
+               for r in left_out[:limit]]  # fmt: skip
     return _ENV.get_template("preview.html").render(
         more_bubbles=max(0, len(shown) - limit),
         more_skipped=max(0, len(left_out) - limit),

@@ -140,15 +140,15 @@ def test_preview_has_one_bubble_per_sendable_row() -> None:
     page = _preview()
     assert re.findall(r'<div class="bubble[^"]*" dir="auto" data-row="(\d+)"', page) == ["2", "3"]
     assert "שלום <b>דנה</b>" in page
-    assert "row 2 · 972502345678@s.whatsapp.net · " in page
+    assert "<bdi>דנה</bdi> · 0502345678 · " in page  # issue 22: the name and phone as written, not the JID
     assert "Invalid JID" in page.split('data-row="3"', 1)[1].split("</section>", 1)[0]
 
 
 def test_preview_lists_rows_not_sent_with_their_reasons() -> None:
     assert _not_sent_rows(_preview()) == [
-        "|4|12345|invalid|not a possible IL number|",
-        "|5|972502345678|@s.whatsapp.net|duplicate|same number as row 2|",
-        "|6|972521112233|@s.whatsapp.net|suppressed|on opt-out list optout.csv|",
+        "|4|Avi|12345|invalid|not a possible IL number|",
+        "|5|Dana|050-234-5678|duplicate|same number as row 2|",
+        "|6|Ron|0521112233|suppressed|on opt-out list optout.csv|",
     ]
 
 
@@ -204,15 +204,42 @@ def test_cells_are_data_everywhere() -> None:
 def test_image_rows_get_a_lazy_thumbnail_and_media_rows_a_link_card() -> None:
     url = "https://cdn.example.com/flyers/week%2019.jpg"
     row = Row(2, ("Dana",), JID, status="ready", message="*Dana*, the flyer", media=url)
-    image = render_preview([row], kind="image", title="t", counts={"ready": 1})
+    image = render_preview([row], kind="image", title="t", counts={"ready": 1}, columns=("Name",))
     img = re.search(r"<img [^>]*>", image)
     assert img
     assert f'src="{url}"' in img.group() and 'loading="lazy"' in img.group()
-    assert 'alt="Image for row 2: week 19.jpg"' in img.group()
+    assert 'alt="Image for Dana · +972502345678: week 19.jpg"' in img.group()
     assert image.index("<img") < image.index("<b>Dana</b>")
     doc = render_preview([row], kind="doc", title="t", counts={"ready": 1})
     assert f'<a class="card" dir="ltr" style="--c:#5f66cd" href="{url}"' in doc
     assert '<span class="name">week 19.jpg</span>' in doc
+
+
+def test_bubbles_are_labelled_by_name_and_phone_as_the_sheet_has_them() -> None:
+    columns = ("First Name", "Last Name", "Mobile", "Notes")
+    rows = [
+        Row(2, ("Dana", "Levi", "+972 50-234-5678", "vip 2024"), JID, message="Hi"),
+        Row(3, ("", "", "0547771212", ""), "972547771212@s.whatsapp.net", message="Hi"),
+        Row(4, ("Avi", "", "052 999", ""), None, status="invalid", error="no phone number"),
+    ]
+    page = render_preview(rows, kind="text", title="t", counts={"ready": 2}, columns=columns)
+    metas = re.findall(r'<span class="who">(.*?)<span class="st"', page)
+    assert metas == ["<bdi>Dana Levi</bdi> · +972 50-234-5678 · ", "0547771212 · "]
+    assert "whatsapp.net" not in page
+    assert _not_sent_rows(page) == ["|4|Avi|052 999|invalid|no phone number|"]
+    hebrew = Row(2, ("דנה כהן", "502345678"), JID, message="Hi")  # Excel ate the zero
+    page = render_preview([hebrew], kind="text", title="t", counts={}, columns=("שם מלא", "טלפון"))
+    assert "<bdi>דנה כהן</bdi> · 502345678 · " in page
+
+
+@pytest.mark.parametrize(
+    "url", ["http://cdn.example.com/a.jpg", "javascript:alert(1)", "data:image/png;base64,AA"]
+)
+def test_only_an_https_image_is_loaded_other_urls_get_the_card(url: str) -> None:
+    row = Row(2, ("Dana",), JID, message="Hi", media=url)
+    page = render_preview([row], kind="image", title="t", counts={"ready": 1})
+    assert "<img" not in page
+    assert '<div class="thumb" dir="ltr">' in page and "not an https:// URL" in page
 
 
 def test_unknown_kind_is_refused() -> None:
@@ -357,6 +384,40 @@ def test_preview_in_a_real_browser(browser, tmp_path: Path) -> None:
     assert injected == INJECTION
     assert page.locator('tr[data-row="5"]').inner_text().endswith(INJECTION)
     assert requests == [html_file.as_uri()]
+    page.close()
+
+
+def test_a_reachable_picture_is_shown_and_an_unreachable_one_falls_back_to_the_card(
+    browser, tmp_path: Path
+) -> None:
+    png = Path(__file__).resolve().parents[1] / "docs" / "preview.png"
+    rows = [
+        Row(2, ("Dana",), JID, message="the flyer", media="https://cdn.test/flyer.png"),
+        Row(3, ("Avi",), "972525550123@s.whatsapp.net", message="the flyer", media="https://cdn.test/gone.png"),
+    ]
+    html_file = tmp_path / "preview.html"
+    html_file.write_text(render_preview(rows, kind="image", title="t", counts={"ready": 2},
+                                        columns=("Name",)), encoding="utf-8")  # fmt: skip
+    page = browser.new_page()
+
+    def serve(route) -> None:  # type: ignore[no-untyped-def]
+        if route.request.url.endswith("/flyer.png"):
+            route.fulfill(status=200, content_type="image/png", body=png.read_bytes())
+        else:
+            route.fulfill(status=404, body="not found")
+
+    page.route("https://cdn.test/**", serve)
+    page.goto(html_file.as_uri())
+    for _ in range(100):  # both answers arrive (wait_for_function's polling breaks under the CSP)
+        if page.evaluate("[...document.images].every(i => i.complete)"):
+            break
+        page.wait_for_timeout(50)
+    width = 'e => e.naturalWidth'
+    assert page.eval_on_selector('.bubble[data-row="2"] img', width) > 0
+    assert page.eval_on_selector('.bubble[data-row="3"] img', width) == 0
+    # A broken image draws its ::after box: the card's name and host over the browser's icon.
+    after = "e => getComputedStyle(e, '::after').content"
+    assert page.eval_on_selector('.bubble[data-row="3"] img', after) == '"gone.png\\a cdn.test"'
     page.close()
 
 
