@@ -52,6 +52,9 @@ class NoProgress:
     def close(self) -> None: ...
 
 
+SHORTEST_SLEEP = 0.02  # seconds: a short clock's sleeps are scaled down to no less than this
+
+
 @dataclass
 class Clock:
     """Wall time, sleep and randomness in one injectable place."""
@@ -60,6 +63,23 @@ class Clock:
     sleep: Callable[[float], None] = time.sleep
     rand: Callable[[], float] = random.random
     tz: dt.tzinfo | None = None
+    wall: Callable[[], float] | None = None  # the wall clock, when `now` runs short (shorten)
+
+    def shorten(self, scale: float, *, resume_from: float | None = None) -> None:
+        """Time runs `scale` times faster from now on: `now()` reads it, `sleep(s)` waits s/scale
+        (at least a few milliseconds, so a paused run polls rather than spins). `--sandbox`'s
+        short clock: the pace keeps its delays, pauses, caps and windows in order, in seconds.
+        `resume_from`: the last send an earlier short run recorded, ahead of the wall clock; time
+        carries on from there rather than waiting for the wall clock to catch up."""
+        real_now, real_sleep, origin = self.now, self.sleep, self.now()
+        start = max(origin, resume_from or origin)
+        self.wall = real_now
+        self.now = lambda: start + (real_now() - origin) * scale
+        self.sleep = lambda seconds: real_sleep(min(seconds, max(seconds / scale, SHORTEST_SLEEP)))
+
+    def stamp(self) -> str:
+        """The moment for `sent_at`: the wall clock's, even on a short clock."""
+        return self.iso((self.wall or self.now)())
 
     def iso(self, t: float) -> str:
         return dt.datetime.fromtimestamp(t, self.tz).astimezone(self.tz).isoformat(
@@ -513,7 +533,7 @@ class Runner:
         if len(self.lanes) > 1:
             row.sender = lane.label
         if outcome.kind == "sent":
-            row.status, row.error, row.sent_at = "sent", row.warning, self.clock.iso(self.clock.now())
+            row.status, row.error, row.sent_at = "sent", row.warning, self.clock.stamp()
         elif outcome.kind == "unknown":
             row.status = "unknown"
             row.error = f"{outcome.message}: the message may have gone out; resend with --retry-unknown"

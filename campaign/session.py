@@ -95,6 +95,10 @@ from campaign.state import home as state_home
 from campaign.tracking import Tracker
 
 SANDBOX_CREDENTIAL = "sandbox"
+# --sandbox paces on a short clock, an hour to a second: at a minute to a second a night's quiet
+# hours would still hold the README's first command for 13 minutes (issue 18). A loopback
+# --base-url rehearsal is the dress rehearsal and keeps the real clock.
+SHORT_CLOCK = 3600.0
 
 
 class UI(Protocol):
@@ -224,7 +228,9 @@ def run_send(
             box = stack.enter_context(Sandbox(token=SANDBOX_CREDENTIAL,
                                               instance_id=[s.instance_id for s in senders]))  # fmt: skip
             base_url = box.url
-            ui.info(f"Sandbox API started at {base_url}: a rehearsal, nothing goes to WhatsApp.")
+            ui.info(f"Sandbox API started at {base_url}: a rehearsal, nothing goes to WhatsApp. "
+                    "Its pace runs on a short clock: the same delays, pauses, caps and quiet "
+                    "hours, an hour of them in a second.")  # fmt: skip
         elif namespace.rehearsal:
             ui.info(f"Rehearsal: sending to {namespace.description}, not WhatsApp; its journal and "
                     "history are its own, so the real run later still sends to everyone.")  # fmt: skip
@@ -282,6 +288,9 @@ def run_send(
         stop = threading.Event()
         ui.install_signals(stop)
         clock.sleep = _interruptible(clock, stop)
+        if opts.sandbox:  # the first look: the real pace, in order, an hour of it in a second
+            sends = [journal.last_request(), *(history.last_send(namespace.key, s.key) for s in senders)]
+            clock.shorten(SHORT_CLOCK, resume_from=max((t for t in sends if t is not None), default=None))
         runner = Runner(
             plan.rows, kind=plan.kind, lanes=lanes, journal=journal, write=write, clock=clock,
             stop=stop, progress=tracker, limit=opts.limit, retries=opts.retries,

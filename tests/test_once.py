@@ -3,15 +3,18 @@ sends, the resume line that rehearses again, plain words when nothing is sent.""
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import shlex
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
 
 from campaign.cli import ConsoleUI
+from campaign.runner import SHORTEST_SLEEP, Clock
 from tests.conftest import SANDBOX_INSTANCE, SANDBOX_TOKEN
 
 PEOPLE = [
@@ -128,3 +131,37 @@ def test_the_resume_line_names_the_config_file(cli, contacts, tmp_path):
     assert r.exit_code == 0, r.output
     line = next(x for x in r.output.splitlines() if x.startswith("To go on, run: "))
     assert line.endswith(f"--sandbox --config {config}"), line
+
+
+# --- --sandbox on a short clock -------------------------------------------------------------------
+
+
+def test_the_sandbox_keeps_the_standard_pace_in_order_on_a_short_clock(cli, write_csv, results):
+    """The standard preset (30 s + up to 30 s, a 10 min pause every 30) for 40 people is half an
+    hour of pacing: on the short clock it takes seconds, and the sends keep its shape."""
+    people = [["Name", "Phone"]] + [[f"P{i}", f"05023457{i:02d}"] for i in range(40)]
+    contacts = write_csv(people)
+    began = time.monotonic()
+    r = cli("send", contacts, "-m", "Hi {{ name }}", "--sandbox", "--yes", "--window", "any")
+    took = time.monotonic() - began
+    assert r.exit_code == 0, r.output
+    assert took < 20, took
+    assert "Its pace runs on a short clock" in r.output
+    rows = results(contacts.with_name("contacts-message.rehearsal.results.csv"))
+    assert [row["status"] for row in rows] == ["sent"] * 40
+    # The pause after 30 sends, said as it happens; sent_at is the wall clock's, never the future.
+    assert r.output.count("(pausing 10 min after 30 sends (--pause-every))") == 1, r.output
+    assert max(dt.datetime.fromisoformat(row["sent_at"]) for row in rows) <= dt.datetime.now(dt.UTC)
+
+
+def test_a_short_clock_scales_time_and_carries_on_from_earlier_runs() -> None:
+    real = [1000.0]
+    clock = Clock(now=lambda: real[0], sleep=lambda s: real.__setitem__(0, real[0] + s))
+    clock.shorten(3600)
+    clock.sleep(3600)  # an hour of waiting is a second of the wall clock
+    assert real[0] == 1001.0 and clock.now() == 1000.0 + 3600
+    clock.sleep(1)  # a short wait still waits a little: a paused run polls rather than spins
+    assert real[0] == pytest.approx(1001.0 + SHORTEST_SLEEP)
+    later = Clock(now=lambda: real[0], sleep=lambda s: None)
+    later.shorten(3600, resume_from=real[0] + 7200)  # an earlier short run got two hours ahead
+    assert later.now() == real[0] + 7200
