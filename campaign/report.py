@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import shlex
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Protocol
 
@@ -108,7 +108,9 @@ def summary(report: RunReport, plan: Plan, ui: Say, argv: list[str], clock: Cloc
     if report.stopped:
         ui.warn(f"Stopped: {report.stopped}.")
     sent = sum(1 for r in plan.rows if r.status == Status.SENT)
-    if namespace.rehearsal:
+    if report.attempted == 0:
+        ui.info(nothing_sent(plan, namespace))
+    elif namespace.rehearsal:
         ui.info(f"Rehearsal: {sent} of {len(plan.rows)} rows sent to {namespace.description}, "
                 f"nothing to WhatsApp ({report.attempted} request(s) this run). The real run "
                 "keeps its own journal and will send to everyone.")  # fmt: skip
@@ -133,6 +135,32 @@ def summary(report: RunReport, plan: Plan, ui: Say, argv: list[str], clock: Cloc
     if report.counts.get(Status.UNKNOWN):
         ui.info("To resend the 'unknown' rows (they may get the message twice): "
                 f"{resume_command(argv)} --retry-unknown")  # fmt: skip
+
+
+def nothing_sent(plan: Plan, namespace: Namespace) -> str:
+    """A run that sent nothing says why in plain words (issue 18: "(0 request(s) this run)")."""
+    rows = plan.rows
+    sent = [r for r in rows if r.status == Status.SENT]
+    left = sum(r.status in (Status.READY, Status.PENDING, Status.FAILED, Status.UNKNOWN) for r in rows)
+    where = f" to {namespace.description}" if namespace.rehearsal else ""
+    what = "rehearse" if namespace.rehearsal else "send"
+    if sent and not left:
+        return (f"Nothing sent: all {len(sent)} already got this message{where} "
+                f"{on_days(r.sent_at for r in sent)}; to {what} it again as a new campaign: "
+                "--name NEW.")  # fmt: skip
+    if not sent and not left:
+        return "Nothing sent: no row can be sent (see the rows above and the results sheet)."
+    already = f"; {len(sent)} already got this message{where} earlier" if sent else ""
+    return f"Nothing sent this run: {left} row(s) left to send{already}."
+
+
+def on_days(stamps: Iterable[str]) -> str:
+    """`on 30 Nov`, or `between 28 Nov and 30 Nov`, from ISO 8601 `sent_at` stamps."""
+    days = sorted({dt.datetime.fromisoformat(s).date() for s in stamps if s})
+    if not days:
+        return "earlier"
+    first, last = (f"{d.day} {d:%b}" for d in (days[0], days[-1]))
+    return f"on {first}" if first == last else f"between {first} and {last}"
 
 
 def results_line(written: Path, *, asked: Path | None, kept: Path | None = None) -> str:

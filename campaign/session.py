@@ -474,16 +474,29 @@ def _senders(opts: SendOptions, environ: Mapping[str, str], cwd: Path, history: 
     return [replace(s, key=history.sender_id(s.instance_id)) for s in chosen], len(configured)
 
 
+# What a message is made of, each kept as a digest in the journal, so a change is named rightly
+# (issue 18: another media URL was reported as "the template changed").
+MESSAGE_PARTS = (("kind", "the message type"), ("text", "the template"), ("media", "the media URL"))
+
+
 def _report_template_change(journal: Journal, plan: Plan, opts: SendOptions, ui: UI,
                             *, save: bool) -> None:  # fmt: skip
     source = opts.message if opts.template is None else opts.template.read_text("utf-8-sig")
+    parts = {"kind": str(opts.kind), "text": source or "", "media": opts.media_url or ""}
     digest = template_digest(f"{opts.kind}\n{opts.media_url or ''}\n{source}")
     before = journal.get_meta("template")
     if before is not None and before != digest:
-        ui.warn("Note: the template changed since the last run; rows already sent keep the "
-                "message they got, the rest get the new one.")  # fmt: skip
+        changed = [label for key, label in MESSAGE_PARTS
+                   if journal.get_meta(f"message.{key}") not in (None, template_digest(parts[key]))]
+        what = " and ".join(changed) if changed else "the message (its type, text or media URL)"
+        ui.warn(f"Note: {what} changed since the last run; rows already sent keep the message they "
+                "got, the rest get the new one.")  # fmt: skip
     if save and before != digest:
         journal.set_meta("template", digest)
+    if save:
+        for key, _label in MESSAGE_PARTS:
+            if journal.get_meta(f"message.{key}") != template_digest(parts[key]):
+                journal.set_meta(f"message.{key}", template_digest(parts[key]))
 
 
 def _estimate(todo: int, pacer: Pacer, schedule: Schedule, clock: Clock, *, lanes: int = 1) -> Forecast:

@@ -165,3 +165,33 @@ def test_a_short_clock_scales_time_and_carries_on_from_earlier_runs() -> None:
     later = Clock(now=lambda: real[0], sleep=lambda s: None)
     later.shorten(3600, resume_from=real[0] + 7200)  # an earlier short run got two hours ahead
     assert later.now() == real[0] + 7200
+
+
+# --- plain words when nothing is sent ------------------------------------------------------------
+
+
+def test_a_run_that_sends_nothing_says_why_in_plain_words(cli, contacts, sandbox, sandbox_env,
+                                                          results):  # fmt: skip
+    assert cli("send", contacts, "-m", "Hi {{ name }}", *FAST, env=sandbox_env).exit_code == 0
+    r = cli("send", contacts, "-m", "Hi {{ name }}", *FAST, env=sandbox_env)
+    assert r.exit_code == 0, r.output
+    sheet = results(contacts.with_name("customers-message.rehearsal.results.csv"))
+    today = dt.datetime.fromisoformat(sheet[0]["sent_at"]).date()
+    assert (f"Nothing sent: all 3 already got this message to the local API at "
+            f"127.0.0.1:{sandbox.port} on {today.day} {today:%b}; to rehearse it again as a new "
+            "campaign: --name NEW.\n") in r.output  # fmt: skip
+    assert "request(s) this run" not in r.output
+    assert len(sandbox.received) == 3
+
+
+def test_another_media_url_is_named_as_what_changed(cli, contacts, sandbox, sandbox_env):
+    image = ("--type", "image", "-m", "Look {{ name }}")
+    assert cli("send", contacts, *image, "--media-url", "https://x.example/a.jpg", *FAST,
+               "--limit", "1", env=sandbox_env).exit_code == 0  # fmt: skip
+    r = cli("send", contacts, *image, "--media-url", "https://x.example/b.jpg", *FAST, env=sandbox_env)
+    assert r.exit_code == 0, r.output
+    assert ("Note: the media URL changed since the last run; rows already sent keep the message "
+            "they got, the rest get the new one.") in r.output  # fmt: skip
+    assert "the template changed" not in r.output
+    assert [m.media_url for m in sandbox.received] == ["https://x.example/a.jpg"] + [
+        "https://x.example/b.jpg"] * 2
