@@ -13,6 +13,7 @@ from pathlib import Path
 from campaign.display import format_value, general, read_styles
 from campaign.encodings import decode, describe
 from campaign.errors import EmptySheetError, InputError
+from campaign.workbook_limits import check_workbook
 
 DELIMITED = {".csv", ".tsv", ".txt"}
 WORKBOOKS = {".xlsx", ".xlsm", ".xls", ".ods"}
@@ -294,6 +295,8 @@ def _read_delimited(path: Path, encoding: str | None) -> tuple[list[list[str]], 
 def _open_workbook(path: Path) -> tuple[object, list[str]]:
     from python_calamine import CalamineWorkbook
 
+    if path.suffix.lower() in (".xlsx", ".xlsm"):
+        check_workbook(path)  # a tiny file can make calamine abort the process (issue 19)
     try:
         wb = CalamineWorkbook.from_path(str(path))
     except Exception as e:  # calamine raises its own error types for corrupt/encrypted files

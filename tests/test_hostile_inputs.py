@@ -4,6 +4,7 @@ special files. Each through the real CLI in a subprocess, memory capped and meas
 
 from __future__ import annotations
 
+import zipfile
 from collections.abc import Callable
 from pathlib import Path
 
@@ -64,3 +65,85 @@ def test_results_never_replace_an_input(
     assert f"--results {results} is {what}" in ran.out
     assert {p: p.read_bytes() for p in before} == before
     assert "Traceback" not in ran.out
+
+
+# --- 6. tiny workbooks that unpack huge -----------------------------------------------------
+
+_NS = 'xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"'
+_PARTS = {
+    "[Content_Types].xml": '<?xml version="1.0"?><Types xmlns="http://schemas.openxmlformats.org/'
+    'package/2006/content-types"><Default Extension="rels" ContentType="application/vnd.'
+    'openxmlformats-package.relationships+xml"/><Default Extension="xml" ContentType="application/'
+    'xml"/><Override PartName="/xl/workbook.xml" ContentType="application/vnd.openxmlformats-'
+    'officedocument.spreadsheetml.sheet.main+xml"/><Override PartName="/xl/worksheets/sheet1.xml" '
+    'ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"/>'
+    '<Override PartName="/xl/sharedStrings.xml" ContentType="application/vnd.openxmlformats-'
+    'officedocument.spreadsheetml.sharedStrings+xml"/></Types>',
+    "_rels/.rels": '<?xml version="1.0"?><Relationships xmlns="http://schemas.openxmlformats.org/'
+    'package/2006/relationships"><Relationship Id="rId1" Type="http://schemas.openxmlformats.org/'
+    'officeDocument/2006/relationships/officeDocument" Target="xl/workbook.xml"/></Relationships>',
+    "xl/workbook.xml": f'<?xml version="1.0"?><workbook {_NS} xmlns:r="http://schemas.'
+    'openxmlformats.org/officeDocument/2006/relationships"><sheets><sheet name="Contacts" '
+    'sheetId="1" r:id="rId1"/></sheets></workbook>',
+    "xl/_rels/workbook.xml.rels": '<?xml version="1.0"?><Relationships xmlns="http://schemas.'
+    'openxmlformats.org/package/2006/relationships"><Relationship Id="rId1" Type="http://schemas.'
+    'openxmlformats.org/officeDocument/2006/relationships/worksheet" Target="worksheets/sheet1.xml"/>'
+    '<Relationship Id="rId2" Type="http://schemas.openxmlformats.org/officeDocument/2006/'
+    'relationships/sharedStrings" Target="sharedStrings.xml"/></Relationships>',
+}
+
+
+def _cell(ref: str, text: str) -> str:
+    return f'<c r="{ref}" t="inlineStr"><is><t>{text}</t></is></c>'
+
+
+def _workbook(path: Path, extra_rows: str = "", strings: int = 0, claimed: int = 1) -> Path:
+    """A two-row contacts sheet, plus `extra_rows`, plus one shared string of `strings` bytes."""
+    rows = (f'<row r="1">{_cell("A1", "Name")}{_cell("B1", "Phone")}</row>'
+            f'<row r="2">{_cell("A2", "Dana")}{_cell("B2", "0502345678")}'
+            '<c r="C2" t="s"><v>0</v></c></row>' + extra_rows)  # fmt: skip
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as z:
+        for name, text in _PARTS.items():
+            z.writestr(name, text)
+        z.writestr("xl/worksheets/sheet1.xml", f'<?xml version="1.0"?><worksheet {_NS}>'
+                   f"<sheetData>{rows}</sheetData></worksheet>")  # fmt: skip
+        with z.open("xl/sharedStrings.xml", "w", force_zip64=True) as part:
+            part.write(f'<sst {_NS} count="{claimed}" uniqueCount="{claimed}"><si><t>'.encode())
+            for _ in range(strings >> 20):
+                part.write(b"a" * (1 << 20))
+            part.write(b"x</t></si></sst>")
+    return path
+
+
+@pytest.mark.parametrize(("attack", "message"), [
+    ("XFD1048576", "is used down to cell XFD1048576"),
+    ("CV1000000", "is used down to cell CV1000000"),
+    ("300 MB string", "holds more than 1 MB of text"),
+    ("4e9 strings", "claim 4,000,000,000 entries"),
+])  # fmt: skip
+def test_a_small_workbook_that_unpacks_huge_is_exit_2(
+    attack: str, message: str, tmp_path: Path
+) -> None:
+    contacts = tmp_path / "contacts.xlsx"
+    if attack == "300 MB string":
+        _workbook(contacts, strings=300 << 20)
+    elif attack == "4e9 strings":
+        _workbook(contacts, claimed=4_000_000_000)
+    else:
+        row = "".join(c for c in attack if c.isdigit())
+        _workbook(contacts, f'<row r="{row}">{_cell(attack, "x")}</row>')
+    assert contacts.stat().st_size < 400_000
+    ran = run_cli(["send", str(contacts), "-m", "Hi {{ name }}", *DRY], cwd=tmp_path,
+                  env=cli_env(tmp_path / "home"))  # fmt: skip
+    assert ran.code == 2, ran.out  # not 134 (calamine's allocation failure aborts the process)
+    assert "contacts.xlsx: " in ran.out and message in ran.out
+    assert "export the contacts as CSV" in ran.out
+    assert ran.seconds < 5, ran.seconds
+    assert ran.peak_mb < 500, ran.peak_mb
+
+
+def test_a_workbook_within_the_limits_still_loads(tmp_path: Path) -> None:
+    contacts = _workbook(tmp_path / "contacts.xlsx", strings=1 << 19)  # a 512 KB string: fine
+    ran = run_cli(["send", str(contacts), "-m", "Hi {{ name }}", *DRY], cwd=tmp_path,
+                  env=cli_env(tmp_path / "home"))  # fmt: skip
+    assert ran.code == 0, ran.out
