@@ -87,6 +87,23 @@ STATE_WORDS = {
 }
 
 
+# The API's documented errors (reference, "Common Errors") in the words of the person running the
+# campaign; the API's own words stay beside them.
+PLAIN_ERRORS = {
+    "invalid jid": "not a WhatsApp number, or written wrongly",
+    "media not accessible": "WhatsApp could not fetch the media: it must be a public https link",
+    "instance not connected": "the sending WhatsApp number is not connected: reconnect it",
+    "invalid token": "the token was refused: check IBOT_TOKEN",
+}
+
+
+def plain_error(text: str) -> str:
+    """'Invalid JID' as 'not a WhatsApp number, or written wrongly (Invalid JID)'."""
+    low = text.lower()
+    words = next((w for phrase, w in PLAIN_ERRORS.items() if phrase in low), None)
+    return f"{words} ({text})" if words else text
+
+
 @dataclass(frozen=True)
 class Bar:
     """One day of the chart, in the SVG's own units."""
@@ -97,6 +114,7 @@ class Bar:
     height: float
     label: str
     title: str
+    sent: int
     cap_y: float | None
 
 
@@ -106,7 +124,7 @@ class Chart:
     height: int
     base: float
     bars: list[Bar]
-    top: int
+    cap: str  # the day's cap when every day shown has the same one, for the legend
 
 
 def day_chart(per_day: Sequence[Mapping[str, Any]], *, days: int = CHART_DAYS) -> Chart | None:
@@ -114,7 +132,8 @@ def day_chart(per_day: Sequence[Mapping[str, Any]], *, days: int = CHART_DAYS) -
     shown = list(per_day)[-days:]
     if not shown:
         return None
-    width, height, base, gap, room = 300, 96, 78.0, 4.0, 70.0  # room: the tallest bar or cap
+    # room: the height of the tallest bar or cap, leaving space above it for its number
+    width, height, base, gap, room = 300, 100, 82.0, 6.0, 64.0
     top = max([int(d.get("sent") or 0) for d in shown] + [int(d.get("cap") or 0) for d in shown] + [1])
     slot = width / max(len(shown), 7)
     bars = []
@@ -125,10 +144,14 @@ def day_chart(per_day: Sequence[Mapping[str, Any]], *, days: int = CHART_DAYS) -
         label = f"{date.day}" if date else str(d.get("date", ""))[-2:]
         name = f"{date:%a %d %b}" if date else str(d.get("date", ""))
         title = f"{name}: {sent} sent" + (f" of {cap} allowed" if cap else " (no cap)")
+        cap_y = None if not cap else round(base - room * int(cap) / top, 2)
         bars.append(Bar(x=round(i * slot + gap / 2, 2), y=round(base - h, 2),
                         width=round(slot - gap, 2), height=round(h, 2), label=label, title=title,
-                        cap_y=None if not cap else round(base - room * int(cap) / top, 2)))  # fmt: skip
-    return Chart(width=width, height=height, base=base, bars=bars, top=top)
+                        sent=sent, cap_y=cap_y))  # fmt: skip
+    caps = {d.get("cap") for d in shown}
+    same = caps.pop() if len(caps) == 1 else None
+    return Chart(width=width, height=height, base=base, bars=bars,
+                 cap=f"{int(same):,}" if same else "")  # fmt: skip
 
 
 def _date(text: str) -> dt.date | None:
@@ -197,12 +220,15 @@ def card(c: Mapping[str, Any], now: float) -> dict[str, Any]:
         "percent": f"{100 * counts['sent'] / total:.0f}%" if total else "",
         "segments": segments,
         # status's own words say how long ("next send in 43 s"): the time alone here
-        "next_send": _moment(c.get("next_send"), now, ahead=False),
+        "next_send": _moment(c.get("next_send"), now, ahead=False)
+        or ("now" if state == "running" else ""),
         "waiting_for": str(c.get("waiting_for") or ""),
-        "finish": _moment(c.get("finish"), now),
+        # A paused or stopped run's estimate went stale when it stopped sending.
+        "finish": _moment(c.get("finish"), now) if state in ("running", "waiting", "scheduled") else "",
         "senders": list(c.get("senders") or []),
         "chart": day_chart(c.get("per_day") or []),
-        "errors": list(c.get("last_errors") or [])[-5:],
+        "errors": [{"row": e.get("row"), "error": plain_error(str(e.get("error") or ""))}
+                   for e in list(c.get("last_errors") or [])[:5]],
         "preview": _link(name, "preview") if _existing(c.get("preview")) else "",
         "results": _link(name, "results") if _existing(c.get("results")) else "",
         "actions": _actions(state),

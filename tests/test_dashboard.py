@@ -58,6 +58,7 @@ def test_card_words_times_and_progress() -> None:
     assert c["actions"] == ["pause", "cancel"]
     assert card(status_dict(state="paused"), NOW)["actions"] == ["resume", "cancel"]
     assert card(status_dict(state="finished"), NOW)["actions"] == []
+    assert c["errors"] == [{"row": 7, "error": "not a WhatsApp number, or written wrongly (Invalid JID)"}]
 
 
 def test_chart_draws_each_day_against_its_cap() -> None:
