@@ -28,6 +28,8 @@ class Finite(click.FloatRange):
     """A FloatRange that also refuses nan, which passes every bound (`--delay nan` turned pacing
     off, issue 11); the upper bounds keep out inf and 1e308, which overflow time arithmetic."""
 
+    name = "number"  # click says "'x' is not a valid float range" otherwise
+
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
         if isinstance(value, bool):  # TOML `delay = true` is not a number of seconds
             self.fail(f"{value!r} is not a number", param, ctx)
@@ -38,6 +40,31 @@ class Finite(click.FloatRange):
 
 
 DAY_SECONDS = 86_400.0
+
+
+class Duration(Finite):
+    """A number of `unit`s (seconds, or days), or a duration with its unit: `--delay 5s`,
+    `--pause-for 10m`, `--skip-contacted-within 7d`; bounds are in `unit`s."""
+
+    name = "duration"
+
+    def __init__(self, low: float, high: float, *, unit: float = 1.0) -> None:
+        super().__init__(low, high)
+        self.unit = unit
+
+    def _describe_range(self) -> str:
+        unit = "days" if self.unit == DAY_SECONDS else "seconds"
+        return f"{self.min:g} to {self.max:g} {unit}"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        from campaign.config import parse_duration
+
+        if isinstance(value, str):
+            try:
+                value = parse_duration(value, self.unit)
+            except ValueError as e:
+                self.fail(str(e), param, ctx)
+        return super().convert(value, param, ctx)
 
 
 class _InputExit(click.ClickException):
@@ -83,6 +110,8 @@ def _kind(param: click.Parameter) -> str:
         return "list"
     if isinstance(param, click.Option) and param.is_flag:
         return "flag"
+    if isinstance(param.type, Duration):
+        return "duration"
     if isinstance(param.type, click.types.IntParamType):
         return "int"
     if isinstance(param.type, click.types.FloatParamType):
@@ -90,10 +119,54 @@ def _kind(param: click.Parameter) -> str:
     return "text"
 
 
+def _quote_hint(command: click.Command, argv: list[str]) -> str:
+    """`--phone-column טלפון נייד` unquoted: the shell split the value, and click sees an extra
+    argument (issue 22). Say which value to quote, as it should be typed."""
+    takes_value = {o for p in command.params if isinstance(p, click.Option) and not p.is_flag
+                   and not p.count for o in p.opts}  # fmt: skip
+    arguments = sum(isinstance(p, click.Argument) for p in command.params)
+    positional: list[str] = []
+    i = 0
+    while i < len(argv):
+        token = argv[i]
+        if token in takes_value and i + 1 < len(argv):
+            words, j = [], i + 2
+            while j < len(argv) and not argv[j].startswith("-"):
+                words.append(argv[j])
+                j += 1
+            if words and len(positional) < arguments and "." in words[-1]:
+                words = words[:-1]  # the contacts file after the option, as it may well be
+            if words:
+                return f'Quote a value with spaces: {token} "{" ".join([argv[i + 1], *words])}"'
+            i += 2
+            continue
+        if not token.startswith("-"):
+            positional.append(token)
+        i += 1
+    if len(positional) > arguments:
+        return f'Quote a file name with spaces: "{" ".join(positional)}"'
+    return ""
+
+
+class _HintedCommand(click.Command):
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        given = list(args)
+        try:
+            return super().parse_args(ctx, args)
+        except click.UsageError as e:
+            hint = _quote_hint(self, given) if "unexpected extra argument" in e.message else ""
+            if hint:
+                e.message = f"{e.message}. {hint}"
+            raise
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(__version__, prog_name="campaign")
 def main() -> None:
     """Send a personalised WhatsApp message to every row of a spreadsheet (ibot-chat API)."""
+
+
+main.command_class = _HintedCommand  # every command says which value to quote
 
 
 @main.command()
@@ -135,16 +208,16 @@ def main() -> None:
               "guidance (README, Pacing): careful 45+45 s, a 15 min pause every 15, 40/h, 100/day, "
               "warm-up; standard 30+30 s, 10 min every 30, 60/h, 300/day; fast 8+7 s, no pauses "
               "or caps. Any pacing option given explicitly overrides just that value.")
-@click.option("--delay", type=Finite(0, DAY_SECONDS),
+@click.option("--delay", type=Duration(0, DAY_SECONDS),
               help="Minimum seconds between the starts of two sends by one number (API latency "
               "counts toward it; holds across a restart). Default: from --pace.")
-@click.option("--jitter", type=Finite(0, DAY_SECONDS),
+@click.option("--jitter", type=Duration(0, DAY_SECONDS),
               help="Random extra 0..S seconds added to each interval, so sends don't look robotic. "
               "Default: from --pace.")
 @click.option("--pause-every", type=click.IntRange(min=0), metavar="N",
               help="After every N sends by one number, a longer pause (--pause-for); 0: never. "
               "Default: from --pace.")
-@click.option("--pause-for", type=Finite(0, DAY_SECONDS), metavar="S",
+@click.option("--pause-for", type=Duration(0, DAY_SECONDS), metavar="S",
               help="Seconds of the pause after --pause-every sends; 0: no pauses. Default: from --pace.")
 @click.option("--max-per-hour", type=click.IntRange(min=0),
               help="At most N sends through this number in any 60 minutes, by every campaign on "
@@ -163,14 +236,14 @@ def main() -> None:
 @click.option("--stop-outside-window", is_flag=True,
               help="Outside the window or over a cap, exit 0 with rows pending instead of waiting "
               "(for cron).")
-@click.option("--skip-contacted-within", type=Finite(0, 3650), metavar="DAYS",
+@click.option("--skip-contacted-within", type=Duration(0, 3650, unit=DAY_SECONDS), metavar="DAYS",
               help="Skip numbers any campaign in the same state folder sent to in the last DAYS days.")
 @click.option("--check-media", is_flag=True,
               help="Before sending, fetch each distinct media URL once; unreachable ones make rows "
               "invalid.")
 @click.option("--retries", type=click.IntRange(min=0), default=3, show_default=True,
               help="Retries for errors that prove nothing was sent (connection refused, 429).")
-@click.option("--timeout", type=Finite(0.1, 3600), default=30.0, show_default=True,
+@click.option("--timeout", type=Duration(0.1, 3600), default=30.0, show_default=True,
               help="Deadline in seconds for one whole request (connect, send, the entire reply); "
               "past it the row is 'unknown'.")
 @click.option("--max-consecutive-failures", type=click.IntRange(min=0), default=5,
@@ -240,9 +313,9 @@ def send(contacts: Path | None, **kw: Any) -> None:
               help="Fraction of requests answered HTTP 500 (rehearse 'unknown').")
 @click.option("--drop-rate", type=Finite(0, 1), default=0.0, show_default=True,
               help="Fraction of requests whose connection is dropped without an answer.")
-@click.option("--latency", type=Finite(0, 3600), default=0.0, show_default=True,
+@click.option("--latency", type=Duration(0, 3600), default=0.0, show_default=True,
               help="Seconds to wait before answering each request.")
-@click.option("--trickle", type=Finite(0, 3600), default=0.0, show_default=True,
+@click.option("--trickle", type=Duration(0, 3600), default=0.0, show_default=True,
               help="Send each reply one byte every S seconds, status line included (rehearse a "
               "server that never finishes answering; --timeout cuts it off).")
 @click.option("--endless", is_flag=True,
@@ -250,7 +323,7 @@ def send(contacts: Path | None, **kw: Any) -> None:
               "64 KB reply cap).")
 @click.option("--rate-limited", type=click.IntRange(min=0), default=0, show_default=True,
               help="Answer the first N requests HTTP 429 Too Many Requests (rehearse retries).")
-@click.option("--retry-after", type=Finite(0, DAY_SECONDS), default=30.0, show_default=True,
+@click.option("--retry-after", type=Duration(0, DAY_SECONDS), default=30.0, show_default=True,
               help="Seconds sent as Retry-After with those 429 replies.")
 @click.option("--disconnect-after", type=click.IntRange(min=0),
               help="After N accepted messages, answer 'Instance not connected'.")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -62,11 +63,46 @@ class SendOptions:
     extra: dict[str, str] = field(default_factory=dict)
 
 
+# Units people write after a number (issue 22: `--delay 5s` was "not a valid float range").
+_UNITS = {
+    "s": 1.0, "sec": 1.0, "secs": 1.0, "second": 1.0, "seconds": 1.0,
+    "m": 60.0, "min": 60.0, "mins": 60.0, "minute": 60.0, "minutes": 60.0,
+    "h": 3600.0, "hr": 3600.0, "hrs": 3600.0, "hour": 3600.0, "hours": 3600.0,
+    "d": 86400.0, "day": 86400.0, "days": 86400.0,
+    "w": 604800.0, "week": 604800.0, "weeks": 604800.0,
+}  # fmt: skip
+_DURATION_PART = re.compile(r"\s*(\d+(?:\.\d*)?|\.\d+)\s*([a-z]*)", re.IGNORECASE)
+
+
+def parse_duration(text: str, unit: float) -> float:
+    """'5s', '10m', '1h30m', '7d', '2 weeks', or a bare number in `unit` seconds, as a number of
+    `unit`s (`parse_duration("12h", 86400) == 0.5`). ValueError says what is written wrong."""
+    text = text.strip().lower()
+    try:
+        return float(text)  # a bare number keeps the option's documented unit
+    except ValueError:
+        pass
+    total, at = 0.0, 0
+    while at < len(text):
+        m = _DURATION_PART.match(text, at)
+        if m is None or m.group(2) not in _UNITS:
+            raise ValueError(f"{text!r} is not a duration: write a number with a unit, e.g. "
+                             "30s, 10m, 2h, 7d (or 1h30m)")  # fmt: skip
+        total += float(m.group(1)) * _UNITS[m.group(2)]
+        at = m.end()
+        while at < len(text) and text[at] in " ,":
+            at += 1
+    if not text:
+        raise ValueError("an empty duration: write a number with a unit, e.g. 30s, 10m, 2h, 7d")
+    return total / unit
+
+
 # What a TOML value must be, by the kind of option it sets (cli.py says each option's kind).
 CONFIG_KINDS: dict[str, tuple[str, str]] = {
     "flag": ("true or false", "true"),
     "int": ("a whole number", "50"),
     "float": ("a number", "30"),
+    "duration": ("a number or a duration in quotes", '"10m"'),
     "text": ("text in quotes", '"..."'),
     "list": ("text or a list of texts", '["...", "..."]'),
 }
@@ -80,6 +116,8 @@ def _fits(value: object, kind: str) -> bool:
     if kind == "float":  # TOML allows inf and nan: neither is a number of seconds
         return isinstance(value, int | float) and not isinstance(value, bool) and (
             math.isfinite(value))
+    if kind == "duration":  # 30, or "30s", "10m" (cli.Duration reads it)
+        return isinstance(value, str) or _fits(value, "float")
     if kind == "list":
         return isinstance(value, str) or (
             isinstance(value, list) and all(isinstance(v, str) for v in value))

@@ -14,6 +14,7 @@ from campaign.client import DEFAULT_BASE_URL, encoded_url_length
 from campaign.config import SendOptions
 from campaign.contacts import Sheet, load_sheet
 from campaign.errors import EmptySheetError, InputError, TemplateError
+from campaign.habits import check_files, media_hint
 from campaign.phones import (
     choose_phone_columns,
     find_phone_column,
@@ -182,9 +183,24 @@ def _request_problem(row: Row, kind: MessageKind, base_url: str) -> str:
     if kind.media_param is not None:
         if not row.media:
             return "the media URL renders empty"
+        hint = media_hint(row.media)
         if not row.media.lower().startswith("https://") or len(row.media) < 12:
-            return f"media URL '{row.media}' is not https:// (the API needs a public https URL)"
+            return (f"media URL '{row.media}' is not https:// (the API needs a public https URL)"
+                    + (f": {hint}" if hint else ""))  # fmt: skip
+        if hint:
+            return f"media URL {row.media}: {hint}"
     return ""
+
+
+def _check_one_media_url(url: str) -> None:
+    hint = media_hint(url)
+    if hint:
+        raise InputError(f"--media-url {url}: {hint}")
+    if not url.strip().lower().startswith("https://") or len(url.strip()) < 12:
+        raise InputError(
+            f"--media-url {url}: not an https:// address. The API fetches the file itself, so it "
+            "needs a public https link to the file."
+        )
 
 
 # Below this many recipients, one text for all is an announcement to friends, not a blast.
@@ -261,9 +277,11 @@ def plan_campaign(opts: SendOptions, *, base_url: str = DEFAULT_BASE_URL,
     country = opts.country.upper()
     if country not in phonenumbers.SUPPORTED_REGIONS:
         raise InputError(
-            f"--country {opts.country!r} is not a two-letter country code phonenumbers knows "
-            "(e.g. IL, US, GB, DE)."
+            f"--country {opts.country!r} is not a two-letter country code (e.g. IL, US, GB, DE)."
         )
+    notes = check_files(opts.contacts, opts.template, opts.message)  # swapped, ~$, -m FILE
+    if opts.media_url and kind.media_param is not None and "{" not in opts.media_url:
+        _check_one_media_url(opts.media_url)  # one URL for all: one message, not one per row
     sheet = load_sheet(opts.contacts, sheet=opts.sheet, header_row=opts.header_row,
                        encoding=opts.encoding, prefer=lambda columns: bool(header_candidates(columns)))
     if not sheet.rows:
@@ -304,6 +322,7 @@ def plan_campaign(opts: SendOptions, *, base_url: str = DEFAULT_BASE_URL,
         base_url=base_url,
         skip_hidden=opts.skip_hidden,
     )
+    plan.notices[:0] = notes
     if not kind.has_text and source.strip():
         plan.notices.append(f"{kind} messages have no caption: the message text is not sent.")
     if kind is MessageKind.TEXT and opts.media_url:

@@ -34,10 +34,23 @@ def describe(plan: Plan, ui: Say) -> None:
 def problems(plan: Plan, ui: Say, shown: int = 10) -> None:
     bad = [r for r in plan.rows if r.status in (Status.INVALID, Status.DUPLICATE, Status.SUPPRESSED)]
     warned = [r for r in plan.rows if r.status == Status.READY and r.error]
-    for r in bad[:shown]:
-        ui.warn(f"  row {r.number}: {r.status}: {r.error}")
-    if len(bad) > shown:
-        ui.warn(f"  ... and {len(bad) - shown} more (see the results sheet)")
+    # The same problem on many rows (one dead media link for all) is said once, with its rows.
+    groups: dict[tuple[str, str], list[int]] = {}
+    for r in bad:
+        groups.setdefault((r.status, r.error), []).append(r.number)
+    lines = 0
+    for (status, error), numbers in groups.items():
+        if lines == shown:
+            left = sum(len(n) for n in list(groups.values())[lines:])
+            ui.warn(f"  ... and {left} more (see the results sheet)")
+            break
+        lines += 1
+        if len(numbers) < 3:
+            for number in numbers:
+                ui.warn(f"  row {number}: {status}: {error}")
+            continue
+        listing = ", ".join(map(str, numbers[:8])) + (", ..." if len(numbers) > 8 else "")
+        ui.warn(f"  rows {listing} ({len(numbers)} rows): {status}: {error}")
     for r in warned[:shown]:
         ui.warn(f"  row {r.number}: {r.error}")
     if len(warned) > shown:

@@ -39,7 +39,12 @@ def contacts(write_csv: Callable[..., Path]) -> Path:
 def messages(cli: Cli, contacts: Path, results: Results, text: str, *args: object) -> list[str]:
     r = cli("send", contacts, "--dry-run", "-m", text, *args)
     assert r.exit_code == 0, r.output
-    return [row["message"] for row in results(contacts.with_name("contacts.results.csv"))]
+    return [row["message"] for row in results(results_of(contacts))]
+
+
+def results_of(contacts: Path) -> Path:
+    (path,) = contacts.parent.glob("*.results.csv")
+    return path
 
 
 # --- templates as people type them ------------------------------------------------------------
@@ -74,7 +79,7 @@ def test_other_tools_placeholders_are_named_with_the_jinja2_form(
         "sent as written; here a column goes in double braces",
         "The columns: Full name, שם מלא, Phone, 2nd phone, City.",
     )
-    assert not contacts.with_name("contacts.results.csv").exists()
+    assert not list(contacts.parent.glob("*.results.csv"))
 
 
 def test_ordinary_brackets_and_percent_in_prose_are_not_placeholders(
@@ -123,7 +128,7 @@ def test_an_empty_cell_printed_is_sent_with_a_warning_and_counted(
     assert r.exit_code == 0, r.output
     assert ("Note: 1 message(s) print an empty cell as nothing (rows 3), e.g. 'Hi !'. They are sent "
             "so, with a warning in 'error'") in r.stderr  # fmt: skip
-    rows = results(contacts.with_name("contacts.results.csv"))
+    rows = results(results_of(contacts))
     assert [(row["status"], row["message"], row["error"]) for row in rows] == [
         ("ready", "Hi Haifa!", ""),
         ("ready", "Hi !", "warning: empty cell E3 (City) printed as nothing; give it a fallback: "
@@ -132,3 +137,140 @@ def test_an_empty_cell_printed_is_sent_with_a_warning_and_counted(
     # A fallback, or a guard, is not warned about.
     r = cli("send", contacts, "--dry-run", "-m", "Hi{% if city %} {{ City }}{% endif %}!")
     assert "empty cell" not in r.output
+
+
+# --- arguments as people give them ------------------------------------------------------------
+
+
+def test_swapped_contacts_and_template_are_recognised(
+    cli: Cli, contacts: Path, template: Callable[..., Path]
+) -> None:
+    welcome = template("Hi {{ Full name }}", "welcome.txt")
+    r = cli("send", welcome, "-t", contacts, "--dry-run")
+    assert_input_error(
+        r, f"Error: welcome.txt looks like a text template and contacts.csv like a spreadsheet: "
+        f"did you swap them? The contacts come first: campaign send {contacts} -t {welcome}",
+    )
+    r = cli("send", contacts, "-m", "welcome.txt", "--dry-run")
+    assert_input_error(r, "Error: --message welcome.txt: that is a file name, and --message takes "
+                          "the text itself. Give the file with -t welcome.txt.")
+
+
+@pytest.mark.parametrize(
+    ("option", "value", "shown"),
+    [
+        ("--delay", "5s", "5 s + up to 30 s between sends"),
+        ("--delay", "2m", "120 s + up to 30 s between sends"),
+        ("--delay", "45", "45 s + up to 30 s between sends"),  # a bare number: seconds
+        ("--jitter", "1.5m", "30 s + up to 90 s between sends"),
+        ("--pause-for", "15m", "a 15 min pause every 30"),
+        ("--pause-for", "1h", "a 60 min pause every 30"),
+    ],
+)
+def test_durations_take_units(cli: Cli, contacts: Path, option: str, value: str, shown: str) -> None:
+    r = cli("send", contacts, "-m", "Hi {{ City }}", "--dry-run", option, value)
+    assert r.exit_code == 0, r.output
+    pace = next(line for line in r.stdout.splitlines() if line.startswith("Pace: standard: "))
+    assert shown in pace
+
+
+def test_skip_contacted_within_and_timeout_take_units(cli: Cli, contacts: Path) -> None:
+    for args in (["--skip-contacted-within", "7d"], ["--skip-contacted-within", "12h"],
+                 ["--skip-contacted-within", "2"], ["--timeout", "1m"], ["--timeout", "45s"]):  # fmt: skip
+        r = cli("send", contacts, "-m", "Hi", "--dry-run", *args)
+        assert r.exit_code == 0, (args, r.output)
+    r = cli("send", contacts, "-m", "Hi", "--dry-run", "--delay", "5x")
+    assert_input_error(r, "Invalid value for '--delay': '5x' is not a duration: write a number "
+                          "with a unit, e.g. 30s, 10m, 2h, 7d (or 1h30m)")
+    r = cli("send", contacts, "-m", "Hi", "--dry-run", "--timeout", "2h")
+    assert_input_error(r, "Invalid value for '--timeout': 7200.0 is not in the range 0.1 to 3600 "
+                          "seconds.")
+    assert "float range" not in r.output
+
+
+def test_durations_with_units_in_the_config_file(cli: Cli, contacts: Path, tmp_path: Path) -> None:
+    config = tmp_path / "campaign.toml"
+    config.write_text('delay = "1m"\npause_for = "20m"\nskip_contacted_within = "7d"\njitter = 3\n',
+                      encoding="utf-8")  # fmt: skip
+    r = cli("send", contacts, "-m", "Hi", "--dry-run", "--config", config)
+    assert r.exit_code == 0, r.output
+    assert "Pace: standard: 60 s + up to 3 s between sends, a 20 min pause every 30" in r.stdout
+    config.write_text('delay = "soon"\n', encoding="utf-8")
+    r = cli("send", contacts, "-m", "Hi", "--dry-run", "--config", config)
+    assert_input_error(r, "'soon' is not a duration")
+
+
+def test_an_unquoted_value_with_spaces_is_hinted(cli: Cli, contacts: Path) -> None:
+    r = cli("send", contacts, "-m", "Hi", "--phone-column", "טלפון", "נייד", "--dry-run")
+    assert_input_error(r, "Error: Got unexpected extra argument (נייד). Quote a value with spaces: "
+                          '--phone-column "טלפון נייד"')
+    r = cli("send", "My", "Contacts.xlsx", "-m", "Hi", "--dry-run")
+    assert_input_error(r, 'Quote a file name with spaces: "My Contacts.xlsx"')
+
+
+# --- Excel's habits ---------------------------------------------------------------------------
+
+
+def test_excel_lock_file_is_noticed_and_refused_as_contacts(
+    cli: Cli, write_xlsx: Callable[..., Path]
+) -> None:
+    sheet = write_xlsx(PEOPLE, "customers.xlsx")
+    owner = sheet.with_name("~$customers.xlsx")
+    owner.write_bytes(b"\x05me   " + b"\x00" * 150)  # what Excel writes: the user's name
+    r = cli("send", sheet, "-m", "Hi", "--dry-run")
+    assert r.exit_code == 0, r.output
+    assert ("Note: customers.xlsx is open in Excel (~$customers.xlsx is beside it): changes not "
+            "saved there are not in the file and are not seen here. Save it in Excel first to "
+            "include them.") in r.stderr  # fmt: skip
+    r = cli("send", owner, "-m", "Hi", "--dry-run")
+    assert_input_error(
+        r, "Error: ~$customers.xlsx is the lock file Excel keeps beside a workbook while it is open, "
+        "not a sheet of contacts. Give the workbook itself (customers.xlsx); save it in Excel "
+        "first, as changes not saved are not in the file.",
+    )
+
+
+# --- media ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("url", "hint"),
+    [
+        (r"C:\Users\me\Pictures\sale.jpg", r"--media-url C:\Users\me\Pictures\sale.jpg: "
+         r"'C:\Users\me\Pictures\sale.jpg' is a file on this computer, which the API cannot reach. "
+         "Upload sale.jpg somewhere public"),
+        ("~/Pictures/sale.jpg", "is a file on this computer"),
+        ("/home/me/sale.jpg", "Upload sale.jpg somewhere public"),
+        ("https://drive.google.com/file/d/1AbC-9/view?usp=sharing",
+         "a Google Drive 'view' link opens a page, not the file. Share the file as 'Anyone with the "
+         "link', then use the download form: https://drive.google.com/uc?export=download&id=1AbC-9"),
+        ("https://www.dropbox.com/scl/fi/x/sale.jpg?rlkey=k&dl=0",
+         "use https://www.dropbox.com/scl/fi/x/sale.jpg?rlkey=k&dl=1"),
+        ("https://1drv.ms/i/s!AbC", "a OneDrive/SharePoint share link opens a page, not the file"),
+    ],
+)
+def test_one_media_link_for_all_is_one_message_with_how_to_fix(
+    cli: Cli, contacts: Path, url: str, hint: str
+) -> None:
+    r = cli("send", contacts, "-m", "Hi", "--type", "image", "--media-url", url, "--dry-run")
+    assert_input_error(r, hint)
+
+
+def test_a_column_of_bad_media_links_is_said_once_for_its_rows(
+    cli: Cli, write_csv: Callable[..., Path]
+) -> None:
+    rows = [["Name", "Phone", "Picture"]] + [
+        [f"P{i}", f"05023456{i:02d}", r"C:\Users\me\Pictures\sale.jpg"] for i in range(12)
+    ]
+    r = cli("send", write_csv(rows), "-m", "Hi", "--type", "image", "--media-url", "{{ Picture }}",
+            "--dry-run")  # fmt: skip
+    assert r.exit_code == 0, r.output
+    lines = [line for line in r.stderr.splitlines() if "sale.jpg" in line]
+    assert lines == [
+        r"  rows 2, 3, 4, 5, 6, 7, 8, 9, ... (12 rows): invalid: media URL "
+        r"'C:\Users\me\Pictures\sale.jpg' is not https:// (the API needs a public https URL): "
+        r"'C:\Users\me\Pictures\sale.jpg' is a file on this computer, which the API cannot reach. "
+        "Upload sale.jpg somewhere public (your website, a public cloud bucket, or a share link set "
+        "to 'anyone with the link') and use a direct https link to the file itself (it opens the "
+        "picture or file, not a page about it)."
+    ]
