@@ -6,6 +6,8 @@ through a blast; checking first turns those rows `invalid` while nothing has bee
 
 from __future__ import annotations
 
+import contextvars
+import ipaddress
 from collections.abc import Callable
 from dataclasses import dataclass
 from http import HTTPStatus
@@ -49,10 +51,13 @@ def check_media(
     """
     urls = list(dict.fromkeys(r.media for r in rows if r.status in SENDABLE and r.media))
     client = http or httpx.Client(
-        follow_redirects=True, timeout=timeout, headers={"User-Agent": USER_AGENT}
+        follow_redirects=True, timeout=timeout, headers={"User-Agent": USER_AGENT},
+        event_hooks={"response": [_guard_redirect]},
     )
     if http is None:
-        install_deadline(client)  # a server trickling its headers must not hold the check
+        # A server trickling its headers must not hold the check; a redirect may not lead into
+        # this machine or its network (issue 19: https -> http://127.0.0.1 was followed).
+        install_deadline(client, allow=_public_after_redirect)
     probes: dict[str, Probe] = {}
     try:
         for done, url in enumerate(urls, 1):
@@ -77,8 +82,65 @@ def check_media(
     return {url: p.problem for url, p in probes.items() if p.problem}
 
 
+class RedirectRefused(Exception):
+    """A redirect the media check will not follow; its text says why (shown in the row)."""
+
+
+# Whether the request being made follows a redirect to another host than the user's URL: the
+# user's host is the user's word (a local file server in a rehearsal is fine), another host a
+# redirect leads to is the server's, and may not be this machine or its network.
+_REDIRECTED: contextvars.ContextVar[bool] = contextvars.ContextVar("media_redirected", default=False)
+_ORIGIN: contextvars.ContextVar[str] = contextvars.ContextVar("media_origin", default="")
+
+
+def _guard_redirect(response: httpx.Response) -> None:
+    if not response.has_redirect_location:
+        return
+    target = response.url.join(response.headers["Location"])
+    if response.url.scheme == "https" and target.scheme != "https":
+        shown = shorten(str(target.copy_with(query=None, fragment=None)))
+        raise RedirectRefused(f"redirected to {shown}, not https://; not followed")
+    if target.host == _ORIGIN.get():
+        return
+    _REDIRECTED.set(True)
+    host = target.host.strip("[]")
+    try:
+        literal = ipaddress.ip_address(host)
+    except ValueError:
+        return  # a name: its addresses are checked as the connection is made
+    problem = _public_after_redirect(str(literal))
+    if problem:
+        raise RedirectRefused(problem)
+
+
+def _public_after_redirect(address: str) -> str:
+    """Why a redirect may not connect to `address` (loopback, private, link-local...), or ''."""
+    if not _REDIRECTED.get():
+        return ""
+    try:
+        ip = ipaddress.ip_address(address.split("%")[0])
+    except ValueError:
+        return ""
+    mapped = getattr(ip, "ipv4_mapped", None)
+    if (mapped or ip).is_global:
+        return ""
+    return (f"redirected to {address}, an address of this machine or a private network; "
+            "not followed")  # fmt: skip
+
+
 def probe(client: httpx.Client, url: str, *, timeout: float) -> Probe:
     """HEAD, then a streamed GET (headers only) when HEAD gives no clear answer."""
+    hop, origin = _REDIRECTED.set(False), _ORIGIN.set(urlsplit(url).hostname or "")
+    try:
+        return _probe(client, url, timeout=timeout)
+    except RedirectRefused as refused:
+        return Probe(problem=str(refused))
+    finally:
+        _REDIRECTED.reset(hop)
+        _ORIGIN.reset(origin)
+
+
+def _probe(client: httpx.Client, url: str, *, timeout: float) -> Probe:
     try:
         head = client.head(url, follow_redirects=True)
     except (UnicodeError, ValueError):
@@ -88,6 +150,7 @@ def probe(client: httpx.Client, url: str, *, timeout: float) -> Probe:
         return Probe(problem=_describe_error(e, timeout))  # refused, DNS, TLS: GET would be too
     except (httpx.HTTPError, httpx.InvalidURL):
         head = None  # some servers drop a HEAD or time out on it, yet serve GET
+    _REDIRECTED.set(False)  # the GET starts again from the user's URL
     if head is not None:
         content_type = _content_type(head)
         if head.status_code in (404, 410):
@@ -136,6 +199,8 @@ def _describe_status(response: httpx.Response) -> str:
 def _describe_error(error: Exception, timeout: float) -> str:
     text = str(error)
     lowered = text.lower()
+    if text.startswith("refused: "):  # the address check of a redirect (client.resolve)
+        return text.removeprefix("refused: ")
     if isinstance(error, httpx.TimeoutException):
         return f"timed out after {timeout:g}s"
     if isinstance(error, httpx.TooManyRedirects):

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import resource
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -101,10 +102,13 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 @contextmanager
-def hostile(reply: Callable[[str, str], Reply]) -> Iterator[_Server]:
+def hostile(reply: Callable[[str, str], Reply], tls: ssl.SSLContext | None = None
+            ) -> Iterator[_Server]:  # fmt: skip
     """A server on 127.0.0.1 answering `reply(method, path)`; `.seen` holds its request lines."""
     server = _Server(("127.0.0.1", 0), _Handler)
     server.reply, server.seen = reply, []
+    if tls is not None:
+        server.socket = tls.wrap_socket(server.socket, server_side=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:

@@ -6,6 +6,7 @@ code, the statuses in the results sheet, the wall time, and the token in no outp
 from __future__ import annotations
 
 import json
+import ssl
 import zlib
 from collections.abc import Callable
 from pathlib import Path
@@ -16,6 +17,7 @@ import pytest
 from campaign.sandbox import Sandbox
 from tests.conftest import SANDBOX_INSTANCE, SANDBOX_TOKEN, read_results
 from tests.hostile import Reply, assert_no_secret, cli_env, hostile, run_cli, url_of
+from tests.test_media import certificate  # noqa: F401  (a fixture: a TLS certificate for 127.0.0.1)
 
 PEOPLE = [["Name", "Phone"], ["Dana", "0502345678"], ["Avi", "0502345679"]]
 FAST = ["--yes", "--pace", "fast", "--delay", "0", "--jitter", "0", "--quiet",
@@ -202,3 +204,34 @@ def test_a_slow_name_lookup_ends_at_the_deadline(
     assert "connect timeout" in rows[0][1]
     assert ran.seconds < 2 * 2 + 8, ran.seconds  # two deadlines and start-up, not 2 x 20 s
     assert_no_secret(ran.out, tmp_path)
+
+
+# --- 12. --check-media led by a redirect into this machine ------------------------------------
+
+
+@pytest.mark.parametrize(("where", "reason"), [
+    ("http://127.0.0.1:{canary}/admin", "not https://; not followed"),
+    ("https://localhost:{canary}/admin", "an address of this machine or a private network"),
+    ("https://[::ffff:127.0.0.1]:{canary}/admin", "an address of this machine or a private network"),
+])  # fmt: skip
+def test_check_media_never_follows_a_redirect_into_this_machine(
+    where: str, reason: str, tmp_path: Path, write_csv: Callable[..., Path],
+    request: pytest.FixtureRequest,
+) -> None:
+    cert, key = request.getfixturevalue("certificate")
+    tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    tls.load_cert_chain(cert, key)
+    secret = (200, {"Content-Type": "image/jpeg"}, b"secret")
+    with hostile(lambda method, path: secret, tls if where.startswith("https") else None) as canary:
+        target = where.format(canary=canary.server_address[1])
+        with hostile(lambda method, path: (302, {"Location": target}, b""), tls) as media:
+            pic = f"https://127.0.0.1:{media.server_address[1]}/pic.jpg"
+            contacts = write_csv([["Name", "Phone", "pic"], ["Dana", "0502345678", pic]])
+            env = cli_env(tmp_path / "home", SSL_CERT_FILE=str(cert))
+            ran = run_cli(["send", str(contacts), "--type", "image", "--media-url", "{{ pic }}",
+                           "-m", "Hi", "--dry-run", "--check-media", "--results", "out.csv"],
+                          cwd=tmp_path, env=env)  # fmt: skip
+        assert canary.seen == []  # not one request reached this machine's other server
+    assert ran.code == 0, ran.out  # a dry run: the row is reported, not a failure
+    [(status, error)] = statuses(tmp_path)
+    assert status == "invalid" and "media not reachable: redirected to" in error and reason in error
