@@ -25,6 +25,7 @@ import hashlib
 import hmac
 import json
 import secrets
+import sqlite3
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -39,7 +40,7 @@ from urllib.parse import parse_qs, quote, unquote, urlsplit
 
 from markupsafe import Markup
 
-from campaign.errors import CampaignError
+from campaign.errors import CampaignError, describe_failure
 from campaign.preview import _ENV as PAGES
 from campaign.report import format_duration
 
@@ -363,6 +364,7 @@ class _Refused(Exception):
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    timeout = 60  # a connection that sends nothing does not keep its thread for ever
     server: _Server
 
     def log_message(self, format: str, *args: object) -> None:
@@ -430,6 +432,7 @@ class _Handler(BaseHTTPRequestHandler):
                 raise _Refused(403, "Refused: this address needs the key that `campaign dashboard` "
                                     "printed (open the full address it showed).")  # fmt: skip
         except _Refused as refused:
+            self.close_connection = True  # and a refused POST's body is never read
             self._text(refused.status, str(refused))
             return None
         return parts.path, query
@@ -468,6 +471,8 @@ class _Handler(BaseHTTPRequestHandler):
                 self._text(404, "Not found.")
         except CampaignError as e:
             self._text(500, f"The campaigns cannot be read: {e}")
+        except (OSError, sqlite3.Error) as e:  # the state folder or a file went away meanwhile
+            self._text(500, f"The campaigns cannot be read: {describe_failure(e)}.")
 
     def _campaign_file(self, name: str, what: str) -> None:
         """A campaign's preview page or results sheet: found by its name, nothing else."""
@@ -492,10 +497,13 @@ class _Handler(BaseHTTPRequestHandler):
             return
         path, _ = guarded
         board = self.server.dashboard
-        length = int(self.headers.get("Content-Length") or 0)
-        if length > MAX_BODY:
+        try:
+            length = int(self.headers.get("Content-Length") or 0)
+        except ValueError:
+            length = -1
+        if not 0 <= length <= MAX_BODY:
             self.close_connection = True
-            self._text(413, "Refused: too large.")
+            self._text(413, "Refused: not a request the page sends.")
             return
         form = parse_qs(self.rfile.read(length).decode("utf-8", "replace")) if length else {}
         scripted = "X-CSRF-Token" in self.headers  # the page's script; else a plain form
@@ -512,6 +520,9 @@ class _Handler(BaseHTTPRequestHandler):
             said = board.act(unquote(pieces[2]), pieces[3])
         except CampaignError as e:
             self._json(409, {"error": str(e)})
+            return
+        except (OSError, sqlite3.Error) as e:
+            self._json(500, {"error": f"{pieces[3].capitalize()} failed: {describe_failure(e)}."})
             return
         if not scripted:  # without JavaScript the button still works: back to the page
             self._send(303, b"", "text/plain", headers={"Location": "/"})

@@ -6,7 +6,9 @@ import datetime as dt
 import os
 import re
 import signal
+import socket
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -332,8 +334,14 @@ def test_the_page_follows_a_running_campaign_and_steers_it(
 
             assert page.inner_text(f"{card} [data-role=state]") == "Sending"
             first = shown("sent")
+            # Only what changed is replaced: the name and the buttons stay the same elements
+            # (no flicker; a focused button keeps its focus).
+            page.evaluate(f"""() => {{ document.querySelector('{card} [data-key=head]').kept = 1;
+                document.querySelector('{card} [data-key=foot]').kept = 1; }}""")  # fmt: skip
             page.wait_for_function(f"""() => Number(document.querySelector('{card} [data-count="sent"] b')
                 .textContent.replace(/,/g, '')) >= {first + 3}""", timeout=20_000)  # fmt: skip
+            assert page.evaluate(f"""() => [document.querySelector('{card} [data-key=head]').kept,
+                document.querySelector('{card} [data-key=foot]').kept]""") == [1, 1]  # fmt: skip
 
             page.click(f"{card} button[data-action=pause]")
             page.wait_for_selector(f"{card}[data-state=paused]", timeout=10_000)
@@ -424,3 +432,40 @@ def test_the_command_prints_its_keyed_address(campaign_home: Path, tmp_path: Pat
     finally:
         proc.send_signal(signal.SIGINT)
         assert proc.wait(timeout=10) == 0
+
+
+def test_open_hands_the_keyed_address_to_the_browser(campaign_home: Path, tmp_path: Path) -> None:
+    opened = tmp_path / "opened.txt"
+    browser_cmd = f"{sys.executable} -c \"import sys; open(sys.argv[1], 'w').write(sys.argv[2])\" {opened} %s"
+    proc = subprocess.Popen(command("dashboard", "--port", "0", "--open"), cwd=tmp_path,
+                            env={**os.environ, "BROWSER": browser_cmd}, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)  # fmt: skip
+    try:
+        assert proc.stdout is not None
+        address = proc.stdout.readline().split(" ", 1)[1].strip()
+        wait_until(lambda: opened.exists() and opened.read_text() != "", timeout=10)
+        assert opened.read_text() == address
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.wait(timeout=10)
+
+
+def test_a_busy_port_is_said_with_the_fix(cli: Any) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = cli("dashboard", "--port", port)
+    assert result.exit_code == 2
+    assert f"cannot listen on 127.0.0.1:{port}" in result.output
+    assert "Pick another --port (0: any free port)." in result.output
+
+
+def test_a_malformed_post_is_refused_and_changes_nothing(board: Dashboard, recorder: Recorder) -> None:
+    for length in ("-1", "abc", str(10**9)):
+        with socket.create_connection(("127.0.0.1", board.port), timeout=5) as raw:
+            raw.sendall(f"POST /c/spring-sale/cancel HTTP/1.1\r\nHost: 127.0.0.1:{board.port}\r\n"
+                        f"Cookie: {board.cookie_name}={board.key}\r\nX-CSRF-Token: {board.csrf}\r\n"
+                        f"Content-Length: {length}\r\n\r\n".encode())  # fmt: skip
+            assert raw.recv(100).startswith(b"HTTP/1.1 413")
+    assert recorder.actions == []
