@@ -44,7 +44,7 @@ def default_results_path(contacts: Path, name: str, *, rehearsal: bool = False) 
 
 
 # Statuses only a run that sent writes; a dry run writes ready, invalid, duplicate, suppressed.
-SEND_STATUSES = frozenset({"sent", "failed", "unknown", "pending"})
+SEND_STATUSES = frozenset({Status.SENT, Status.FAILED, Status.UNKNOWN, Status.PENDING})
 
 
 def dry_run_results_path(path: Path) -> Path:
