@@ -71,7 +71,7 @@ _PREVIEW_CSP = ("default-src 'none'; img-src https: data:; style-src 'unsafe-inl
 
 # The package's page templates (campaign/templates, autoescaped, strict): one Environment for
 # the preview, the sandbox page and this one.
-_ENV = PAGES
+_ENV = PAGES.overlay(trim_blocks=True, lstrip_blocks=True)
 
 # --- what the page shows ---------------------------------------------------------------------
 
@@ -249,12 +249,28 @@ def _actions(state: str) -> list[str]:
     return []
 
 
+# Rendered cards by what they show: with a hundred campaigns, most of them finished or paused,
+# the page's poll every few seconds renders only the ones that moved.
+_RENDERED: dict[str, Markup] = {}
+_RENDERED_MAX = 1000
+
+
+def _card_html(c: dict[str, Any], csrf: str) -> Markup:
+    key = repr((c, csrf))
+    html = _RENDERED.get(key)
+    if html is None:
+        if len(_RENDERED) >= _RENDERED_MAX:
+            _RENDERED.clear()
+        html = _RENDERED[key] = Markup(_ENV.get_template("dashboard_card.html").render(c=c, csrf=csrf))
+    return html
+
+
 def render_cards(campaigns: Sequence[Mapping[str, Any]], *, now: float, csrf: str) -> str:
     """The list of campaigns: the page's body, and what its script fetches to update it."""
-    cards = [card(c, now) for c in campaigns]  # status lists them newest first
+    cards = [_card_html(card(c, now), csrf) for c in campaigns]  # status lists them newest first
     updated = dt.datetime.fromtimestamp(now).astimezone()
     return _ENV.get_template("dashboard_cards.html").render(
-        cards=cards, updated=f"{updated:%H:%M:%S}", csrf=csrf, refresh=REFRESH_SECONDS
+        cards=cards, updated=f"{updated:%H:%M:%S}", refresh=REFRESH_SECONDS
     )
 
 

@@ -102,6 +102,14 @@ def test_names_keep_their_direction_and_the_page_is_self_contained() -> None:
         assert not re.search(r"https?://|@import|url\(", text)  # no CDN, no remote font
 
 
+def test_each_poll_shows_the_campaigns_as_they_are_now() -> None:
+    before = render_cards([status_dict(), status_dict("other")], now=NOW, csrf="T")
+    after = render_cards([status_dict(sent=121, pending=275), status_dict("other")], now=NOW, csrf="T")
+    assert '<b>120</b> sent' in before and '<b>121</b> sent' in after
+    assert '<b>121</b> sent' not in before and '<b>120</b> sent' not in after
+    assert before.split('data-name="other"')[1] == after.split('data-name="other"')[1]
+
+
 def test_no_campaigns_says_how_to_start_one() -> None:
     cards = render_cards([], now=NOW, csrf="T")
     assert "No campaigns yet" in cards

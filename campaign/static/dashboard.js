@@ -58,6 +58,7 @@
 
   async function refresh() {
     clearTimeout(timer);
+    if (document.hidden) return; // a background tab polls nothing; it catches up when shown
     try {
       const reply = await fetch("/cards", { credentials: "same-origin", cache: "no-store" });
       if (reply.status === 403) {
