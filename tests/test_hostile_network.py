@@ -15,20 +15,18 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 from campaign.sandbox import Sandbox
-from tests.conftest import SANDBOX_INSTANCE, SANDBOX_TOKEN, read_results
+from tests.helpers import FAST, SANDBOX_INSTANCE, SANDBOX_TOKEN, read_results
 from tests.hostile import Reply, assert_no_secret, cli_env, hostile, run_cli, url_of
-from tests.test_media import certificate  # noqa: F401  (a fixture: a TLS certificate for 127.0.0.1)
 
 PEOPLE = [["Name", "Phone"], ["Dana", "0502345678"], ["Avi", "0502345679"]]
-FAST = ["--yes", "--pace", "fast", "--delay", "0", "--jitter", "0", "--quiet",
-        "--results", "out.csv"]  # fmt: skip
+OPTIONS = [*FAST, "--results", "out.csv"]
 OK = (200, {"Content-Type": "application/json"},
       b'{"success": true, "message": "Message sent successfully!"}')  # fmt: skip
 
 
 def send(contacts: Path, env: dict[str, str], *args: str, timeout: float = 120,
          preamble: str = ""):  # type: ignore[no-untyped-def]  # fmt: skip
-    return run_cli(["send", str(contacts), "-m", "Hi {{ name }}", *FAST, *args],
+    return run_cli(["send", str(contacts), "-m", "Hi {{ name }}", *OPTIONS, *args],
                    cwd=contacts.parent, env=env, timeout=timeout, preamble=preamble)  # fmt: skip
 
 

@@ -15,7 +15,7 @@ import pytest
 
 from campaign.cli import ConsoleUI
 from campaign.runner import SHORTEST_SLEEP, Clock
-from tests.conftest import SANDBOX_INSTANCE, SANDBOX_TOKEN
+from tests.helpers import FAST, SANDBOX_INSTANCE, SANDBOX_TOKEN
 
 PEOPLE = [
     ["Name", "Phone"],
@@ -23,7 +23,6 @@ PEOPLE = [
     ["Michael", "+972 54 765 4321"],
     ["Yossi", "0523456789"],
 ]
-FAST = ("--yes", "--pace", "fast", "--delay", "0", "--jitter", "0")
 
 
 @pytest.fixture

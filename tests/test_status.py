@@ -9,16 +9,17 @@ import pytest
 
 from campaign import control, status
 from campaign.errors import InputError
+from tests.helpers import FAST
 
 PEOPLE = [["name", "phone"], ["Dana", "+972 52-555-0101"], ["Omer", "+972 52-555-0102"],
           ["Noa", "+972 52-555-0103"]]  # fmt: skip
-FAST = ("--yes", "--pace", "fast", "--delay", "0", "--jitter", "0", "--window", "any", "--quiet")
+ANY_TIME = (*FAST, "--window", "any")
 
 
 def test_a_finished_campaign_is_listed_with_its_counts(cli, write_csv, sandbox_env, sandbox,
                                                        campaign_home: Path) -> None:  # fmt: skip
     contacts = write_csv(PEOPLE)
-    assert cli("send", contacts, "-m", "Hi {{ name }}", "--name", "winter", *FAST,
+    assert cli("send", contacts, "-m", "Hi {{ name }}", "--name", "winter", *ANY_TIME,
                env=sandbox_env).exit_code == 0  # fmt: skip
     r = cli("status")
     assert r.exit_code == 0
@@ -41,7 +42,7 @@ def test_the_library_api_answers_what_the_cli_prints(campaign_home: Path) -> Non
 
 def test_pause_of_a_finished_campaign_is_refused(cli, write_csv, sandbox_env) -> None:
     contacts = write_csv(PEOPLE)
-    cli("send", contacts, "-m", "Hi", "--name", "done", *FAST, env=sandbox_env)
+    cli("send", contacts, "-m", "Hi", "--name", "done", *ANY_TIME, env=sandbox_env)
     r = cli("pause", "done")
     assert r.exit_code == 2
     assert "'done' is finished, not running: there is nothing to pause." in r.output
