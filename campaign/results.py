@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import glob
 import math
 import os
 import re
@@ -80,9 +81,13 @@ def remove_stale_temp_files(path: Path) -> int:
     """Temp files a killed write left beside the results (`.<name>.<pid>.XXXX.tmp`), whose
     writer is gone: another campaign writing the same sheet right now keeps its own."""
     removed = 0
-    for tmp in [*path.parent.glob(f".{path.stem}*.tmp"), *path.parent.glob(f".{path.stem}*.xlsm-tmp")]:
-        pid = re.search(r"\.(\d+)\.[^.]+\.(?:tmp|xlsm-tmp)$", tmp.name)
-        if pid and _alive(int(pid.group(1))):
+    # Only names write_results makes (tempfile's random part, of this sheet or its timestamped
+    # copy): `.<stem>*.tmp` also deleted other programs' files (issue 19).
+    ours = re.compile(rf"\.{re.escape(path.stem)}(?:\.\d{{8}}-\d{{6}})?{re.escape(path.suffix)}"
+                      r"\.(\d+)\.[a-z0-9_]{6,16}\.(?:tmp|xlsm-tmp)")  # fmt: skip
+    for tmp in path.parent.glob(f".{glob.escape(path.stem)}*tmp"):
+        pid = ours.fullmatch(tmp.name)
+        if pid is None or _alive(int(pid.group(1))):
             continue
         try:
             tmp.unlink()
@@ -214,8 +219,19 @@ def _write_delimited(path: Path, sheet: Sheet, rows: Sequence[Row], kind: str, s
     # UTF-8 with BOM: Excel opens Hebrew correctly only with it (plain UTF-8 shows mojibake).
     with open(path, "w", encoding="utf-8-sig", newline="") as f:
         w = csv.writer(f, delimiter=delimiter)
-        w.writerow(result_header(sheet.columns, kind, senders=senders))
-        w.writerows(result_cells(r, kind, senders=senders) for r in rows)
+        w.writerow([as_text(c) for c in result_header(sheet.columns, kind, senders=senders)])
+        w.writerows([as_text(c) for c in result_cells(r, kind, senders=senders)] for r in rows)
+
+
+# What a spreadsheet runs as a formula when a cell starts with it (OWASP, "CSV Injection").
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def as_text(cell: str) -> str:
+    """A delimited cell that a spreadsheet shows as text, never runs: a leading apostrophe, as
+    OWASP advises (`=HYPERLINK(...)` from a contact cell, or `+972...` that Excel would turn into
+    9.72502E+11). The apostrophe is visible in the CSV; the XLSX results need none."""
+    return "'" + cell if cell.startswith(FORMULA_START) else cell
 
 
 def _write_xlsx(path: Path, sheet: Sheet, rows: Sequence[Row], kind: str, senders: bool = False) -> None:

