@@ -21,10 +21,10 @@ def test_a_non_editable_build_has_the_templates_and_renders_a_preview(tmp_path: 
     built = tmp_path / "build-lib"
     subprocess.run([sys.executable, "-c", "from setuptools import setup; setup()", "-q", "build_py",
                     "--build-lib", str(built)], cwd=tmp_path, check=True, capture_output=True)  # fmt: skip
-    data = {p.relative_to(ROOT).as_posix() for folder in ("templates", "static")
-            for p in (ROOT / "campaign" / folder).iterdir()}  # fmt: skip
-    assert data >= {"campaign/templates/preview.html", "campaign/static/preview.css"}
-    assert {d for d in data if not (built / d).is_file()} == set()
+    shipped = {p.relative_to(ROOT).as_posix() for p in (ROOT / "campaign").rglob("*")
+               if p.is_file() and "__pycache__" not in p.parts}  # fmt: skip
+    assert shipped >= {"campaign/templates/preview.html", "campaign/static/preview.css"}
+    assert {f for f in shipped if not (built / f).is_file()} == set()  # every module and asset
 
     script = ("from campaign.preview import render_chat; import sys; "
               "sys.stdout.write(render_chat([], base_url='http://x'))")  # fmt: skip
