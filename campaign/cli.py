@@ -272,6 +272,7 @@ main.command_class = _HintedCommand  # every command says which value to quote
 def send(contacts: Path | None, **kw: Any) -> None:
     """Send one personalised message per row of CONTACTS (.csv .tsv .txt .xlsx .xlsm .xls .ods)."""
     from campaign.config import SendOptions
+    from campaign.inputfiles import check_regular
     from campaign.results import check_results_path
     from campaign.session import run_send
 
@@ -291,6 +292,8 @@ def send(contacts: Path | None, **kw: Any) -> None:
             inputs += [("the config file", Path(config))] if config else []
             inputs += [("the .env file", Path(".env"))]
             check_results_path(opts.results, opts.contacts, inputs=inputs)
+        if opts.state is not None:  # SQLite on a FIFO or a device would hang or fail midway
+            check_regular(opts.state, label="--state")
         code = run_send(opts, ui, argv=_command_line(click.get_current_context()))
     except CampaignError as e:
         raise cli_error(e) from None

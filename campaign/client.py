@@ -33,6 +33,7 @@ import httpx
 import idna
 
 from campaign.errors import InputError
+from campaign.inputfiles import read_text_file
 from campaign.vocabulary import MessageKind
 
 DEFAULT_BASE_URL = "https://ibot-chat.com/api/v1"
@@ -787,7 +788,7 @@ def check_credential(name: str, value: str) -> None:
 def _read_dotenv(path: Path) -> dict[str, str]:
     """KEY=VALUE lines as python-dotenv reads them: comments, `export `, optional quotes."""
     try:
-        lines = path.read_text(encoding="utf-8-sig").splitlines()
+        lines = read_text_file(path, label="the credentials file").splitlines()
     except FileNotFoundError:
         return {}
     except (OSError, UnicodeDecodeError) as error:

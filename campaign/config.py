@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from campaign.errors import InputError
+from campaign.inputfiles import read_text_file
 from campaign.vocabulary import MessageKind
 
 
@@ -132,7 +133,7 @@ def load_config(path: Path, known: Mapping[str, str],
     naming the key (issue 11: `state = 7` was a traceback).
     """
     try:
-        data = tomllib.loads(Path(path).read_text(encoding="utf-8-sig"))
+        data = tomllib.loads(read_text_file(Path(path), label="--config"))
     except FileNotFoundError:
         raise InputError(f"--config {path}: file not found.") from None
     except UnicodeDecodeError:

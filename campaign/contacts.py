@@ -13,6 +13,7 @@ from pathlib import Path
 from campaign.display import format_value, general, read_styles
 from campaign.encodings import decode, describe
 from campaign.errors import EmptySheetError, InputError
+from campaign.inputfiles import check_regular
 from campaign.workbook_limits import check_workbook
 
 DELIMITED = {".csv", ".tsv", ".txt"}
@@ -78,6 +79,7 @@ def load_sheet(
             f"{path}: unsupported file type '{suffix or '(none)'}'. "
             f"Save the contacts as one of: {', '.join(SUPPORTED)}."
         )
+    check_regular(path, label="the sheet")  # a FIFO or /dev/zero: never read
     if not path.is_file():
         raise InputError(f"{path}: no such file. Check the path (run from the folder that holds it).")
     if suffix in DELIMITED:

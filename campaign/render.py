@@ -27,6 +27,7 @@ from jinja2.utils import Cycler, Joiner
 from jinja2.visitor import NodeTransformer
 
 from campaign.errors import InputError, TemplateError
+from campaign.inputfiles import read_text_file
 
 # Limits per row. A WhatsApp message holds at most 65,536 characters, so no value a template
 # builds (string, list, output) may be longer; the step budget counts loop iterations, calls,
@@ -503,7 +504,7 @@ def column_letter(index: int) -> str:
 
 def read_template(path: Path) -> str:
     try:
-        return Path(path).read_text(encoding="utf-8-sig")
+        return read_text_file(Path(path), label="--template")
     except FileNotFoundError:
         raise InputError(f"{path}: template file not found. Check the --template path.") from None
     except UnicodeDecodeError:

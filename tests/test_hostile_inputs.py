@@ -4,6 +4,7 @@ special files. Each through the real CLI in a subprocess, memory capped and meas
 
 from __future__ import annotations
 
+import os
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
@@ -186,3 +187,33 @@ def test_only_our_own_temp_files_are_removed(
     assert ran.code == 0, ran.out
     assert all((tmp_path / name).exists() for name in others)
     assert not stale.exists()
+
+
+@pytest.mark.parametrize(("option", "special", "label"), [
+    ("-t", "/dev/zero", "--template /dev/zero is a device"),
+    ("--config", "/dev/zero", "--config /dev/zero is a device"),
+    ("-t", "fifo", "is a pipe (FIFO)"),
+    ("--config", "fifo", "is a pipe (FIFO)"),
+    ("--state", "fifo", "--state"),
+    (".env", "fifo", "the credentials file"),
+    ("--suppress", "fifo", "optout.csv is a pipe (FIFO)"),
+])  # fmt: skip
+def test_special_files_are_refused_not_read(
+    option: str, special: str, label: str, tmp_path: Path, write_csv: Callable[..., Path]
+) -> None:
+    contacts = write_csv(PEOPLE)
+    if special == "fifo":
+        name = {".env": ".env", "--suppress": "optout.csv"}.get(option, "pipe.txt")
+        special = str(tmp_path / name)
+        os.mkfifo(special)
+    env = cli_env(tmp_path / "home", "http://127.0.0.1:9/api/v1")
+    args = ["-m", "Hi", *DRY] if option in ("--config", "--state", "--suppress", ".env") else DRY
+    if option == ".env":  # credentials only from .env: the run reads it
+        env = {k: v for k, v in env.items() if not k.startswith("IBOT_")}
+        args = ["-m", "Hi", "--yes", "--results", "out.csv"]
+    else:
+        args = [option, special, *args]
+    ran = run_cli(["send", str(contacts), *args], cwd=tmp_path, env=env, timeout=30)
+    assert ran.code == 2, ran.out
+    assert label in ran.out and "Traceback" not in ran.out
+    assert ran.seconds < 10 and ran.peak_mb < 500
