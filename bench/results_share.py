@@ -23,11 +23,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from campaign.client import Outcome
 from campaign.contacts import Sheet
-from campaign.journal import Journal
 from campaign.pacing import Pacer, Schedule, parse_timezone
 from campaign.plan import Row
 from campaign.results import write_results
 from campaign.runner import Clock, Runner
+from campaign.store.journal import Journal
+from campaign.store.ledger import Ledger
 
 LATENCY = 0.3  # simulated seconds per API request
 
@@ -81,7 +82,7 @@ def main() -> None:
         clock = Clock(now=sim.now, sleep=sim.sleep, rand=lambda: 0.5, tz=parse_timezone("UTC"))
         with Journal(folder / "bench.sqlite3") as journal:
             runner = Runner(
-                rows, kind="text", client=InstantClient(sim), journal=journal,  # type: ignore[arg-type]
+                rows, kind="text", client=InstantClient(sim), ledger=Ledger(journal),  # type: ignore[arg-type]
                 write=write, clock=clock, pacer=Pacer(delay=8, jitter=7, rand=clock.rand),
                 schedule=Schedule(tz=clock.tz or parse_timezone("UTC")), stop=threading.Event(),
                 limit=args.sends,

@@ -52,13 +52,14 @@ from campaign.cli import ConsoleUI  # noqa: E402
 from campaign.client import IbotClient, Outcome, make_http_client, silence_http_logs  # noqa: E402
 from campaign.config import SendOptions  # noqa: E402
 from campaign.contacts import Sheet  # noqa: E402
-from campaign.journal import Journal  # noqa: E402
 from campaign.pacing import Pacer, Schedule, parse_timezone  # noqa: E402
 from campaign.plan import Row  # noqa: E402
 from campaign.results import write_results  # noqa: E402
 from campaign.runner import Clock, Runner  # noqa: E402
 from campaign.sandbox import Sandbox  # noqa: E402
 from campaign.session import run_send  # noqa: E402
+from campaign.store.journal import Journal  # noqa: E402
+from campaign.store.ledger import Account, Claim, Ledger  # noqa: E402
 
 TOKEN = "bench-token"
 INSTANCE_ID = "bench-instance"
@@ -146,18 +147,24 @@ class Phases:
             self.calls[name] = self.calls.get(name, 0) + 1
 
 
-class TimedJournal(Journal):
-    def __init__(self, path: Path, phases: Phases) -> None:
-        super().__init__(path)
+class TimedLedger(Ledger):
+    """The three calls the runner makes to its ledger, timed."""
+
+    def __init__(self, journal: Journal, phases: Phases) -> None:
+        super().__init__(journal)
         self.phases = phases
 
-    def begin(self, jid: str, **kw: Any) -> int:
-        with self.phases.timed("journal.begin (commit 'attempting')"):
-            return super().begin(jid, **kw)
+    def claim(self, account: Account, jid: str, **kw: Any) -> Claim:
+        with self.phases.timed("ledger.claim (commit 'attempting', full sync)"):
+            return super().claim(account, jid, **kw)
 
-    def finish(self, jid: str, **kw: Any) -> None:
-        with self.phases.timed("journal.finish (commit outcome)"):
-            super().finish(jid, **kw)
+    def settle(self, account: Account, jid: str, **kw: Any) -> None:
+        with self.phases.timed("ledger.settle (the outcome, committed or held)"):
+            super().settle(account, jid, **kw)
+
+    def flush(self, account: Account) -> None:
+        with self.phases.timed("ledger.flush (commit the held outcome)"):
+            super().flush(account)
 
 
 class TimedClient(IbotClient):
@@ -206,8 +213,7 @@ def run_runner(box: Sandbox, n: int, batches: Batches, tmp: Path, *, delay: floa
     if event_sleep:  # what session.run_send installs: a sleep that Ctrl-C cuts short
         clock.sleep = stop.wait  # type: ignore[assignment]
     journal = Journal(folder / "bench.sqlite3")
-    if phases is not None:
-        journal = TimedJournal(folder / "bench.sqlite3", phases)
+    ledger = Ledger(journal) if phases is None else TimedLedger(journal, phases)
     before = len(box.received)
     with journal, make_http_client() as http:
         journal.recover()
@@ -215,7 +221,7 @@ def run_runner(box: Sandbox, n: int, batches: Batches, tmp: Path, *, delay: floa
         client = (IbotClient(http, **credentials) if phases is None
                   else TimedClient(http, phases, **credentials))  # fmt: skip
         runner = Runner(
-            rows, kind="text", client=client, journal=journal, write=write, clock=clock,
+            rows, kind="text", client=client, ledger=ledger, write=write, clock=clock,
             pacer=Pacer(delay=delay, jitter=0.0, rand=clock.rand), schedule=Schedule(tz=tz),
             stop=stop,
         )  # fmt: skip
@@ -267,8 +273,8 @@ def run_lanes(k: int, per_lane: int, batches: Batches, tmp: Path) -> float:
     """k senders against a sandbox answering in 50 ms, zero delay, as `campaign send` builds it
     (real journal and per-user history, claims, an IbotClient and an httpx.Client per sender).
     Returns the throughput as a ratio to the ideal k / 50 ms."""
-    from campaign.runner import Claims, Lane
-    from campaign.state import UserState
+    from campaign.runner import Lane
+    from campaign.store.history import History
 
     n = k * per_lane
     _, folder, sheet, rows = campaign_rows(batches, n, tmp, f"lanes{k}")
@@ -278,18 +284,17 @@ def run_lanes(k: int, per_lane: int, batches: Batches, tmp: Path) -> float:
     stop = threading.Event()
     clock.sleep = stop.wait  # type: ignore[assignment]
     with sandbox_process(ids, LANE_LATENCY, folder) as url, \
-            Journal(folder / "bench.sqlite3") as journal, UserState(folder / "home") as history, \
+            Journal(folder / "bench.sqlite3") as journal, History(folder / "home") as history, \
             contextlib.ExitStack() as stack:  # fmt: skip
         lanes = []
         for iid in ids:
             http = stack.enter_context(make_http_client())  # one per sender, as the CLI does
             key = history.sender_id(iid)
-            claims = Claims(history, namespace="bench", sender=key, campaign="bench",
-                            journal=str(journal.real))  # fmt: skip
             client = IbotClient(http, base_url=url, token=TOKEN, instance_id=iid)
             lanes.append(Lane(iid[-3:], client, Pacer(delay=0, jitter=0, rand=clock.rand),
-                              Schedule(tz=tz), claims, key=key))  # fmt: skip
-        runner = Runner(rows, kind="text", lanes=lanes, journal=journal, clock=clock, stop=stop,
+                              Schedule(tz=tz), key=key))  # fmt: skip
+        ledger = Ledger(journal, history, namespace="bench", campaign="bench")
+        runner = Runner(rows, kind="text", lanes=lanes, ledger=ledger, clock=clock, stop=stop,
                         write=lambda rs: write_results(folder / "r.csv", sheet, rs, "text",
                                                        senders=True))  # fmt: skip
         t0 = time.perf_counter()

@@ -368,7 +368,7 @@ def sandbox(port: int, token: str | None, instance_id: tuple[str, ...], failure_
 
 
 def _home() -> Path:
-    from campaign.state import home
+    from campaign.store.paths import home
 
     return home()
 

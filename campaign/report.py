@@ -14,7 +14,7 @@ from typing import Protocol
 from campaign.pacing import Forecast, Pace
 from campaign.plan import SENDABLE, Plan, count_statuses
 from campaign.runner import Clock, RunReport
-from campaign.state import Namespace
+from campaign.store.namespaces import Namespace
 from campaign.vocabulary import MessageKind, Status
 
 

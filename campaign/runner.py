@@ -1,11 +1,14 @@
-"""The send loop: one request in flight per sender, paced, journaled before and after each one."""
+"""The send loop: one request in flight per sender, paced, claimed and settled in the ledger.
+
+The runner never writes a store itself: the ledger (`campaign.store.ledger`) keeps the journal and
+the per-user history in step, and the order of its calls here is the exactly-once protocol:
+`claim` before each request, `settle` after it, `flush` before any wait and at the end.
+"""
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import random
-import sqlite3
 import threading
 import time
 from collections import deque
@@ -16,11 +19,11 @@ from typing import Protocol
 
 from campaign.client import IbotClient, Outcome
 from campaign.errors import ExitCode, InputError, describe_failure
-from campaign.journal import Committer, Journal, Op, Record
-from campaign.pacing import DAY, Pacer, Schedule
+from campaign.pacing import Pacer, Schedule
 from campaign.plan import SENDABLE, Row, count_statuses
 from campaign.senders import assign_all
-from campaign.state import UserState
+from campaign.store.ledger import MACHINE_FAILURES, Account, Ledger
+from campaign.vocabulary import Status
 
 # Rewrite the results sheet this often during a run, so a crash loses little of the report (the
 # journal is the durable record; the sheet is rebuilt from it on the next run). Not after every
@@ -30,10 +33,6 @@ WRITE_EVERY_SECONDS = 30.0
 WRITE_EVERY_ROWS = 50
 WRITE_SHARE = 0.04
 PAUSE_POLL = 1.0  # seconds between two looks at a paused campaign's registry row
-
-
-# What the machine can throw at a run: a full or read-only disk, a vanished folder.
-MACHINE_FAILURES = (OSError, sqlite3.Error)
 
 
 class Progress(Protocol):
@@ -88,35 +87,6 @@ class Clock:
 
 
 @dataclass
-class Claims:
-    """Each send claimed in the per-user history just before it leaves: caps, warm-up and
-    `--skip-contacted-within` of every campaign on this computer see it, even while running."""
-
-    history: UserState
-    namespace: str
-    sender: str
-    campaign: str
-    journal: str
-    skip_within: float | None = None
-
-    def claim(self, jid: str, at: float, *, settle: tuple[int, str] | None = None,
-              min_gap: float = 0.0) -> tuple[int | None, str, float | None]:  # fmt: skip
-        since = None if self.skip_within is None else at - self.skip_within
-        return self.history.claim(namespace=self.namespace, sender=self.sender, jid=jid,
-                                  campaign=self.campaign, journal=self.journal, at=at,
-                                  skip_since=since, settle=settle, min_gap=min_gap)  # fmt: skip
-
-    def send_times(self, since: float) -> list[float]:
-        return self.history.send_times(self.namespace, self.sender, since)
-
-    def first_send(self) -> float | None:
-        return self.history.first_send(self.namespace, self.sender)
-
-    def last_send(self) -> float | None:
-        return self.history.last_send(self.namespace, self.sender)
-
-
-@dataclass
 class RunReport:
     exit_code: int
     stopped: str = ""  # why the loop ended early: interrupted, aborted, breaker, window, limit
@@ -126,24 +96,6 @@ class RunReport:
     resume_at: float | None = None
     results_error: str = ""  # the last results write failed (the journal still has everything)
     lanes: list[LaneReport] = field(default_factory=list)
-
-
-def merge_journal(rows: list[Row], records: Mapping[str, Record], *, retry_unknown: bool) -> None:
-    """Earlier runs' outcomes onto this run's rows, by JID (row order may have changed)."""
-    for row in rows:
-        rec = records.get(row.jid or "")
-        if rec is None or row.status == "duplicate":
-            continue
-        row.attempts = rec.attempts
-        if rec.status == "sent":
-            row.status, row.error, row.sent_at = "sent", row.warning, rec.sent_at
-            row.message, row.media = rec.message, rec.media  # what they really received
-            row.sender = rec.sender
-        elif rec.status in ("unknown", "attempting") and not retry_unknown:
-            row.status, row.error = "unknown", rec.error
-            row.message, row.media, row.sender = rec.message, rec.media, rec.sender
-        elif rec.status == "failed" and row.status == "ready":
-            row.error = f"earlier attempt failed: {rec.error}"
 
 
 class _Wait:
@@ -161,7 +113,7 @@ class Lane:
     client: IbotClient
     pacer: Pacer
     schedule: Schedule
-    claims: Claims | None = None
+    account: Account | None = None  # its page in the ledger (the runner opens one if None)
     key: str = ""  # the sender's stable identity, for sticky assignment
     queue: deque[Row] = field(default_factory=deque)
     sent: int = 0
@@ -171,11 +123,12 @@ class Lane:
     retired: str = ""  # why the API (or the breaker) stopped this sender for the run
     retired_at: float | None = None
     busy: bool = False  # a row taken, its outcome not yet recorded
-    # The last outcome, when the next send follows at once: it is committed in the same
-    # transaction as the next 'attempting' (one commit, not two), and at once before any wait.
-    unsaved_step: Op | None = None
-    unsettled: tuple[int, str] | None = None  # the same for the per-user history
     running: bool = False  # its loop has not ended
+
+    @property
+    def book(self) -> Account:
+        assert self.account is not None
+        return self.account
 
 
 @dataclass(frozen=True)
@@ -202,7 +155,7 @@ class Runner:
         rows: list[Row],
         *,
         kind: str,
-        journal: Journal,
+        ledger: Ledger,
         write: Callable[[list[Row]], Path],
         clock: Clock,
         stop: threading.Event,
@@ -215,14 +168,18 @@ class Runner:
         retries: int = 3,
         max_consecutive_failures: int = 5,
         stop_outside_window: bool = False,
-        claims: Claims | None = None,
+        account: Account | None = None,
         label: str = "",
         control: Callable[[], str] | None = None,
     ) -> None:
         if lanes is None:
             assert client is not None and pacer is not None and schedule is not None
-            lanes = [Lane("", client, pacer, schedule, claims)]
-        self.rows, self.kind, self.journal, self.lanes = rows, kind, journal, lanes
+            lanes = [Lane("", client, pacer, schedule, account)]
+        for lane in lanes:
+            if lane.account is None:
+                lane.account = ledger.account(lane.key, lane.label, min_gap=lane.pacer.delay,
+                                              schedule=lane.schedule)  # fmt: skip
+        self.rows, self.kind, self.ledger, self.lanes = rows, kind, ledger, lanes
         self.write, self.clock, self.stop = write, clock, stop
         self.progress = progress or NoProgress()
         self.limit, self.retries = limit, retries
@@ -232,10 +189,6 @@ class Runner:
         self.control = control or (lambda: "")
         self._lock = threading.RLock()  # the queues, the counts, the report
         self._idle = threading.Condition(self._lock)
-        # The journal and the per-user history have one SQLite connection each, shared by the
-        # lanes: journal steps go through a group commit, the history has a lock of its own.
-        self._commit = Committer(journal, alone=len(lanes) == 1)
-        self._history = threading.Lock()
         self._wake = threading.Event()  # for the thread that rewrites the results (lanes)
         self._save_requested = False
         self._written_at = 0.0
@@ -249,7 +202,7 @@ class Runner:
     def run(self) -> RunReport:
         targets = [r for r in self.rows if r.status in SENDABLE]
         for r in targets:
-            r.status = "pending"
+            r.status = Status.PENDING
         planned = targets if self.limit is None else targets[: self.limit]
         self._assign(planned)
         report = RunReport(exit_code=ExitCode.OK)
@@ -261,6 +214,10 @@ class Runner:
             self.progress.close()
             raise InputError(f"nothing was sent: {describe_failure(e)}.") from None
         self._counts = count_statuses(self.rows)  # kept up to date per send: recounting is O(rows)
+        for lane in self.lanes:
+            # Every lane counts as running before any starts: a lane with nothing queued waits
+            # while another may still retire and hand it rows (else those rows would be stranded).
+            lane.running = True
         try:
             if len(self.lanes) == 1:
                 self._lane_loop(self.lanes[0], report, inline_saves=True)
@@ -293,7 +250,8 @@ class Runner:
                         f"{lane.label}: {lane.retired}" for lane in self.lanes)  # fmt: skip
         if report.exit_code == ExitCode.OK and report.stopped.startswith("interrupted"):
             report.exit_code = ExitCode.INTERRUPTED
-        if report.exit_code == ExitCode.OK and any(r.status in ("failed", "unknown") for r in self.rows):
+        if report.exit_code == ExitCode.OK and any(r.status in (Status.FAILED, Status.UNKNOWN)
+                                                   for r in self.rows):  # fmt: skip
             report.exit_code = ExitCode.ROWS_FAILED
         report.counts = count_statuses(self.rows)
         return report
@@ -332,7 +290,6 @@ class Runner:
                 self._idle.notify_all()
 
     def _lane_loop(self, lane: Lane, report: RunReport, *, inline_saves: bool) -> None:
-        lane.running = True
         try:
             while True:
                 row = self._next_row(lane)
@@ -347,9 +304,9 @@ class Runner:
                     continue
                 with self._lock:
                     lane.busy = False
-                    if row.status != "pending":  # stopped by the API or Ctrl-C: not done yet
+                    if row.status != Status.PENDING:  # stopped by the API or Ctrl-C: not done yet
                         self._counts[row.status] = self._counts.get(row.status, 0) + 1
-                        self._counts["pending"] -= 1
+                        self._counts[Status.PENDING] -= 1
                         self.progress.advance(row, self._counts)
                     if outcome is not None:
                         report.attempted += 1
@@ -362,7 +319,7 @@ class Runner:
                     self._save(report)
         finally:
             try:
-                self._flush(lane)
+                self.ledger.flush(lane.book)
             finally:
                 with self._lock:
                     lane.running = False
@@ -379,13 +336,13 @@ class Runner:
         if outcome.kind == "interrupted":
             report.stopped = "interrupted"
             return
-        lane.sent += row.status == "sent"
-        lane.failed += row.status == "failed"
-        lane.unknown += row.status == "unknown"
+        lane.sent += row.status == Status.SENT
+        lane.failed += row.status == Status.FAILED
+        lane.unknown += row.status == Status.UNKNOWN
         if outcome.kind == "abort":
             self._retire(lane, f"aborted by the API: {outcome.message}", row)
             return
-        lane.consecutive = lane.consecutive + 1 if row.status in ("failed", "unknown") else 0
+        lane.consecutive = lane.consecutive + 1 if row.status in (Status.FAILED, Status.UNKNOWN) else 0
         if self.max_failures and lane.consecutive >= self.max_failures:
             self._retire(lane, f"stopped after {lane.consecutive} failures in a row (--max-consecutive"
                                f"-failures {self.max_failures}); last: {row.error}")  # fmt: skip
@@ -394,7 +351,7 @@ class Runner:
         """This sender is done for the run; its rows (and the one the API refused) go to the
         others. Called with the lock held."""
         lane.retired, lane.retired_at = why, self.clock.now()
-        rows = ([row] if row is not None and row.status == "pending" else []) + list(lane.queue)
+        rows = ([row] if row is not None and row.status == Status.PENDING else []) + list(lane.queue)
         lane.queue.clear()
         self._assign(rows)
         if len(self.lanes) > 1:
@@ -445,24 +402,13 @@ class Runner:
             if asked == "cancel":
                 return False
             if asked == "pause":  # the request in flight was recorded; nothing new starts
-                self._flush(lane)
+                self.ledger.flush(lane.book)
                 self.progress.waiting(now, "paused")
                 self.clock.sleep(PAUSE_POLL)
                 continue
-            if lane.claims is not None and (lane.pacer.delay or lane.pacer.jitter):
-                # Another campaign sending through this number meanwhile: --delay holds from its
-                # send too (one number, one pace).
-                with self._history:
-                    last = lane.claims.last_send()
-                if last is not None and (lane.pacer.last_start is None or last > lane.pacer.last_start):
-                    lane.pacer.started(last)
-            if lane.claims is not None and schedule.counts_history:
-                # Other campaigns through this number count toward its caps and pauses, even
-                # while running.
-                with self._history:
-                    schedule.history = lane.claims.send_times(now - DAY)
-                    if schedule.first_send is None:  # day one of the warm-up, once it happened
-                        schedule.first_send = lane.claims.first_send()
+            # Other campaigns sending through this number meanwhile hold its --delay and count
+            # toward its caps and pauses, even while running.
+            self.ledger.catch_up(lane.book, lane.pacer, schedule, now)
             due, reason = schedule.next_allowed(max(now, lane.pacer.due()))
             if due <= now:
                 return True
@@ -471,7 +417,7 @@ class Runner:
                     if report.resume_at is None or due < report.resume_at:
                         report.stopped, report.resume_at = f"paused: {reason}", due
                 return False
-            self._flush(lane)  # the last outcome is on disk before any wait
+            self.ledger.flush(lane.book)  # the last outcome is on disk before any wait
             if reason:
                 who = f"{lane.label}: " if len(self.lanes) > 1 else ""
                 self.progress.waiting(due, who + reason)
@@ -494,34 +440,21 @@ class Runner:
         return asked
 
     def _send(self, lane: Lane, row: Row) -> Outcome | _Wait | None:
+        """One row through one lane: claimed, sent, settled (the ledger keeps the order)."""
         assert row.jid is not None
         before = row.attempts
         started = self.clock.now()
-        claim = None
         if self.control():  # asked to pause or cancel since the wait: not this one
             return WAIT
-        if lane.claims is not None:
-            with self._history:
-                claim, why, other = lane.claims.claim(row.jid, started, settle=lane.unsettled,
-                                                      min_gap=lane.pacer.delay)  # fmt: skip
-                lane.unsettled = None
-            if other is not None:  # another campaign sent through this number just now
-                lane.pacer.started(other)
-                return WAIT
-            if claim is None:
-                row.status, row.error = "suppressed", why
-                self._flush(lane)
-                return None
-        # Committed ('attempting', fsynced) before the request leaves: exactly-once across kills.
-        begin = self.journal.begin_op(row.jid, row_number=row.number, message=row.message,
-                                      media=row.media, at=started, sender=lane.label)  # fmt: skip
-        try:
-            self._commit.submit(*self._take_unsaved(lane), begin)
-        except BaseException:
-            if lane.claims is not None and claim is not None:  # it never left: say so if we can
-                with self._history, contextlib.suppress(*MACHINE_FAILURES):
-                    lane.claims.history.finish(claim, "failed")
-            raise
+        claim = self.ledger.claim(lane.book, row.jid, row_number=row.number, message=row.message,
+                                  media=row.media, at=started)  # fmt: skip
+        if claim.wait:  # another campaign sent through this number just now, or filled a cap
+            if claim.other_send is not None:
+                lane.pacer.started(claim.other_send)
+            return WAIT
+        if not claim.granted:
+            row.status, row.error = Status.SUPPRESSED, claim.refused
+            return None
         lane.pacer.started(started)
         lane.schedule.record(started)
         outcome, tries = lane.client.send(
@@ -532,38 +465,16 @@ class Runner:
         row.attempts = before + tries
         if len(self.lanes) > 1:
             row.sender = lane.label
-        if outcome.kind == "sent":
-            row.status, row.error, row.sent_at = "sent", row.warning, self.clock.stamp()
-        elif outcome.kind == "unknown":
-            row.status = "unknown"
-            row.error = f"{outcome.message}: the message may have gone out; resend with --retry-unknown"
-        elif outcome.kind in ("abort", "interrupted"):
-            row.status, row.error = "pending", outcome.message  # nothing was sent
-        else:
-            row.status, row.error = "failed", outcome.message
-        journal_status = "failed" if row.status == "pending" else row.status
-        lane.unsaved_step = self.journal.finish_op(row.jid, status=journal_status, error=row.error,
-                                                   sent_at=row.sent_at, attempts=row.attempts)  # fmt: skip
-        lane.unsettled = None if claim is None else (claim, journal_status)
-        if outcome.kind != "sent" or lane.pacer.due() > self.clock.now():
-            self._flush(lane)  # a wait (or a stop) follows: record the outcome now
+        _apply(row, outcome, self.clock)
+        # Nothing was sent when the API or Ctrl-C stopped it: 'failed' in the stores, and the row
+        # stays pending for another lane or run.
+        status = Status.FAILED if row.status == Status.PENDING else row.status
+        next_at_once = outcome.kind == "sent" and lane.pacer.due() <= self.clock.now()
+        self.ledger.settle(lane.book, row.jid, status=status, error=row.error, sent_at=row.sent_at,
+                           attempts=row.attempts, next_at_once=next_at_once)  # fmt: skip
         with self._lock:
             self._since_write += 1
         return outcome
-
-    def _take_unsaved(self, lane: Lane) -> list[Op]:
-        step, lane.unsaved_step = lane.unsaved_step, None
-        return [step] if step is not None else []
-
-    def _flush(self, lane: Lane) -> None:
-        """Commit the lane's last outcome now (before a wait, at the end, on a stop)."""
-        steps = self._take_unsaved(lane)
-        if steps:
-            self._commit.submit(*steps, durable=False)
-        if lane.unsettled is not None and lane.claims is not None:
-            with self._history:
-                lane.claims.history.finish(*lane.unsettled)
-            lane.unsettled = None
 
     def _save(self, report: RunReport, *, force: bool = False) -> None:
         now = self.clock.now()
@@ -575,6 +486,19 @@ class Runner:
             report.results = self.write(self.rows)
             self._write_cost = time.perf_counter() - began
             self._written_at, self._since_write = self.clock.now(), 0
+
+
+def _apply(row: Row, outcome: Outcome, clock: Clock) -> None:
+    """The row's status and error after its request."""
+    if outcome.kind == "sent":
+        row.status, row.error, row.sent_at = Status.SENT, row.warning, clock.stamp()
+    elif outcome.kind == "unknown":
+        row.status = Status.UNKNOWN
+        row.error = f"{outcome.message}: the message may have gone out; resend with --retry-unknown"
+    elif outcome.kind in ("abort", "interrupted"):
+        row.status, row.error = Status.PENDING, outcome.message  # nothing was sent
+    else:
+        row.status, row.error = Status.FAILED, outcome.message
 
 
 def send_test(rows: list[Row], *, kind: str, client: IbotClient, to_jid: str,

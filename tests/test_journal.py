@@ -10,7 +10,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from campaign.errors import BusyError
-from campaign.journal import INTERRUPTED, Journal, campaign_name
+from campaign.store.journal import INTERRUPTED, Journal
+from campaign.store.paths import campaign_name
 
 JIDS = st.sampled_from([f"97250{n}@s.whatsapp.net" for n in range(1000000, 1000006)])
 STEP = st.tuples(JIDS, st.sampled_from(["sent", "failed", "unknown", None]),

@@ -191,17 +191,14 @@ def test_malformed_senders_are_exit_2_without_their_values(write_csv, ids: str, 
 
 
 def test_another_campaign_sending_through_the_number_holds_the_interval(tmp_path: Path) -> None:
-    from campaign.state import UserState
+    from campaign.store.history import ClaimRequest, History, Verdict, number_interval
 
-    with UserState(tmp_path / "home") as history:
-        first = history.claim(namespace="live", sender="n1", jid="1@s.whatsapp.net", campaign="a",
-                              journal="/a", at=100.0, min_gap=4.0)  # fmt: skip
-        early = history.claim(namespace="live", sender="n1", jid="2@s.whatsapp.net", campaign="b",
-                              journal="/b", at=101.0, min_gap=4.0)  # fmt: skip
-        later = history.claim(namespace="live", sender="n1", jid="2@s.whatsapp.net", campaign="b",
-                              journal="/b", at=104.0, min_gap=4.0)  # fmt: skip
-        other_number = history.claim(namespace="live", sender="n2", jid="3@s.whatsapp.net",
-                                     campaign="b", journal="/b", at=101.0, min_gap=4.0)  # fmt: skip
+    gap = [number_interval(4.0)]
+    with History(tmp_path / "home") as history:
+        first = history.claim(ClaimRequest("live", "n1", "1@s.whatsapp.net", "a", "/a", 100.0), gap)
+        early = history.claim(ClaimRequest("live", "n1", "2@s.whatsapp.net", "b", "/b", 101.0), gap)
+        later = history.claim(ClaimRequest("live", "n1", "2@s.whatsapp.net", "b", "/b", 104.0), gap)
+        other_number = history.claim(ClaimRequest("live", "n2", "3@s.whatsapp.net", "b", "/b", 101.0), gap)
     assert first[0] is not None
-    assert early == (None, "", 100.0)  # wait: campaign a sent through n1 at 100
+    assert early == (None, Verdict(wait=True, other_send=100.0))  # wait: campaign a sent at 100
     assert later[0] is not None and other_number[0] is not None

@@ -5,15 +5,17 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from campaign.journal import Journal
 from campaign.pacing import PRESETS, Pace, Pacer, Schedule, forecast, resolve_pace, warm_up_cap
 from campaign.plan import Row
-from campaign.runner import Claims, Clock, Runner
-from campaign.state import UserState
+from campaign.runner import Clock, Runner
+from campaign.store.history import ClaimRequest, History
+from campaign.store.journal import Journal
+from campaign.store.ledger import Account, Ledger
 from tests.helpers import (
     FAST,
     SANDBOX_INSTANCE,
@@ -48,19 +50,23 @@ def test_warm_up_ramps_about_one_and_a_half_times_a_day() -> None:
 
 
 def run(rows: list[Row], fake: FakeTime, journal: Journal, schedule: Schedule, *, pace: Pace,
-        claims: Claims | None = None) -> list[tuple[float, str]]:  # fmt: skip
+        claims: tuple[History, str, str] | None = None) -> list[tuple[float, str]]:  # fmt: skip
+    """`claims`: (the history, the number, the campaign) when the run counts the history."""
     sent: list[tuple[float, str]] = []
+    ledger, account = Ledger(journal), None
+    if claims is not None:
+        ledger, account = book(claims[0], claims[1], journal, claims[2], pace=pace, schedule=schedule)
     runner = Runner(
-        rows, kind="text", client=recording_client(fake, sent), journal=journal,
+        rows, kind="text", client=recording_client(fake, sent), ledger=ledger,
         write=lambda rows: Path("unused"), clock=Clock(now=fake.now, sleep=fake.sleep,
         rand=lambda: 0.5, tz=TZ), pacer=Pacer(delay=pace.delay, jitter=pace.jitter, rand=lambda: 0.5),
-        schedule=schedule, stop=threading.Event(), claims=claims,
+        schedule=schedule, stop=threading.Event(), account=account,
     )  # fmt: skip
     runner.run()
     return sent
 
 
-def schedule_for(pace: Pace, history: UserState | None = None, sender: str = "") -> Schedule:
+def schedule_for(pace: Pace, history: History | None = None, sender: str = "") -> Schedule:
     schedule = Schedule(tz=TZ, max_per_hour=pace.max_per_hour, max_per_day=pace.max_per_day,
                         pause_every=pace.pause_every, pause_for=pace.pause_for,
                         warm_up=pace.warm_up)  # fmt: skip
@@ -70,8 +76,15 @@ def schedule_for(pace: Pace, history: UserState | None = None, sender: str = "")
     return schedule
 
 
-def claims(history: UserState, sender: str, journal: Journal, campaign: str) -> Claims:
-    return Claims(history, namespace="live", sender=sender, campaign=campaign, journal=str(journal.real))
+def claims(history: History, sender: str, journal: Journal, campaign: str) -> tuple[History, str, str]:
+    del journal  # the run's own
+    return history, sender, campaign
+
+
+def book(history: History, sender: str, journal: Journal, campaign: str, *, pace: Pace,
+         schedule: Schedule) -> tuple[Ledger, Account]:  # fmt: skip
+    ledger = Ledger(journal, history, namespace="live", campaign=campaign)
+    return ledger, ledger.account(sender, min_gap=pace.delay, schedule=schedule)
 
 
 def test_standard_pauses_ten_minutes_after_every_thirty_sends(tmp_path: Path) -> None:
@@ -88,7 +101,7 @@ def test_standard_pauses_ten_minutes_after_every_thirty_sends(tmp_path: Path) ->
 def test_a_restart_in_the_middle_of_a_pause_still_pauses(tmp_path: Path) -> None:
     fake = FakeTime(dt.datetime(2026, 11, 23, 9, 0, tzinfo=TZ))
     pace = resolve_pace("careful", warm_up=False, max_per_hour=0, max_per_day=0)
-    with UserState(tmp_path / "home") as history:
+    with History(tmp_path / "home") as history:
         with Journal(tmp_path / "j.sqlite3") as journal:
             sent = run(make_rows(15), fake, journal, schedule_for(pace), pace=pace,
                        claims=claims(history, "n1", journal, "a"))  # fmt: skip
@@ -103,7 +116,7 @@ def test_a_restart_in_the_middle_of_a_pause_still_pauses(tmp_path: Path) -> None
 def test_warm_up_caps_a_new_number_day_by_day(tmp_path: Path) -> None:
     fake = FakeTime(dt.datetime(2026, 11, 23, 0, 0, 30, tzinfo=TZ))
     pace = resolve_pace("fast", delay=60, jitter=0, warm_up=True, max_per_day=50)
-    with UserState(tmp_path / "home") as history, Journal(tmp_path / "j.sqlite3") as journal:
+    with History(tmp_path / "home") as history, Journal(tmp_path / "j.sqlite3") as journal:
         sent = run(make_rows(150), fake, journal, schedule_for(pace), pace=pace,
                    claims=claims(history, "n1", journal, "a"))  # fmt: skip
     per_day = [len(list(g)) for _, g in itertools.groupby(local(t).date() for t, _ in sent)]
@@ -114,7 +127,7 @@ def test_warm_up_caps_a_new_number_day_by_day(tmp_path: Path) -> None:
 
 def test_caps_are_shared_by_two_campaigns_through_one_number_not_by_two_numbers(tmp_path: Path) -> None:
     pace = resolve_pace("fast", delay=1, jitter=0, max_per_hour=10)
-    with UserState(tmp_path / "home") as history:
+    with History(tmp_path / "home") as history:
         for name, sender in (("autumn", "n1"), ("winter", "n1"), ("spring", "n2")):
             fake = FakeTime(dt.datetime(2026, 11, 23, 10, 0, tzinfo=TZ))
             with Journal(tmp_path / f"{name}.sqlite3") as journal:
@@ -134,8 +147,10 @@ def run_beside_another_campaign(tmp_path: Path, pace: Pace, rows: int, meanwhile
     """Run campaign 'a' through number n1 while `meanwhile(other, fake)` makes campaign 'other'
     claim sends through n1 right after a's first send; a's send offsets in seconds."""
     fake = FakeTime(dt.datetime(2026, 11, 23, 10, 0, tzinfo=TZ))
-    with UserState(tmp_path / "home") as history, Journal(tmp_path / "a.sqlite3") as journal:
-        other = Claims(history, namespace="live", sender="n1", campaign="other", journal="/other")
+    with History(tmp_path / "home") as history, Journal(tmp_path / "a.sqlite3") as journal:
+        def other(jid: str, at: float) -> None:  # campaign 'other' claims a send through n1
+            history.claim(ClaimRequest("live", "n1", jid, "other", "/other", at))
+
         sent: list[tuple[float, str]] = []
         client = recording_client(fake, sent)
         original = client.send
@@ -147,11 +162,13 @@ def run_beside_another_campaign(tmp_path: Path, pace: Pace, rows: int, meanwhile
             return result
 
         client.send = send_and_meanwhile  # type: ignore[method-assign]
-        runner = Runner(make_rows(rows), kind="text", client=client, journal=journal,
+        schedule = schedule_for(pace, history, "n1")
+        ledger, account = book(history, "n1", journal, "a", pace=pace, schedule=schedule)
+        runner = Runner(make_rows(rows), kind="text", client=client, ledger=ledger,
                         write=lambda rows: Path("unused"), clock=Clock(now=fake.now, sleep=fake.sleep,
                         rand=lambda: 0.5, tz=TZ), pacer=Pacer(delay=pace.delay, jitter=pace.jitter,
-                        rand=lambda: 0.5), schedule=schedule_for(pace, history, "n1"),
-                        stop=threading.Event(), claims=claims(history, "n1", journal, "a"))  # fmt: skip
+                        rand=lambda: 0.5), schedule=schedule, stop=threading.Event(),
+                        account=account)  # fmt: skip
         runner.run()
     return [round(t - at(2026, 11, 23, 10, 0)) for t, _ in sent]
 
@@ -159,9 +176,9 @@ def run_beside_another_campaign(tmp_path: Path, pace: Pace, rows: int, meanwhile
 def test_a_campaign_running_meanwhile_counts_toward_the_cap(tmp_path: Path) -> None:
     """The history is read again before each send, not only at the start."""
 
-    def three_sends(other: Claims, fake: FakeTime) -> None:
+    def three_sends(other: Callable[[str, float], None], fake: FakeTime) -> None:
         for i in range(3):
-            other.claim(f"97259{i:07d}@s.whatsapp.net", fake.now())
+            other(f"97259{i:07d}@s.whatsapp.net", fake.now())
 
     offsets = run_beside_another_campaign(tmp_path, resolve_pace("fast", delay=1, jitter=0,
                                                                  max_per_hour=5), 4, three_sends)  # fmt: skip
@@ -235,8 +252,8 @@ def test_the_default_pace_leaves_at_least_30_seconds_between_sends(write_csv) ->
 def test_the_delay_holds_between_two_campaigns_sending_through_one_number(tmp_path: Path) -> None:
     """--delay is per number: another campaign's send through it counts as the last send."""
 
-    def one_send_at_4s(other: Claims, fake: FakeTime) -> None:
-        other.claim("972599999999@s.whatsapp.net", fake.now() + 3.7)
+    def one_send_at_4s(other: Callable[[str, float], None], fake: FakeTime) -> None:
+        other("972599999999@s.whatsapp.net", fake.now() + 3.7)
 
     offsets = run_beside_another_campaign(tmp_path, resolve_pace("fast", delay=10, jitter=0), 2,
                                           one_send_at_4s)  # fmt: skip

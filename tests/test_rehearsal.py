@@ -16,7 +16,7 @@ from campaign.config import SendOptions
 from campaign.runner import Clock
 from campaign.sandbox import Sandbox
 from campaign.session import run_send
-from campaign.state import LIVE, namespace_for
+from campaign.store.namespaces import LIVE, namespace_for
 from tests.helpers import FAST, SANDBOX_INSTANCE, SANDBOX_TOKEN, start_campaign
 
 PEOPLE = [["Name", "Phone"]] + [[f"P{i}", f"05023456{i:02d}"] for i in range(8)]
@@ -239,7 +239,7 @@ def test_an_abort_under_limit_says_why(cli, write_csv, sandbox) -> None:  # type
 
 
 def test_first_runs_at_once_agree_on_the_sender_key(tmp_path: Path) -> None:
-    from campaign.state import UserState
+    from campaign.store.history import History
 
     folder = tmp_path / "home"
     ids: list[str] = []
@@ -247,7 +247,7 @@ def test_first_runs_at_once_agree_on_the_sender_key(tmp_path: Path) -> None:
 
     def open_one() -> None:
         barrier.wait()
-        with UserState(folder) as state:
+        with History(folder) as state:
             ids.append(state.sender_id("INSTANCE"))
 
     threads = [threading.Thread(target=open_one) for _ in range(8)]

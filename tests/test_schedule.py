@@ -10,16 +10,17 @@ from pathlib import Path
 import pytest
 
 from campaign.errors import InputError
-from campaign.journal import Journal
 from campaign.pacing import Pacer, Schedule, parse_skip_days, parse_window
 from campaign.runner import Clock, Runner
+from campaign.store.journal import Journal
+from campaign.store.ledger import Ledger
 from tests.helpers import TZ, FakeTime, at, local, make_rows, recording_client
 
 
 def run(rows, fake, journal, schedule, *, delay=60.0, jitter=0.0, limit=None, stop_outside=False):
     sent: list[tuple[float, str]] = []
     runner = Runner(
-        rows, kind="text", client=recording_client(fake, sent), journal=journal,
+        rows, kind="text", client=recording_client(fake, sent), ledger=Ledger(journal),
         write=lambda rows: Path("unused"), clock=Clock(now=fake.now, sleep=fake.sleep,
         rand=lambda: 0.5, tz=TZ), pacer=Pacer(delay=delay, jitter=jitter, rand=lambda: 0.5),
         schedule=schedule, stop=threading.Event(), limit=limit, stop_outside_window=stop_outside,

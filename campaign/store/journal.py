@@ -11,16 +11,16 @@ import contextlib
 import datetime as dt
 import hashlib
 import os
-import re
 import socket
 import sqlite3
 import sys
-import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from campaign.errors import BusyError, InputError
+from campaign.store.namespaces import describe_key
+from campaign.store.sqlite import SQLITE_MAGIC, check_readable, is_damage, write_transaction
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -64,42 +64,13 @@ class Record:
     sender: str = ""  # the sender's label (several senders)
 
 
-def campaign_name(contacts: Path, template: Path | None, name: str | None = None) -> str:
-    """The identity: --name, or the contacts and template file names (`contacts-welcome`).
-
-    Made safe as a file name, since the journal is `<name>.sqlite3`.
-    """
-    if name is None:
-        name = contacts.stem + ("-" + template.stem if template is not None else "-message")
-    return re.sub(r"[^\w.-]+", "_", name).strip("_.") or "campaign"
-
-
-def default_state_dir(contacts: Path) -> Path:
-    """Journals live beside the contacts, so a folder of campaigns shares one history."""
-    return contacts.resolve().parent / ".campaign"
-
-
 def template_digest(source: str) -> str:
     return hashlib.sha256(source.encode("utf-8")).hexdigest()[:16]
 
 
-SQLITE_MAGIC = b"SQLite format 3\x00"
 # The columns of a Record, in its order (a salvage reads the same ones from a damaged file).
-RECORD_COLUMNS = "jid, row_number, status, error, message, media, attempts, started_at, sent_at"
+RECORD_COLUMNS = "jid, row_number, status, error, message, media, attempts, started_at, sent_at, sender"
 Op = Callable[[sqlite3.Connection], object]  # one step of a journal transaction
-
-
-@contextlib.contextmanager
-def write_transaction(db: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
-    """BEGIN IMMEDIATE ... COMMIT, rolled back on any error (the connection has no implicit
-    transactions: Python's leave a write uncommitted until the next statement)."""
-    db.execute("BEGIN IMMEDIATE")
-    try:
-        yield db
-    except BaseException:
-        db.execute("ROLLBACK")
-        raise
-    db.execute("COMMIT")
 
 
 class JournalDamaged(InputError):
@@ -145,7 +116,7 @@ class Journal:
                     self._check_readable()
                 except sqlite3.DatabaseError as e:
                     self.close()
-                    if not _is_damage(e):
+                    if not is_damage(e):
                         raise
                     raise JournalDamaged(
                         f"--state {self.path}: the journal is damaged ({e}). Run the same command "
@@ -197,7 +168,7 @@ class Journal:
             if self.db is not None:
                 self.db.close()
                 self.db = None
-            if not _is_damage(e):
+            if not is_damage(e):
                 raise  # a full or read-only disk is the machine's failure, not a damaged journal
             raise JournalDamaged(str(e)) from None
         self._check_identity()
@@ -235,9 +206,7 @@ class Journal:
 
     def _check_readable(self) -> None:
         assert self.db is not None
-        problems = [r[0] for r in self.db.execute("PRAGMA quick_check(5)")]
-        if problems != ["ok"]:
-            raise _Corrupt("; ".join(problems))
+        check_readable(self.db)
         self.db.execute("SELECT count(*), max(started_at) FROM sends").fetchone()
 
     def _check_identity(self) -> None:
@@ -252,8 +221,8 @@ class Journal:
             )
         if meta["namespace"] not in (None, self.namespace):
             raise InputError(
-                f"--state {self.path} is the journal of a {_kind(meta['namespace'])}, and this run "
-                f"sends to {_kind(self.namespace)}. Rehearsals and real sends keep separate "
+                f"--state {self.path} is the journal of a {describe_key(meta['namespace'])}, and this run "
+                f"sends to {describe_key(self.namespace)}. Rehearsals and real sends keep separate "
                 "journals: drop --state to use the right one."
             )
         if not self._lock_fds:
@@ -339,9 +308,7 @@ class Journal:
 
     def records(self) -> dict[str, Record]:
         assert self.db is not None
-        cur = self.db.execute(
-            f"SELECT {RECORD_COLUMNS}, sender FROM sends"
-        )
+        cur = self.db.execute(f"SELECT {RECORD_COLUMNS} FROM sends")
         return {r[0]: Record(*r) for r in cur}
 
     def begin(self, jid: str, *, row_number: int, message: str, media: str, at: float,
@@ -419,77 +386,6 @@ class Journal:
         return [r[0] for r in cur]
 
 
-class _Corrupt(sqlite3.DatabaseError):
-    """PRAGMA quick_check found damage."""
-
-
-def _is_damage(error: sqlite3.DatabaseError) -> bool:
-    """Damage to salvage (a corrupt or truncated file), as opposed to the machine failing."""
-    code = getattr(error, "sqlite_errorcode", None)
-    return isinstance(error, _Corrupt) or code in (sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB)
-
-
-class Committer:
-    """Group commit for the lanes: steps submitted while a commit is under way ride together in
-    the next one, so sixteen lanes pay about one fsync per round instead of sixteen in a row."""
-
-    def __init__(self, journal: Journal, *, alone: bool = False) -> None:
-        self.journal, self.alone = journal, alone
-        self._cv = threading.Condition()
-        self._pending: list[dict[str, object]] = []
-        self._busy = False
-
-    def submit(self, *ops: Op, durable: bool = True) -> object:
-        """Commit `ops` (in one transaction, with whatever else is pending); the last one's result."""
-        if self.alone:  # one lane: nobody to wait for or to group with
-            return self.journal.batch(ops, durable=durable)[-1]
-        slot: dict[str, object] = {"ops": ops, "durable": durable}
-        with self._cv:
-            self._pending.append(slot)
-            while "done" not in slot:
-                if self._busy:
-                    self._cv.wait()
-                    continue
-                self._busy = True  # this thread commits everything pending, its own step too
-                batch, self._pending = self._pending, []
-                self._cv.release()
-                try:
-                    steps = [op for s in batch for op in s["ops"]]  # type: ignore[attr-defined]
-                    results = self.journal.batch(steps, durable=any(s["durable"] for s in batch))
-                    at = 0
-                    for s in batch:
-                        at += len(s["ops"])  # type: ignore[arg-type]
-                        s["result"] = results[at - 1]
-                except BaseException as e:  # the transaction rolled back: every step failed
-                    for s in batch:
-                        s["error"] = e
-                finally:
-                    self._cv.acquire()
-                    for s in batch:
-                        s["done"] = True
-                    self._busy = False
-                    self._cv.notify_all()
-        if "error" in slot:
-            raise slot["error"]  # type: ignore[misc]
-        return slot.get("result")
-
-
-def journal_path(state: Path, suffix: str) -> Path:
-    """A namespace's journal beside the campaign's: `x.sqlite3` -> `x.rehearsal.sqlite3`."""
-    if not suffix:
-        return state
-    name = state.name[: -len(".sqlite3")] if state.name.endswith(".sqlite3") else state.stem
-    return state.with_name(f"{name}{suffix}.sqlite3")
-
-
-def _kind(namespace: str | None) -> str:
-    if namespace == "live":
-        return "real campaign (the ibot-chat API)"
-    if namespace == "sandbox":
-        return "rehearsal (the in-process sandbox)"
-    return f"rehearsal ({(namespace or '').removeprefix('loopback:')})"
-
-
 def _write_owner(fd: int) -> None:
     """Who holds the lock, for the refusal message of a second run."""
     data = f"{_owner_line()}\n".encode()
@@ -560,7 +456,7 @@ def salvage(path: Path, *, sends: Mapping[str, tuple[str, float]], campaign: str
                 db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, value))
         cols = RECORD_COLUMNS
         for values in read.values():
-            db.execute(f"INSERT OR REPLACE INTO sends ({cols}) VALUES (?,?,?,?,?,?,?,?,?)", values)
+            db.execute(f"INSERT OR REPLACE INTO sends ({cols}) VALUES (?,?,?,?,?,?,?,?,?,?)", values)
         added = 0
         for jid, (outcome, at) in sends.items():
             prev = read.get(jid)
@@ -569,7 +465,7 @@ def salvage(path: Path, *, sends: Mapping[str, tuple[str, float]], campaign: str
             status = {"sent": "sent", "failed": "failed"}.get(outcome, "unknown")
             error = {"sent": "", "unknown": INTERRUPTED}.get(status, "earlier attempt failed")
             sent_at = dt.datetime.fromtimestamp(at).astimezone().isoformat(timespec="seconds")
-            db.execute(f"INSERT OR REPLACE INTO sends ({cols}) VALUES (?,0,?,?,'','',1,?,?)",
+            db.execute(f"INSERT OR REPLACE INTO sends ({cols}) VALUES (?,0,?,?,'','',1,?,?,'')",
                        (jid, status, error, at, sent_at if status == "sent" else ""))  # fmt: skip
             db.execute("INSERT INTO requests (jid, started_at, outcome) VALUES (?, ?, ?)", (jid, at, status))
             added += 1

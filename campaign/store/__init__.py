@@ -1,0 +1,1 @@
+"""The stores: a campaign's journal and the per-user history, written together by the ledger."""
