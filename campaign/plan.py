@@ -23,7 +23,7 @@ from campaign.phones import (
     row_jid,
     to_jid,
 )
-from campaign.render import MessageTemplate, read_template
+from campaign.render import CellTooLong, MessageTemplate, read_template
 from campaign.vocabulary import SENDABLE, MessageKind, Status
 
 STATUSES = tuple(Status)  # the summary's order
@@ -109,11 +109,15 @@ def build_plan(
         # folder: issue 18), whatever the row's position in the sheet.
         row_seed = f"{seed}\x1f{result.jid or number}"
         # Audio has no caption: its text is not sent, so it is not shown anywhere either.
-        row.message = message.render(values, row_number=number, seed=row_seed) if kind.has_text else ""
+        too_long = ""
+        try:
+            row.message = message.render(values, row_number=number, seed=row_seed) if kind.has_text else ""
+            if media is not None:
+                row.media = media.render(values, row_number=number, seed=row_seed)
+        except CellTooLong as e:  # this row's cell, not the template: the others go on
+            too_long = str(e)
         # An empty cell printed with no fallback ("Hi !"): sent, with a warning.
-        empty_cell = message.warning if kind.has_text else ""
-        if media is not None:
-            row.media = media.render(values, row_number=number, seed=row_seed)
+        empty_cell = message.warning if kind.has_text and not too_long else ""
         if result.jid is None:
             row.status, row.error = Status.INVALID, result.problem
             continue
@@ -128,7 +132,7 @@ def build_plan(
         if result.jid in suppressed:
             row.status, row.error = Status.SUPPRESSED, suppressed[result.jid]
             continue
-        problem = _request_problem(row, kind, base_url)
+        problem = too_long or _request_problem(row, kind, base_url)
         if problem:
             row.status, row.error = Status.INVALID, problem
             continue

@@ -67,6 +67,11 @@ class TemplateLimit(jinja2.exceptions.SecurityError):
     """A template went over a limit on size or work for one row."""
 
 
+class CellTooLong(TemplateError):
+    """A row's own cell is longer than any message (issue 19: one 70,000-character cell
+    stopped the whole campaign): that row is `invalid`, the others go on."""
+
+
 @dataclass
 class _RenderState:
     seed: str
@@ -718,7 +723,7 @@ class MessageTemplate:
         context["row"] = {col: values[i] for col, i in self._row_keys}
         state = _RenderState(seed, self.salt, self._clock, self._clock() + MAX_SECONDS)
         token = _STATE.set(state)
-        problem = ""
+        problem, long_cell = "", ""
         try:
             # Template.render() without its per-row merge of a ChainMap of globals (a third of
             # the time of a 100k-row plan); the output is joined by _bounded_concat.
@@ -754,6 +759,9 @@ class MessageTemplate:
                 f"A message may be at most {MAX_TEXT:,} characters and take {MAX_STEPS:,} "
                 "steps; simplify the loop, the repetition or the macro."
             )
+            long_cell = self._long_cell(values) if isinstance(e, TemplateLimit) else ""
+            if long_cell:  # the row's data, not the template: that row alone is invalid
+                problem = ""
         except jinja2.exceptions.SecurityError as e:
             problem = (
                 f"{self.origin}: the template was refused{_at(row_number)}: "
@@ -767,7 +775,19 @@ class MessageTemplate:
             problem = self._row_failed(str(e), values, row_number, hint)
         finally:
             _STATE.reset(token)
+        if long_cell and not problem:
+            raise CellTooLong(long_cell)
         raise TemplateError(problem)  # outside `except`: no chained traceback holds the row
+
+    def _long_cell(self, values: Sequence[str]) -> str:
+        """Why this row cannot be a message because of a cell over MAX_TEXT, or ''."""
+        names = {i: col for col, i in self._row_keys}
+        longest = max(range(len(values)), key=lambda i: len(values[i]), default=None)
+        if longest is None or len(values[longest]) <= MAX_TEXT:
+            return ""
+        name = names.get(longest) or f"column {column_letter(longest)}"
+        return (f"the cell '{name}' holds {len(values[longest]):,} characters, more than a "
+                f"WhatsApp message can ({MAX_TEXT:,}); shorten it to send this row")
 
 
 def _at(row_number: int | None) -> str:

@@ -252,7 +252,7 @@ def _write_xlsx(path: Path, sheet: Sheet, rows: Sequence[Row], kind: str, sender
     widths = [min(max(len(h), 6) + 2, 60) for h in header]
     ws.write_row(0, 0, header, head)
     for r, row in enumerate(rows, start=1):
-        cells = result_cells(row, kind, senders=senders)
+        cells = _fit_excel(result_cells(row, kind, senders=senders), header, status_col + 1)
         if r <= 500:
             for c, v in enumerate(cells):
                 longest = max((len(line) for line in v.split("\n")), default=0)
@@ -268,6 +268,22 @@ def _write_xlsx(path: Path, sheet: Sheet, rows: Sequence[Row], kind: str, sender
     ws.freeze_panes(1, 0)
     ws.autofilter(0, 0, max(len(rows), 1), len(header) - 1)
     wb.close()
+
+
+# Excel's limit for a cell; xlsxwriter cuts longer text silently (issue 19).
+XLSX_CELL_MAX = 32_767
+
+
+def _fit_excel(cells: list[str], header: Sequence[str], error_col: int) -> list[str]:
+    """Cells cut to what Excel holds, the row's `error` saying which were cut."""
+    cut = [header[c] for c, v in enumerate(cells) if len(v) > XLSX_CELL_MAX]
+    if not cut:
+        return cells
+    note = (f"{', '.join(cut)} cut to {XLSX_CELL_MAX:,} characters in this sheet (Excel's limit "
+            "per cell); a .csv results file keeps them whole")  # fmt: skip
+    cells = [v[:XLSX_CELL_MAX] for v in cells]
+    cells[error_col] = "; ".join(x for x in (cells[error_col], note) if x)[:XLSX_CELL_MAX]
+    return cells
 
 
 _DATE_DEFAULTS = {dt.datetime: "yyyy-mm-dd hh:mm:ss", dt.date: "yyyy-mm-dd", dt.time: "hh:mm:ss"}

@@ -217,3 +217,24 @@ def test_special_files_are_refused_not_read(
     assert ran.code == 2, ran.out
     assert label in ran.out and "Traceback" not in ran.out
     assert ran.seconds < 10 and ran.peak_mb < 500
+
+
+@pytest.mark.parametrize("results", ["out.csv", "out.xlsx"])
+def test_a_cell_longer_than_any_message_makes_its_row_invalid_not_the_campaign(
+    results: str, tmp_path: Path, write_csv: Callable[..., Path]
+) -> None:
+    contacts = write_csv([["Name", "Phone", "Note"], ["Dana", "0502345678", "x" * 70_000],
+                          ["Avi", "0502345679", "y" * 40_000], ["Noa", "0502345670", "short"]])  # fmt: skip
+    ran = run_cli(["send", str(contacts), "-m", "{{ note }}", "--dry-run", "--results", results],
+                  cwd=tmp_path, env=cli_env(tmp_path / "home"))  # fmt: skip
+    assert ran.code == 0, ran.out
+    assert "row 2: invalid: the cell 'Note' holds 70,000 characters" in ran.out
+    rows = read_results(tmp_path / results)
+    assert [r["status"] for r in rows] == ["invalid", "ready", "ready"]
+    assert "the cell 'Note' holds 70,000 characters" in rows[0]["error"]
+    if results.endswith(".csv"):  # CSV keeps every character
+        assert len(rows[0]["Note"]) == 70_000 and len(rows[1]["message"]) == 40_000
+    else:  # Excel holds 32,767 a cell: cut, and the row says so
+        assert len(rows[1]["message"]) == 32_767
+        assert "Note, message cut to 32,767 characters in this sheet" in rows[1]["error"]
+        assert "Note cut to 32,767 characters" in rows[0]["error"]
