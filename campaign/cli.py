@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 import os
+import re
 import signal
 import sqlite3
 import sys
@@ -77,7 +78,17 @@ class _ApiExit(click.ClickException):
 
 def cli_error(error: CampaignError) -> click.ClickException:
     """A CampaignError as one paragraph on stderr, with its exit code and no traceback."""
-    return (_ApiExit if error.exit_code == 3 else _InputExit)(str(error))
+    return (_ApiExit if error.exit_code == 3 else _InputExit)(terminal_safe(str(error)))
+
+
+# Control characters other than newline and tab: a contact's name holding ESC sequences could
+# retitle the window, clear the screen or rewrite earlier lines (issue 19). C1 included.
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def terminal_safe(text: str) -> str:
+    """`text` with control characters shown as escapes (`\\x1b`), never sent to the terminal."""
+    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
 
 
 def _apply_config(ctx: click.Context, _param: click.Parameter, value: str | None) -> None:
@@ -500,6 +511,7 @@ class ConsoleUI:
         self._write(text, err=True)
 
     def _write(self, text: str, *, err: bool) -> None:
+        text = terminal_safe(text)
         if self._bar is not None:
             self._bar.write(text, file=sys.stderr if err else sys.stdout)
         else:
@@ -509,7 +521,7 @@ class ConsoleUI:
         return sys.stdin.isatty() and sys.stdout.isatty()
 
     def confirm(self, question: str) -> bool:
-        return click.confirm(question, default=False)
+        return click.confirm(terminal_safe(question), default=False)
 
     # Progress, for the runner -------------------------------------------------------------
     def start(self, total: int, interval: float, label: str = "") -> None:

@@ -238,3 +238,16 @@ def test_a_cell_longer_than_any_message_makes_its_row_invalid_not_the_campaign(
         assert len(rows[1]["message"]) == 32_767
         assert "Note, message cut to 32,767 characters in this sheet" in rows[1]["error"]
         assert "Note cut to 32,767 characters" in rows[0]["error"]
+
+
+def test_terminal_escapes_in_a_contact_never_reach_the_terminal(
+    tmp_path: Path, write_csv: Callable[..., Path]
+) -> None:
+    evil = "Dana\x1b]0;pwned\x07\x1b[2J\x1b[1A\r\x9b31m"
+    contacts = write_csv([["Name", "Phone"], [evil, "0502345678"], ["Avi", "not a phone\x1b[2J"]])
+    ran = run_cli(["send", str(contacts), "-m", "Hi {{ name }}", *DRY], cwd=tmp_path,
+                  env=cli_env(tmp_path / "home"))  # fmt: skip
+    assert ran.code == 0, ran.out
+    assert "Hi Dana\\x1b]0;pwned\\x07\\x1b[2J" in ran.out  # shown, escaped
+    assert not any(c in ran.out for c in "\x1b\x07\r\x9b")
+    assert read_results(tmp_path / "out.csv")[0]["message"] == "Hi " + evil.strip()  # data kept
