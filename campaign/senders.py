@@ -20,6 +20,12 @@ from campaign.errors import InputError
 LABEL = re.compile(r"^[A-Za-z0-9][\w.-]{0,31}$")
 
 
+def _id_like(text: str) -> bool:
+    """Long and mixing letters with digits: what generated IDs look like, not names people pick."""
+    return (len(text) >= 16 and any(c.isdigit() for c in text)
+            and any(c.isalpha() for c in text))  # fmt: skip
+
+
 @dataclass(frozen=True)
 class Sender:
     """One WhatsApp number. `key` is its stable identity on this computer (a keyed digest)."""
@@ -43,12 +49,15 @@ def parse_senders(instance_ids: str | None, tokens: str | None) -> list[Sender]:
         label, sep, value = part.partition("=")
         label, value = label.strip(), value.strip()
         # "abc==" is an ID with base64 padding, not a label: a label is followed by the ID itself.
-        if sep and LABEL.match(label) and not value.startswith("="):
+        # Only the first '=' splits, so an ID holding '=' is written after a label (main=Ab=c);
+        # a left side that reads like an ID itself (16+ characters, letters and digits) is not
+        # taken for a label (issue 19: "Ab12...=x" was split and the run failed as Invalid token).
+        if sep and LABEL.match(label) and not value.startswith("=") and not _id_like(label):
             if not value:
                 raise InputError(f"IBOT_INSTANCE_ID entry {n} ({label}=) has no instance ID after "
                                  "the '='.")  # fmt: skip
             senders.append((label, value))
-        elif sep and not value.startswith("="):
+        elif sep and not value.startswith("=") and not _id_like(label):
             raise InputError(
                 f"IBOT_INSTANCE_ID entry {n}: a sender label is 1-32 letters, digits, '_', '.' or "
                 "'-', starting with a letter or digit (e.g. shop=ID), and senders are separated "

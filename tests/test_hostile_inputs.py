@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from campaign.senders import parse_senders
 from tests.conftest import read_results
 from tests.helpers import NESTED
 from tests.hostile import assert_no_secret, cli_env, run_cli
@@ -251,3 +252,18 @@ def test_terminal_escapes_in_a_contact_never_reach_the_terminal(
     assert "Hi Dana\\x1b]0;pwned\\x07\\x1b[2J" in ran.out  # shown, escaped
     assert not any(c in ran.out for c in "\x1b\x07\r\x9b")
     assert read_results(tmp_path / "out.csv")[0]["message"] == "Hi " + evil.strip()  # data kept
+
+
+@pytest.mark.parametrize(("configured", "expected"), [
+    ("shop=abc123", [("shop", "abc123")]),
+    ("main=Ab=c", [("main", "Ab=c")]),  # only the first '=' splits
+    ("3EB0A1B2C3D4E5F6=xyz", [("#1", "3EB0A1B2C3D4E5F6=xyz")]),  # an ID, not a label
+    ("abc==", [("#1", "abc==")]),  # base64 padding
+    ("shop=3EB0A1B2C3D4E5F6=xyz,promo=Q", [("shop", "3EB0A1B2C3D4E5F6=xyz"), ("promo", "Q")]),
+])  # fmt: skip
+def test_an_instance_id_holding_an_equals_sign_is_read_by_a_written_rule(
+    configured: str, expected: list[tuple[str, str]]
+) -> None:
+    assert [(s.label, s.instance_id) for s in parse_senders(configured, None)] == expected
+    assert all(iid not in repr(s) for s, (_, iid) in zip(parse_senders(configured, None), expected,
+                                                          strict=True))  # fmt: skip
