@@ -43,6 +43,7 @@ from markupsafe import Markup
 from campaign.errors import CampaignError, describe_failure
 from campaign.preview import _ENV as PAGES
 from campaign.report import format_duration
+from campaign.vocabulary import Status
 
 ACTIONS = ("pause", "resume", "cancel")
 REFRESH_SECONDS = 3
@@ -76,7 +77,8 @@ _ENV = PAGES.overlay(trim_blocks=True, lstrip_blocks=True)
 # --- what the page shows ---------------------------------------------------------------------
 
 # Colours of the progress bar's parts, in the order they are drawn.
-PARTS = (("sent", "#1fa855"), ("failed", "#ea0038"), ("unknown", "#e08a00"), ("pending", "#c9d1d6"))
+PARTS = ((Status.SENT, "#1fa855"), (Status.FAILED, "#ea0038"), (Status.UNKNOWN, "#e08a00"),
+         (Status.PENDING, "#c9d1d6"))  # fmt: skip
 STATE_WORDS = {
     "scheduled": "Scheduled",
     "running": "Sending",
@@ -218,7 +220,7 @@ def card(c: Mapping[str, Any], now: float) -> dict[str, Any]:
         "state_word": STATE_WORDS.get(state, state.capitalize()),
         "total": total,
         "counts": counts,
-        "percent": f"{100 * counts['sent'] / total:.0f}%" if total else "",
+        "percent": f"{100 * counts[Status.SENT] / total:.0f}%" if total else "",
         "segments": segments,
         # status's own words say how long ("next send in 43 s"): the time alone here
         "next_send": _moment(c.get("next_send"), now, ahead=False)
@@ -261,7 +263,8 @@ def _card_html(c: dict[str, Any], csrf: str) -> Markup:
     if html is None:
         if len(_RENDERED) >= _RENDERED_MAX:
             _RENDERED.clear()
-        html = _RENDERED[key] = Markup(_ENV.get_template("dashboard_card.html").render(c=c, csrf=csrf))
+        page = _ENV.get_template("dashboard_card.html").render(c=c, csrf=csrf, parts=PARTS)
+        html = _RENDERED[key] = Markup(page)
     return html
 
 
