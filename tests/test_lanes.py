@@ -202,3 +202,32 @@ def test_another_campaign_sending_through_the_number_holds_the_interval(tmp_path
     assert first[0] is not None
     assert early == (None, Verdict(wait=True, other_send=100.0))  # wait: campaign a sent at 100
     assert later[0] is not None and other_number[0] is not None
+
+
+def test_rows_of_stopped_senders_reach_the_healthy_one_even_when_none_were_its_own(write_csv, results,  # type: ignore[no-untyped-def]
+                                                                                   campaign_home) -> None:  # fmt: skip
+    """Issue 19 item 1: a is healthy, b is not connected, c's token is refused, and every
+    recipient hashes to b or c. a's lane has nothing queued at the start; it must still be there
+    when b and c stop and hand their rows over (it used to end at once: 'pending 2', exit 0)."""
+    from campaign.senders import assign_all
+    from campaign.store.history import History
+
+    ids = {"a": "INSTANCE-A-1", "b": "INSTANCE-B-2", "c": "INSTANCE-C-3"}
+    with History(campaign_home) as history:  # the same per-user key the run will use
+        keys = [history.sender_id(iid) for iid in ids.values()]
+    phones = [f"0502348{i:03d}" for i in range(200)]
+    jids = {p: f"972{p[1:]}@s.whatsapp.net" for p in phones}
+    chosen = next([p, q] for p in phones for q in phones
+                  if p < q and 0 not in assign_all([jids[p], jids[q]], keys))  # fmt: skip
+    contacts = write_csv([["Name", "Phone"], ["P", chosen[0]], ["Q", chosen[1]]])
+    # b is not among the instances the stand-in serves; c's token is not the one it accepts.
+    with Sandbox(token=SANDBOX_TOKEN, instance_id=[ids["a"], ids["c"]]) as box:
+        env = api_env(box.url, IBOT_INSTANCE_ID=",".join(f"{k}={v}" for k, v in ids.items()),
+                      IBOT_TOKEN=f"{SANDBOX_TOKEN},{SANDBOX_TOKEN},WRONG-TOKEN")  # fmt: skip
+        r = run_campaign("send", contacts, *ARGS, cwd=contacts.parent, env=env)
+        received = box.received
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert sorted(m.jid for m in received) == sorted(jids[p] for p in chosen)
+    assert {m.instance for m in received} == {ids["a"]}  # every row through the healthy sender
+    rows = results(contacts.with_name("contacts-message.rehearsal.results.csv"))
+    assert [(row["status"], row["sender"]) for row in rows] == [("sent", "a"), ("sent", "a")]
