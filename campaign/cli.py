@@ -68,17 +68,17 @@ class Duration(Finite):
         return super().convert(value, param, ctx)
 
 
-class _InputExit(click.ClickException):
-    exit_code = 2
+class CampaignExit(click.ClickException):
+    """What click prints (one paragraph on stderr, no traceback) and exits with: an ExitCode."""
 
-
-class _ApiExit(click.ClickException):
-    exit_code = 3
+    def __init__(self, message: str, code: ExitCode) -> None:
+        super().__init__(message)
+        self.exit_code = code
 
 
 def cli_error(error: CampaignError) -> click.ClickException:
     """A CampaignError as one paragraph on stderr, with its exit code and no traceback."""
-    return (_ApiExit if error.exit_code == 3 else _InputExit)(terminal_safe(str(error)))
+    return CampaignExit(terminal_safe(str(error)), error.exit_code)
 
 
 # Control characters other than newline and tab: a contact's name holding ESC sequences could
@@ -591,7 +591,7 @@ class ConsoleUI:
         def handler(signum: int, _frame: object) -> None:
             self.interrupts += 1
             if self.interrupts > 1:
-                os._exit(130)
+                os._exit(ExitCode.INTERRUPTED)
             stop.set()
             click.echo("\nStopping after the request in flight (Ctrl-C again to quit now)...",
                        err=True)  # fmt: skip

@@ -7,10 +7,21 @@ import sqlite3
 from enum import IntEnum
 
 
+class ExitCode(IntEnum):
+    """SPEC "Errors and exit codes", named once for the runner, the session and the CLI (as
+    httpie's ExitStatus): every error carries one, the session returns one, the CLI exits with it."""
+
+    OK = 0
+    ROWS_FAILED = 1  # the run finished but some rows are failed or unknown
+    BAD_INPUT = 2  # bad usage or input; nothing was sent
+    ABORTED = 3  # the API, the circuit breaker or the machine stopped the run
+    INTERRUPTED = 130
+
+
 class CampaignError(Exception):
     """Base of every error the CLI turns into a one-paragraph message (never a traceback)."""
 
-    exit_code = 2
+    exit_code: ExitCode = ExitCode.BAD_INPUT
 
 
 class InputError(CampaignError):
@@ -25,24 +36,8 @@ class TemplateError(InputError):
     """The Jinja2 template cannot be used: syntax error or unknown variable."""
 
 
-class ApiError(CampaignError):
-    """The API stopped the run (auth, disconnected) or the circuit breaker tripped."""
-
-    exit_code = 3
-
-
 class BusyError(InputError):
     """Another run of the same campaign holds the journal's lock."""
-
-
-class ExitCode(IntEnum):
-    """SPEC "Errors and exit codes", named once for the runner, the session and the CLI."""
-
-    OK = 0
-    ROWS_FAILED = 1  # the run finished but some rows are failed or unknown
-    BAD_INPUT = 2  # bad usage or input; nothing was sent
-    ABORTED = 3  # the API, the circuit breaker or the machine stopped the run
-    INTERRUPTED = 130
 
 
 _ERRNO_HINTS = {

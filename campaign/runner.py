@@ -88,7 +88,7 @@ class Clock:
 
 @dataclass
 class RunReport:
-    exit_code: int
+    exit_code: ExitCode
     stopped: str = ""  # why the loop ended early: interrupted, aborted, breaker, window, limit
     attempted: int = 0
     results: Path | None = None

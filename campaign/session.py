@@ -411,7 +411,7 @@ def _run(plan: Plan, opts: SendOptions, ui: UI, ledger: Ledger, lanes: list[Lane
                    exit_code=int(report.exit_code),
                    results=str(report.results.resolve()) if report.results else "")  # fmt: skip
     summary(report, plan, ui, argv, clock, settings.namespace, asked=asked)
-    return ExitCode(report.exit_code)
+    return report.exit_code
 
 
 def _total(rows: list[Row]) -> int:

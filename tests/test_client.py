@@ -28,7 +28,7 @@ from campaign.client import (
     resolve_base_url,
     silence_http_logs,
 )
-from campaign.errors import ApiError, InputError
+from campaign.errors import CampaignError, InputError
 
 TOKEN = "SENTINEL-TOKEN-12345"
 INSTANCE = "SENTINEL-INSTANCE-67890"
@@ -383,8 +383,8 @@ def test_sentinel_token_is_never_shown(caplog: pytest.LogCaptureFixture) -> None
     # What the runner does with an abort: the message becomes an exception and a traceback.
     abort = next(o for o in outcomes if o.kind == "abort")
     try:
-        raise ApiError(abort.message)
-    except ApiError as error:
+        raise CampaignError(abort.message)
+    except CampaignError as error:
         assert not leaks("".join(traceback.format_exception(error)))
     with pytest.raises(ValueError) as info:
         make_client(reply(200, SENT)).send_once("gif", jid=JID, text="")

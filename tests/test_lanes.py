@@ -204,8 +204,8 @@ def test_another_campaign_sending_through_the_number_holds_the_interval(tmp_path
     assert later[0] is not None and other_number[0] is not None
 
 
-def test_rows_of_stopped_senders_reach_the_healthy_one_even_when_none_were_its_own(write_csv, results,  # type: ignore[no-untyped-def]
-                                                                                   campaign_home) -> None:  # fmt: skip
+def test_stopped_senders_rows_reach_the_healthy_one_when_none_were_its_own(  # type: ignore[no-untyped-def]
+        write_csv, results, campaign_home) -> None:  # fmt: skip
     """Issue 19 item 1: a is healthy, b is not connected, c's token is refused, and every
     recipient hashes to b or c. a's lane has nothing queued at the start; it must still be there
     when b and c stop and hand their rows over (it used to end at once: 'pending 2', exit 0)."""

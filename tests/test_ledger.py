@@ -150,16 +150,17 @@ def test_a_journal_that_cannot_commit_leaves_the_history_saying_failed(books) ->
 
 
 def test_the_cap_is_checked_inside_the_claim(books) -> None:  # type: ignore[no-untyped-def]
-    ledger, journal, history = books
+    ledger, _, history = books
     for i in range(3):  # another campaign filled the hour through n1
-        history.claim(ClaimRequest("live", "n1", f"97250000000{i}@s.whatsapp.net", "other", "/other", 90.0 + i))
+        jid = f"97250000000{i}@s.whatsapp.net"
+        history.claim(ClaimRequest("live", "n1", jid, "other", "/other", 90.0 + i))
     account = ledger.account("n1", schedule=Schedule(tz=TZ, max_per_hour=3))
     assert claim(ledger, account, A, at=100.0).wait
     assert claim(ledger, account, A, at=90.0 + 3600).granted
 
 
 def test_several_lanes_share_one_group_commit(books) -> None:  # type: ignore[no-untyped-def]
-    ledger, journal, history = books
+    ledger, journal, _ = books
     accounts = [ledger.account(f"n{i}", f"L{i}") for i in range(4)]
     threads = [threading.Thread(target=claim, args=(ledger, a, f"97250300000{i}@s.whatsapp.net"))
                for i, a in enumerate(accounts)]  # fmt: skip
@@ -173,7 +174,7 @@ def test_several_lanes_share_one_group_commit(books) -> None:  # type: ignore[no
 
 
 def test_records_add_whom_the_history_says_this_campaign_sent_to(books) -> None:  # type: ignore[no-untyped-def]
-    ledger, journal, history = books
+    ledger, journal, _ = books
     account = ledger.account("n1")
     claim(ledger, account, A)
     ledger.settle(account, A, status="sent", error="", sent_at="t", attempts=1, next_at_once=False)
