@@ -16,7 +16,8 @@
 
 Rounds alternate bare/runner (order flipped each round) after a warm-up; the medians count and
 the ratio is median(runner) / median(bare). --breakdown adds one instrumented runner run that
-splits its time per message into request, journal begin/finish and results-sheet writes.
+splits its time per message into the request, the ledger's claim/settle/flush (what the runner
+calls) and results-sheet writes.
 Every request carries a JID never used before, so the one sandbox accepts all of them (checked).
 Benchmarks inform, they don't gate: the exit code is always 0.
 """
@@ -343,7 +344,8 @@ def run_cli_subprocess(box: Sandbox, n: int, batches: Batches, tmp: Path) -> tup
     batch = batches.take()
     folder = Path(tempfile.mkdtemp(prefix=f"cli{batch}-", dir=tmp))
     path = write_contacts(folder, contacts(batch, n))
-    env = {**os.environ, "IBOT_TOKEN": TOKEN, "IBOT_INSTANCE_ID": INSTANCE_ID}
+    env = {**os.environ, "IBOT_TOKEN": TOKEN, "IBOT_INSTANCE_ID": INSTANCE_ID,
+           "CAMPAIGN_HOME": str(folder / "home")}  # never the user's own per-user state
     env.pop("IBOT_BASE_URL", None)
     before = len(box.received)
     t0 = time.perf_counter()
@@ -368,10 +370,11 @@ def run_cli_inprocess(box: Sandbox, n: int, batches: Batches, tmp: Path) -> floa
     batch = batches.take()
     folder = Path(tempfile.mkdtemp(prefix=f"session{batch}-", dir=tmp))
     path = write_contacts(folder, contacts(batch, n))
-    opts = SendOptions(contacts=path, message=TEMPLATE, delay=0.0, jitter=0.0, yes=True,
+    # The fast preset with no delay, as cli_args: the standard pace pauses 10 minutes after 30.
+    opts = SendOptions(contacts=path, message=TEMPLATE, pace="fast", delay=0.0, jitter=0.0, yes=True,
                        quiet=True, base_url=box.url, results=folder / "contacts.results.csv",
                        state=folder / "bench.sqlite3")  # fmt: skip
-    environ = {"IBOT_TOKEN": TOKEN, "IBOT_INSTANCE_ID": INSTANCE_ID}
+    environ = {"IBOT_TOKEN": TOKEN, "IBOT_INSTANCE_ID": INSTANCE_ID, "CAMPAIGN_HOME": str(folder / "home")}
     before = len(box.received)
     out = io.StringIO()
     t0 = time.perf_counter()

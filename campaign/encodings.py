@@ -159,56 +159,76 @@ def implausibility(text: str) -> tuple[float, str]:
     scripts_seen: dict[str, int] = {}
     for word in list(dict.fromkeys(_WORD.findall(text)))[:SAMPLE_WORDS]:
         scripts: set[str] = set()
-        letters = []
-        for i, ch in enumerate(word):
-            cat = unicodedata.category(ch)
-            if ch.isascii():
-                if ch.isalpha():
-                    scripts.add("LATIN")
-                    letters.append(ch)
-                continue
-            if cat[0] == "L":
-                script = unicodedata.name(ch, "UNKNOWN").split()[0]
-                scripts.add(script)
-                letters.append(ch)
-                scripts_seen[script] = scripts_seen.get(script, 0) + 1
-            elif cat[0] == "M":
-                # A vowel point with no letter under it is garbage; under one, rare in a list.
-                cost += 3 if i == 0 or not word[i - 1].isalpha() else 1
-            elif cat == "Cf":
-                continue  # bidi marks are at home in Hebrew and Arabic text
-            else:
-                inside = 0 < i < len(word) - 1 and word[i - 1].isalpha() and word[i + 1].isalpha()
-                cost += 3 if inside else 0.25  # 'Dana¹' vs a standalone '€'
+        letters: list[str] = []
+        for i in range(len(word)):
+            cost += _char_cost(word, i, scripts, letters, scripts_seen)
         if len(scripts) > 1:
             cost += 5  # 'Josי', 'Josй'
-        if not letters:
-            continue
-        if scripts == {"CYRILLIC"}:
-            if len(letters) >= 3 and not _CYRILLIC_VOWELS & set(letters):
-                cost += 2
-            if any(a.islower() and b.isupper() for a, b in itertools.pairwise(letters)):
-                cost += 2
-            if letters[0] in "ъьыЪЬЫ":
-                cost += 2  # no Russian word starts so; Hebrew's ת and ש read as Cyrillic do
-        elif scripts == {"GREEK"}:
-            if len(letters) >= 3 and not _GREEK_VOWELS & set(letters):
-                cost += 2
-            if "ς" in letters[:-1]:
-                cost += 2  # final sigma inside a word
-        elif scripts == {"HEBREW"}:
-            if any(ch in _HEBREW_FINALS for ch in letters[:-1]):
-                cost += 2
-        elif scripts == {"LATIN"} and _ICELANDIC & set(letters):
-            cost += 1  # 'Þükrü Yýlmaz' is Turkish read as Western; Icelandic lists are rare here
-        elif scripts == {"LATIN"} and len(letters) >= 3 and not any(ch.isascii() for ch in letters):
-            cost += 2  # 'ùìåí' is Hebrew read as Western
-        elif scripts == {"LATIN"} and any(a.islower() and b.isupper() for a, b in
-                                          itertools.pairwise(letters)):  # fmt: skip
-            cost += 1
-        if scripts == {"LATIN"}:
-            accented = {ch.lower() for ch in letters if not ch.isascii()}
-            if len(accented) > 1 and not any(accented <= alphabet for alphabet in _LATIN_ALPHABETS):
-                cost += 2  # 'Dvoøák', 'Èerná': Central European text read as Western
+        if letters:
+            cost += _word_cost(scripts, letters)
     main = max(scripts_seen, key=lambda s: scripts_seen[s]) if scripts_seen else "LATIN"
     return cost, main
+
+
+def _char_cost(word: str, i: int, scripts: set[str], letters: list[str],
+               scripts_seen: dict[str, int]) -> float:  # fmt: skip
+    """The cost of word[i]; a letter is noted in `scripts`, `letters` and `scripts_seen`."""
+    ch = word[i]
+    cat = unicodedata.category(ch)
+    if ch.isascii():
+        if ch.isalpha():
+            scripts.add("LATIN")
+            letters.append(ch)
+        return 0.0
+    if cat[0] == "L":
+        script = unicodedata.name(ch, "UNKNOWN").split()[0]
+        scripts.add(script)
+        letters.append(ch)
+        scripts_seen[script] = scripts_seen.get(script, 0) + 1
+        return 0.0
+    if cat[0] == "M":
+        # A vowel point with no letter under it is garbage; under one, rare in a list.
+        return 3 if i == 0 or not word[i - 1].isalpha() else 1
+    if cat == "Cf":
+        return 0.0  # bidi marks are at home in Hebrew and Arabic text
+    inside = 0 < i < len(word) - 1 and word[i - 1].isalpha() and word[i + 1].isalpha()
+    return 3 if inside else 0.25  # 'Dana¹' vs a standalone '€'
+
+
+def _word_cost(scripts: set[str], letters: list[str]) -> float:
+    """What a word of one script's letters costs when it does not read like that script's words."""
+    if scripts == {"CYRILLIC"}:
+        return _cyrillic_cost(letters)
+    if scripts == {"GREEK"}:
+        return (2 if len(letters) >= 3 and not _GREEK_VOWELS & set(letters) else 0) + \
+            (2 if "ς" in letters[:-1] else 0)  # final sigma inside a word  # fmt: skip
+    if scripts == {"HEBREW"}:
+        return 2 if any(ch in _HEBREW_FINALS for ch in letters[:-1]) else 0
+    if scripts == {"LATIN"}:
+        return _latin_cost(letters)
+    return 0.0
+
+
+def _cyrillic_cost(letters: list[str]) -> float:
+    cost = 0.0
+    if len(letters) >= 3 and not _CYRILLIC_VOWELS & set(letters):
+        cost += 2
+    if any(a.islower() and b.isupper() for a, b in itertools.pairwise(letters)):
+        cost += 2
+    if letters[0] in "ъьыЪЬЫ":
+        cost += 2  # no Russian word starts so; Hebrew's ת and ש read as Cyrillic do
+    return cost
+
+
+def _latin_cost(letters: list[str]) -> float:
+    cost = 0.0
+    if _ICELANDIC & set(letters):
+        cost += 1  # 'Þükrü Yýlmaz' is Turkish read as Western; Icelandic lists are rare here
+    elif len(letters) >= 3 and not any(ch.isascii() for ch in letters):
+        cost += 2  # 'ùìåí' is Hebrew read as Western
+    elif any(a.islower() and b.isupper() for a, b in itertools.pairwise(letters)):
+        cost += 1
+    accented = {ch.lower() for ch in letters if not ch.isascii()}
+    if len(accented) > 1 and not any(accented <= alphabet for alphabet in _LATIN_ALPHABETS):
+        cost += 2  # 'Dvoøák', 'Èerná': Central European text read as Western
+    return cost

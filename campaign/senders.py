@@ -44,52 +44,9 @@ def parse_senders(instance_ids: str | None, tokens: str | None) -> list[Sender]:
     if any(not p for p in parts):
         raise InputError("IBOT_INSTANCE_ID has an empty entry: list senders as ID,ID or "
                          "LABEL=ID,LABEL=ID with no empty item between commas.")  # fmt: skip
-    senders: list[tuple[str, str]] = []
-    for n, part in enumerate(parts, 1):
-        label, sep, value = part.partition("=")
-        label, value = label.strip(), value.strip()
-        # "abc==" is an ID with base64 padding, not a label: a label is followed by the ID itself.
-        # Only the first '=' splits, so an ID holding '=' is written after a label (main=Ab=c);
-        # a left side that reads like an ID itself (16+ characters, letters and digits) is not
-        # taken for a label (issue 19: "Ab12...=x" was split and the run failed as Invalid token).
-        if sep and LABEL.match(label) and not value.startswith("=") and not _id_like(label):
-            if not value:
-                raise InputError(f"IBOT_INSTANCE_ID entry {n} ({label}=) has no instance ID after "
-                                 "the '='.")  # fmt: skip
-            senders.append((label, value))
-        elif sep and not value.startswith("=") and not _id_like(label):
-            raise InputError(
-                f"IBOT_INSTANCE_ID entry {n}: a sender label is 1-32 letters, digits, '_', '.' or "
-                "'-', starting with a letter or digit (e.g. shop=ID), and senders are separated "
-                "by commas."
-            )
-        else:
-            senders.append((f"#{n}", part))
-    for n, (label, iid) in enumerate(senders, 1):
-        if any(ch.isspace() for ch in iid):
-            raise InputError(
-                f"IBOT_INSTANCE_ID entry {n} ({label}) has a space in its instance ID; instance IDs "
-                "have none. Separate senders with commas: shop=ID1,promo=ID2."
-            )
-    token_list = [t.strip() for t in tokens.split(",")] if tokens else []
-    if any(not t or any(ch.isspace() for ch in t) for t in token_list):
-        raise InputError(
-            "IBOT_TOKEN has an empty entry or a space in a token: list one token per sender, "
-            "comma-separated, in IBOT_INSTANCE_ID's order (or one token for all, or none)."
-        )
-    if token_list and len(token_list) not in (1, len(senders)):
-        raise InputError(
-            f"IBOT_TOKEN lists {len(token_list)} tokens for {len(senders)} senders in "
-            "IBOT_INSTANCE_ID: give one token per sender, in the same order, one token for all, "
-            "or none (each Instance ID is then its own token)."
-        )
-    labels = [label for label, _ in senders]
-    for label in labels:
-        if labels.count(label) > 1:
-            raise InputError(f"IBOT_INSTANCE_ID names the sender '{label}' twice; labels must differ.")
-    ids = [iid for _, iid in senders]
-    if len(set(ids)) < len(ids):
-        raise InputError("IBOT_INSTANCE_ID lists the same instance twice; each sender once.")
+    senders = [_entry(n, part) for n, part in enumerate(parts, 1)]
+    _check_distinct(senders)
+    token_list = _tokens(tokens, len(senders))
     out = []
     for i, (label, iid) in enumerate(senders):
         token = token_list[i if len(token_list) > 1 else 0] if token_list else iid
@@ -97,6 +54,60 @@ def parse_senders(instance_ids: str | None, tokens: str | None) -> list[Sender]:
         check_credential(f"IBOT_TOKEN ({label})", token)
         out.append(Sender(label, iid, token))
     return out
+
+
+def _entry(n: int, part: str) -> tuple[str, str]:
+    """One IBOT_INSTANCE_ID entry (the n-th): (label, instance ID)."""
+    label, sep, value = part.partition("=")
+    label, value = label.strip(), value.strip()
+    # "abc==" is an ID with base64 padding, not a label: a label is followed by the ID itself.
+    # Only the first '=' splits, so an ID holding '=' is written after a label (main=Ab=c);
+    # a left side that reads like an ID itself (16+ characters, letters and digits) is not
+    # taken for a label (issue 19: "Ab12...=x" was split and the run failed as Invalid token).
+    labelled = sep and not value.startswith("=") and not _id_like(label)
+    if labelled and not LABEL.match(label):
+        raise InputError(
+            f"IBOT_INSTANCE_ID entry {n}: a sender label is 1-32 letters, digits, '_', '.' or "
+            "'-', starting with a letter or digit (e.g. shop=ID), and senders are separated "
+            "by commas."
+        )
+    if labelled and not value:
+        raise InputError(f"IBOT_INSTANCE_ID entry {n} ({label}=) has no instance ID after "
+                         "the '='.")  # fmt: skip
+    return (label, value) if labelled else (f"#{n}", part)
+
+
+def _check_distinct(senders: list[tuple[str, str]]) -> None:
+    for n, (label, iid) in enumerate(senders, 1):
+        if any(ch.isspace() for ch in iid):
+            raise InputError(
+                f"IBOT_INSTANCE_ID entry {n} ({label}) has a space in its instance ID; instance "
+                "IDs have none. Separate senders with commas: shop=ID1,promo=ID2."
+            )
+    labels = [label for label, _ in senders]
+    for label in labels:
+        if labels.count(label) > 1:
+            raise InputError(f"IBOT_INSTANCE_ID names the sender '{label}' twice; labels must differ.")
+    ids = [iid for _, iid in senders]
+    if len(set(ids)) < len(ids):
+        raise InputError("IBOT_INSTANCE_ID lists the same instance twice; each sender once.")
+
+
+def _tokens(tokens: str | None, senders: int) -> list[str]:
+    """IBOT_TOKEN as a list: one per sender, one for all, or none (each ID is its own token)."""
+    token_list = [t.strip() for t in tokens.split(",")] if tokens else []
+    if any(not t or any(ch.isspace() for ch in t) for t in token_list):
+        raise InputError(
+            "IBOT_TOKEN has an empty entry or a space in a token: list one token per sender, "
+            "comma-separated, in IBOT_INSTANCE_ID's order (or one token for all, or none)."
+        )
+    if token_list and len(token_list) not in (1, senders):
+        raise InputError(
+            f"IBOT_TOKEN lists {len(token_list)} tokens for {senders} senders in "
+            "IBOT_INSTANCE_ID: give one token per sender, in the same order, one token for all, "
+            "or none (each Instance ID is then its own token)."
+        )
+    return token_list
 
 
 def choose(senders: Sequence[Sender], wanted: Iterable[str]) -> list[Sender]:

@@ -74,6 +74,7 @@ from campaign.results import (
 )
 from campaign.runner import Clock, Lane, Runner, RunReport, send_test
 from campaign.senders import Sender, assign_all, choose, parse_senders
+from campaign.store import ATTEMPTING
 from campaign.store.journal import Record
 from campaign.store.ledger import MACHINE_FAILURES, Ledger
 from campaign.store.namespaces import Namespace, namespace_for
@@ -290,7 +291,7 @@ def merge_records(rows: list[Row], records: Mapping[str, Record], *, retry_unkno
             row.status, row.error, row.sent_at = Status.SENT, row.warning, rec.sent_at
             row.message, row.media = rec.message, rec.media  # what they really received
             row.sender = rec.sender
-        elif rec.status in (Status.UNKNOWN, "attempting") and not retry_unknown:
+        elif rec.status in (Status.UNKNOWN, ATTEMPTING) and not retry_unknown:
             row.status, row.error = Status.UNKNOWN, rec.error
             row.message, row.media, row.sender = rec.message, rec.media, rec.sender
         elif rec.status == Status.FAILED and row.status == Status.READY:

@@ -31,6 +31,7 @@ from pathlib import Path
 
 from campaign.errors import InputError
 from campaign.pacing import DAY, Schedule
+from campaign.store import ATTEMPTING
 from campaign.store.sqlite import write_transaction
 from campaign.vocabulary import Status
 
@@ -56,7 +57,6 @@ CREATE TABLE IF NOT EXISTS senders (
     PRIMARY KEY (namespace, sender)
 );
 """
-ATTEMPTING = "attempting"  # a send in flight (the history's own word; the journal has it too)
 # Outcomes that may have reached the person: a send in flight right now counts too.
 REACHED = (Status.SENT, ATTEMPTING, Status.UNKNOWN)
 _REACHED_SQL = "('sent', 'attempting', 'unknown')"
@@ -348,12 +348,12 @@ class History:
     def journal_sends(self, journal: str) -> dict[str, tuple[str, float]]:
         """JID -> (best outcome, time) of one campaign journal's sends: the salvage's second source."""
         assert self.db is not None
-        rank = {"sent": 3, "unknown": 2, "attempting": 2, "failed": 1}
+        rank = {Status.SENT: 3, Status.UNKNOWN: 2, ATTEMPTING: 2, Status.FAILED: 1}
         out: dict[str, tuple[str, float]] = {}
         for jid, outcome, at in self.db.execute(
             "SELECT jid, outcome, at FROM sends WHERE journal = ? ORDER BY at", (journal,)
         ):
-            outcome = "unknown" if outcome == "attempting" else outcome
+            outcome = Status.UNKNOWN if outcome == ATTEMPTING else outcome
             if jid not in out or rank.get(outcome, 0) >= rank.get(out[jid][0], 0):
                 out[jid] = (outcome, at)
         return out

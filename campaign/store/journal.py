@@ -21,6 +21,7 @@ from pathlib import Path
 from campaign.errors import BusyError, InputError
 from campaign.store.namespaces import describe_key
 from campaign.store.sqlite import SQLITE_MAGIC, check_readable, is_damage, write_transaction
+from campaign.vocabulary import Status
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -460,13 +461,14 @@ def salvage(path: Path, *, sends: Mapping[str, tuple[str, float]], campaign: str
         added = 0
         for jid, (outcome, at) in sends.items():
             prev = read.get(jid)
-            if prev is not None and (prev[2] == "sent" or outcome != "sent"):
+            if prev is not None and (prev[2] == Status.SENT or outcome != Status.SENT):
                 continue
-            status = {"sent": "sent", "failed": "failed"}.get(outcome, "unknown")
-            error = {"sent": "", "unknown": INTERRUPTED}.get(status, "earlier attempt failed")
+            status = outcome if outcome in (Status.SENT, Status.FAILED) else Status.UNKNOWN
+            errors: dict[str, str] = {Status.SENT: "", Status.UNKNOWN: INTERRUPTED}
+            error = errors.get(status, "earlier attempt failed")
             sent_at = dt.datetime.fromtimestamp(at).astimezone().isoformat(timespec="seconds")
             db.execute(f"INSERT OR REPLACE INTO sends ({cols}) VALUES (?,0,?,?,'','',1,?,?,'')",
-                       (jid, status, error, at, sent_at if status == "sent" else ""))  # fmt: skip
+                       (jid, status, error, at, sent_at if status == Status.SENT else ""))  # fmt: skip
             db.execute("INSERT INTO requests (jid, started_at, outcome) VALUES (?, ?, ?)", (jid, at, status))
             added += 1
         db.execute("COMMIT")
