@@ -108,60 +108,76 @@ def build_plan(
         # run, the send, every resume and any copy of the campaign (a renamed sheet, a copied
         # folder: issue 18), whatever the row's position in the sheet.
         row_seed = f"{seed}\x1f{result.jid or number}"
-        # Audio has no caption: its text is not sent, so it is not shown anywhere either.
-        too_long = ""
-        try:
-            row.message = message.render(values, row_number=number, seed=row_seed) if kind.has_text else ""
-            if media is not None:
-                row.media = media.render(values, row_number=number, seed=row_seed)
-        except CellTooLong as e:  # this row's cell, not the template: the others go on
-            too_long = str(e)
+        too_long = _render_row(row, message, media, kind, seed=row_seed)
         # An empty cell printed with no fallback ("Hi !"): sent, with a warning.
         empty_cell = message.warning if kind.has_text and not too_long else ""
-        if result.jid is None:
-            row.status, row.error = Status.INVALID, result.problem
-            continue
-        if skip_hidden and number in sheet.hidden:
-            row.status, row.error = Status.SUPPRESSED, "hidden row"
-            continue
-        if result.jid in first_row:
-            row.status = Status.DUPLICATE
-            row.error = f"same number as row {first_row[result.jid]}"
-            continue
-        first_row[result.jid] = number
-        if result.jid in suppressed:
-            row.status, row.error = Status.SUPPRESSED, suppressed[result.jid]
+        left_out = _left_out(result.jid, result.problem, number, skip_hidden and number in sheet.hidden,
+                             first_row, suppressed)  # fmt: skip
+        if left_out is not None:
+            row.status, row.error = left_out
             continue
         problem = too_long or _request_problem(row, kind, base_url)
         if problem:
             row.status, row.error = Status.INVALID, problem
             continue
-        warnings = [w for w in (result.problem, empty_cell) if w]
-        # Percent-encoding at most triples the UTF-8 bytes: measure exactly only near the limit
-        # (httpx's URL building is the slowest step of a 100k-row plan otherwise).
-        bound = len(base_url) + 300 + 3 * len(f"{result.jid}{row.message}{row.media}".encode())
-        length = 0
-        if bound > MAX_URL_BYTES:
-            length = encoded_url_length(
-                base_url, kind, jid=result.jid, text=row.message, media_url=row.media
-            )
-        if length > MAX_URL_BYTES:
-            warnings.append(
-                f"warning: the encoded request is {length:,} bytes, over {MAX_URL_BYTES:,}: "
-                "the API may refuse it; shorten the message"
-            )
+        warnings = [w for w in (result.problem, empty_cell, _url_warning(row, kind, base_url)) if w]
         row.error = row.warning = "; ".join(warnings)
-    notices = list(sheet.notices)
-    for template in (message, media):
-        notices += [n for n in (template.notices if template else []) if n not in notices]
     if rows and not any(r.jid for r in rows):
         problem = next((r.error for r in rows if r.error != "no phone number"), "no phone number")
         raise InputError(f"{sheet.label}: " + no_usable_message(sheet, phone, problem, country))
+    notices = list(sheet.notices)
+    for template in (message, media):
+        notices += [n for n in (template.notices if template else []) if n not in notices]
     notices += [phone.notice] if phone.notice else []
     notices += [_hidden_notice(sheet, skip_hidden)] if sheet.hidden else []
     # The results keep the phone cells as text (Excel would show 9.72502E+11).
     sheet = replace(sheet, text_columns=frozenset(phone.indexes))
     return Plan(sheet, kind, phone.names[0], rows, notices)
+
+
+def _left_out(jid: str | None, problem: str, number: int, hidden: bool, first_row: dict[str, int],
+              suppressed: Mapping[str, str]) -> tuple[Status, str] | None:  # fmt: skip
+    """Why a row is not sent whatever its message (no number, hidden, a duplicate, opted out);
+    None for a row that goes on. Notes the first row of each number in `first_row`."""
+    if jid is None:
+        return Status.INVALID, problem
+    if hidden:
+        return Status.SUPPRESSED, "hidden row"
+    if jid in first_row:
+        return Status.DUPLICATE, f"same number as row {first_row[jid]}"
+    first_row[jid] = number
+    if jid in suppressed:
+        return Status.SUPPRESSED, suppressed[jid]
+    return None
+
+
+def _render_row(row: Row, message: MessageTemplate, media: MessageTemplate | None, kind: MessageKind,
+                *, seed: str) -> str:  # fmt: skip
+    """The row's message and media URL rendered; a cell too long for any message is the row's
+    problem (returned), not the template's: the other rows go on."""
+    try:
+        # Audio has no caption: its text is not sent, so it is not shown anywhere either.
+        row.message = message.render(row.values, row_number=row.number, seed=seed) if kind.has_text else ""
+        if media is not None:
+            row.media = media.render(row.values, row_number=row.number, seed=seed)
+    except CellTooLong as e:
+        return str(e)
+    return ""
+
+
+def _url_warning(row: Row, kind: MessageKind, base_url: str) -> str:
+    """A warning when the row's encoded request is over the size the API may take."""
+    assert row.jid is not None
+    # Percent-encoding at most triples the UTF-8 bytes: measure exactly only near the limit
+    # (httpx's URL building is the slowest step of a 100k-row plan otherwise).
+    bound = len(base_url) + 300 + 3 * len(f"{row.jid}{row.message}{row.media}".encode())
+    if bound <= MAX_URL_BYTES:
+        return ""
+    length = encoded_url_length(base_url, kind, jid=row.jid, text=row.message, media_url=row.media)
+    if length <= MAX_URL_BYTES:
+        return ""
+    return (f"warning: the encoded request is {length:,} bytes, over {MAX_URL_BYTES:,}: "
+            "the API may refuse it; shorten the message")
 
 
 def _hidden_notice(sheet: Sheet, skip_hidden: bool) -> str:

@@ -533,6 +533,38 @@ class MessageTemplate:
                  clock: Callable[[], float] = time.monotonic) -> None:  # fmt: skip
         self.origin, self.source, self.salt, self._clock = origin, source, salt, clock
         self.notices: list[str] = []
+        seen = self._learn_columns(columns)
+        self._foreign_placeholders(source)
+        try:
+            ast = _ENV.parse(self._as_written(source))
+        except jinja2.TemplateSyntaxError as e:
+            raise TemplateError(
+                f"{origin}, line {e.lineno}: template syntax error: {(e.message or '').rstrip('.')}. "
+                "Fix the template (Jinja2 syntax: {{ column }}, {% if city %}…{% endif %})."
+            ) from None
+        self._check_filters(ast)
+        helpers = {} if "first_name" in seen else {"first_name": first_name}
+        available = seen | {"row"} | set(_ENV.globals)
+        # A helper counts only when called: a bare {{ first_name }} with no such column is the
+        # usual unknown variable, never a function printed.
+        called = {id(c.node) for c in ast.find_all(nodes.Call)}
+        available |= {h for h in helpers if all(id(n) in called for n in ast.find_all(nodes.Name)
+                                                if n.name == h)}  # fmt: skip
+        unknown = sorted(meta.find_undeclared_variables(ast) - available)
+        if unknown:
+            name = unknown[0]
+            lines = [n.lineno for n in ast.find_all(nodes.Name) if n.name == name]
+            raise TemplateError(self._unknown_message(name, sorted(seen), min(lines, default=None)))
+        self._check_structure(ast)
+        self._used = sorted({c for n in ast.find_all((nodes.Name, nodes.Getitem, nodes.Getattr))
+                             if (c := self._column_of(n)) is not None})  # fmt: skip
+        self.warning = ""  # the last render's warning (an empty cell printed), or ""
+        _Instrument(self._column_of).visit(ast)
+        self._template = _ENV.from_string(ast)
+        self._globals = {**self._template.globals, **helpers}
+
+    def _learn_columns(self, columns: Sequence[str]) -> set[str]:
+        """The names a template can use for the columns (returned), with notices about them."""
         # Duplicate headers: the first column wins for {{ Name }} and row['Name'] alike.
         first: dict[str, int] = {}
         dupes: dict[str, list[int]] = {}
@@ -566,45 +598,22 @@ class MessageTemplate:
             if alias and alias.isidentifier() and alias not in seen and not _reserved(alias):
                 seen.add(alias)
                 self._names.append((alias, i))
-        self._foreign_placeholders(source)
-        try:
-            ast = _ENV.parse(self._as_written(source))
-        except jinja2.TemplateSyntaxError as e:
-            raise TemplateError(
-                f"{origin}, line {e.lineno}: template syntax error: {(e.message or '').rstrip('.')}. "
-                "Fix the template (Jinja2 syntax: {{ column }}, {% if city %}…{% endif %})."
-            ) from None
-        self._check_filters(ast)
-        helpers = {} if "first_name" in seen else {"first_name": first_name}
-        available = seen | {"row"} | set(_ENV.globals)
-        # A helper counts only when called: a bare {{ first_name }} with no such column is the
-        # usual unknown variable, never a function printed.
-        called = {id(c.node) for c in ast.find_all(nodes.Call)}
-        available |= {h for h in helpers if all(id(n) in called for n in ast.find_all(nodes.Name)
-                                                if n.name == h)}  # fmt: skip
-        unknown = sorted(meta.find_undeclared_variables(ast) - available)
-        if unknown:
-            name = unknown[0]
-            lines = [n.lineno for n in ast.find_all(nodes.Name) if n.name == name]
-            raise TemplateError(self._unknown_message(name, sorted(seen), min(lines, default=None)))
+        return seen
+
+    def _check_structure(self, ast: nodes.Template) -> None:
+        """No other templates pulled in, and no {{ row }} printing every column."""
         for other in ast.find_all((nodes.Extends, nodes.Include, nodes.Import, nodes.FromImport)):
             raise TemplateError(
-                f"{origin}, line {other.lineno}: a message template cannot extend, include or "
+                f"{self.origin}, line {other.lineno}: a message template cannot extend, include or "
                 "import other templates; put everything in one file."
             )
         for output in ast.find_all(nodes.Output):
             for expr in output.nodes:
                 if isinstance(expr, nodes.Name) and expr.name == "row":
                     raise TemplateError(
-                        f"{origin}, line {expr.lineno}: {{{{ row }}}} would print every column; "
+                        f"{self.origin}, line {expr.lineno}: {{{{ row }}}} would print every column; "
                         "name the one you mean: row['Column Name']."
                     )
-        self._used = sorted({c for n in ast.find_all((nodes.Name, nodes.Getitem, nodes.Getattr))
-                             if (c := self._column_of(n)) is not None})  # fmt: skip
-        self.warning = ""  # the last render's warning (an empty cell printed), or ""
-        _Instrument(self._column_of).visit(ast)
-        self._template = _ENV.from_string(ast)
-        self._globals = {**self._template.globals, **helpers}
 
     def _lookup(self, text: str) -> str | None:
         """The column a name typed in a template means: exactly, else ignoring case and spacing."""

@@ -206,18 +206,7 @@ class Runner:
         planned = targets if self.limit is None else targets[: self.limit]
         self._assign(planned)
         report = RunReport(exit_code=ExitCode.OK)
-        mean = max(lane.pacer.mean_interval for lane in self.lanes) / len(self.lanes)
-        self.progress.start(len(planned), mean, self.label)
-        try:
-            self._save(report, force=True)
-        except MACHINE_FAILURES as e:
-            self.progress.close()
-            raise InputError(f"nothing was sent: {describe_failure(e)}.") from None
-        self._counts = count_statuses(self.rows)  # kept up to date per send: recounting is O(rows)
-        for lane in self.lanes:
-            # Every lane counts as running before any starts: a lane with nothing queued waits
-            # while another may still retire and hand it rows (else those rows would be stranded).
-            lane.running = True
+        self._start(len(planned), report)
         try:
             if len(self.lanes) == 1:
                 self._lane_loop(self.lanes[0], report, inline_saves=True)
@@ -225,8 +214,7 @@ class Runner:
                 self._run_lanes(report)
             if self._failure is not None:
                 raise self._failure
-            if not report.stopped and not self._all_retired() and self.limit is not None \
-                    and len(targets) > len(planned):  # fmt: skip
+            if not report.stopped and not self._all_retired() and len(targets) > len(planned):
                 report.stopped = f"--limit {self.limit} reached"
         except MACHINE_FAILURES as e:
             # The disk filled up, a folder vanished: stop with every outcome so far kept (the
@@ -240,21 +228,42 @@ class Runner:
             except MACHINE_FAILURES as e:
                 report.results_error = describe_failure(e)
                 report.exit_code = report.exit_code or ExitCode.ABORTED
+        self._conclude(report)
+        return report
+
+    def _start(self, planned: int, report: RunReport) -> None:
+        """The progress started and the sheet written before the first send (a disk that cannot
+        take it stops the run here, nothing sent)."""
+        mean = max(lane.pacer.mean_interval for lane in self.lanes) / len(self.lanes)
+        self.progress.start(planned, mean, self.label)
+        try:
+            self._save(report, force=True)
+        except MACHINE_FAILURES as e:
+            self.progress.close()
+            raise InputError(f"nothing was sent: {describe_failure(e)}.") from None
+        self._counts = count_statuses(self.rows)  # kept up to date per send: recounting is O(rows)
+        for lane in self.lanes:
+            # Every lane counts as running before any starts: a lane with nothing queued waits
+            # while another may still retire and hand it rows (else those rows would be stranded).
+            lane.running = True
+
+    def _conclude(self, report: RunReport) -> None:
+        """The report's lanes, counts and exit code once every lane has stopped."""
         report.lanes = [LaneReport(lane.label, lane.sent, lane.failed, lane.unknown, lane.retired,
                                    lane.retired_at, len(lane.queue)) for lane in self.lanes]  # fmt: skip
-        if report.exit_code == ExitCode.OK and self._all_retired():
+        report.counts = count_statuses(self.rows)
+        if report.exit_code != ExitCode.OK:
+            return
+        if self._all_retired():
             report.exit_code = ExitCode.ABORTED
             if not report.stopped:
                 report.stopped = self.lanes[0].retired if len(self.lanes) == 1 else \
                     "every sender was stopped: " + "; ".join(
                         f"{lane.label}: {lane.retired}" for lane in self.lanes)  # fmt: skip
-        if report.exit_code == ExitCode.OK and report.stopped.startswith("interrupted"):
+        elif report.stopped.startswith("interrupted"):
             report.exit_code = ExitCode.INTERRUPTED
-        if report.exit_code == ExitCode.OK and any(r.status in (Status.FAILED, Status.UNKNOWN)
-                                                   for r in self.rows):  # fmt: skip
+        elif report.counts.get(Status.FAILED) or report.counts.get(Status.UNKNOWN):
             report.exit_code = ExitCode.ROWS_FAILED
-        report.counts = count_statuses(self.rows)
-        return report
 
     def _all_retired(self) -> bool:
         return all(lane.retired for lane in self.lanes)
