@@ -297,7 +297,7 @@ def _read_delimited(path: Path, encoding: str | None) -> tuple[list[list[str]], 
 def _open_workbook(path: Path) -> tuple[object, list[str]]:
     from python_calamine import CalamineWorkbook
 
-    if path.suffix.lower() in (".xlsx", ".xlsm"):
+    if path.suffix.lower() in (".xlsx", ".xlsm", ".ods"):
         check_workbook(path)  # a tiny file can make calamine abort the process (issue 19)
     try:
         wb = CalamineWorkbook.from_path(str(path))

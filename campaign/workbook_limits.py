@@ -1,4 +1,4 @@
-"""Refuse an XLSX whose size would overwhelm the reader, before calamine ever opens it.
+"""Refuse a workbook whose size would overwhelm the reader, before calamine ever opens it.
 
 A workbook is a zip of XML: a 4.9 KB file with one cell at XFD1048576 made calamine allocate
 the whole 17-billion-cell grid and abort the process (exit 134); one at CV1000000 took 40 s and
@@ -10,6 +10,7 @@ zip's directory claims; the used range is read from the cell and row references.
 from __future__ import annotations
 
 import re
+import xml.etree.ElementTree as ET
 import zipfile
 import zlib
 from dataclasses import dataclass
@@ -54,8 +55,8 @@ def _column_number(letters: bytes) -> int:
 
 
 def check_workbook(path: Path) -> None:
-    """Exit 2 (InputError) when an .xlsx/.xlsm is too large to read safely; a file that is not
-    a zip is left to the reader, whose own error says so."""
+    """Exit 2 (InputError) when an .xlsx/.xlsm/.ods is too large to read safely; a file that
+    is not a zip is left to the reader, whose own error says so."""
     try:
         with zipfile.ZipFile(path) as z:
             for info in z.infolist():
@@ -64,11 +65,53 @@ def check_workbook(path: Path) -> None:
                     continue
                 sheet = name.startswith("xl/worksheets/") and name.endswith(".xml")
                 _scan(path, z, info, sheet)
+            if path.suffix.lower() == ".ods" and "content.xml" in z.namelist():
+                _check_ods(path, z)
     except InputError:
         raise
     except (zipfile.BadZipFile, zipfile.LargeZipFile, NotImplementedError, OSError, EOFError,
-            zlib.error):  # fmt: skip
+            zlib.error, ET.ParseError):  # fmt: skip
         return  # not a workbook we can inspect: calamine gives the user its own message
+
+
+_TABLE = "{urn:oasis:names:tc:opendocument:xmlns:table:1.0}"
+_OFFICE = "{urn:oasis:names:tc:opendocument:xmlns:office:1.0}"
+
+
+def _repeat(element: ET.Element, attribute: str) -> int:
+    try:
+        return max(int(element.get(f"{_TABLE}{attribute}", "1")), 1)
+    except ValueError:
+        return 1
+
+
+def _check_ods(path: Path, z: zipfile.ZipFile) -> None:
+    """An ODS row or cell may say "repeated 1,000,000 times": an 851-byte file asked calamine
+    for 90 million cells and aborted it. Only repeated cells holding something count: the empty
+    tail LibreOffice writes to the sheet's edge is harmless."""
+    extent = _Extent()
+    row = column = repeat_rows = 0
+    with z.open("content.xml") as part:
+        for event, element in ET.iterparse(part, events=("start", "end")):
+            tag = element.tag
+            if event == "start":
+                if tag == f"{_TABLE}table":
+                    extent, row = _Extent(), 0
+                elif tag == f"{_TABLE}table-row":
+                    column, repeat_rows = 0, _repeat(element, "number-rows-repeated")
+                continue
+            if tag in (f"{_TABLE}table-cell", f"{_TABLE}covered-table-cell"):
+                repeat = _repeat(element, "number-columns-repeated")
+                if element.get(f"{_OFFICE}value-type") is not None or len(element):
+                    extent.columns = max(extent.columns, column + repeat)
+                    extent.rows = max(extent.rows, row + repeat_rows)
+                    extent.cells = max(extent.cells, extent.rows * extent.columns)
+                column += repeat
+                element.clear()
+            elif tag == f"{_TABLE}table-row":
+                row += repeat_rows
+                element.clear()
+                _check_extent(path, "content.xml", extent)
 
 
 def _scan(path: Path, z: zipfile.ZipFile, info: zipfile.ZipInfo, sheet: bool) -> None:

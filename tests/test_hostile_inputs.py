@@ -267,3 +267,52 @@ def test_an_instance_id_holding_an_equals_sign_is_read_by_a_written_rule(
     assert [(s.label, s.instance_id) for s in parse_senders(configured, None)] == expected
     assert all(iid not in repr(s) for s, (_, iid) in zip(parse_senders(configured, None), expected,
                                                           strict=True))  # fmt: skip
+
+
+def _ods(path: Path, rows_repeated: int) -> Path:
+    table = "urn:oasis:names:tc:opendocument:xmlns:table:1.0"
+
+    def cell(text: str, extra: str = "") -> str:
+        return (f'<table:table-cell{extra} office:value-type="string"><text:p>{text}</text:p>'
+                "</table:table-cell>")  # fmt: skip
+
+    content = (
+        '<?xml version="1.0" encoding="UTF-8"?><office:document-content xmlns:office="urn:oasis:'
+        f'names:tc:opendocument:xmlns:office:1.0" xmlns:table="{table}" xmlns:text="urn:oasis:'
+        'names:tc:opendocument:xmlns:text:1.0" office:version="1.2"><office:body>'
+        '<office:spreadsheet><table:table table:name="Contacts">'
+        f"<table:table-row>{cell('Name')}{cell('Phone')}</table:table-row>"
+        f"<table:table-row>{cell('Dana')}{cell('0502345678')}</table:table-row>"
+        f'<table:table-row table:number-rows-repeated="{rows_repeated}">'
+        + cell("x", ' table:number-columns-repeated="100"') + "</table:table-row>"
+        # LibreOffice's own empty tail to the sheet's edge: harmless, never refused
+        '<table:table-row table:number-rows-repeated="1048570"><table:table-cell '
+        'table:number-columns-repeated="1024"/></table:table-row>'
+        "</table:table></office:spreadsheet></office:body></office:document-content>"
+    )
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as z:
+        z.writestr("mimetype", "application/vnd.oasis.opendocument.spreadsheet",
+                   compress_type=zipfile.ZIP_STORED)  # fmt: skip
+        z.writestr("content.xml", content)
+        z.writestr("META-INF/manifest.xml", '<?xml version="1.0" encoding="UTF-8"?><manifest:'
+                   'manifest xmlns:manifest="urn:oasis:names:tc:opendocument:xmlns:manifest:1.0" '
+                   'manifest:version="1.2"><manifest:file-entry manifest:full-path="/" manifest:'
+                   'media-type="application/vnd.oasis.opendocument.spreadsheet"/><manifest:file-'
+                   'entry manifest:full-path="content.xml" manifest:media-type="text/xml"/>'
+                   "</manifest:manifest>")  # fmt: skip
+    return path
+
+
+@pytest.mark.parametrize(("repeated", "code"), [(900_000, 2), (3, 0)])
+def test_an_ods_row_repeated_900000_times_is_exit_2(
+    repeated: int, code: int, tmp_path: Path
+) -> None:
+    contacts = _ods(tmp_path / "contacts.ods", repeated)
+    assert contacts.stat().st_size < 2000
+    ran = run_cli(["send", str(contacts), "-m", "Hi {{ name }}", "--header-row", "1", *DRY],
+                  cwd=tmp_path,
+                  env=cli_env(tmp_path / "home"))  # fmt: skip
+    assert ran.code == code, ran.out  # was: 2.5 GB, then an abort (signal 6)
+    if code == 2:
+        assert "is used down to cell CV900002" in ran.out
+    assert ran.seconds < 5 and ran.peak_mb < 500, (ran.seconds, ran.peak_mb)
