@@ -76,7 +76,7 @@ from campaign.runner import Clock, Lane, Runner, RunReport, send_test
 from campaign.senders import Sender, assign_all, choose, parse_senders
 from campaign.store import ATTEMPTING
 from campaign.store.journal import Record
-from campaign.store.ledger import MACHINE_FAILURES, Ledger
+from campaign.store.ledger import MACHINE_FAILURES, Account, Ledger
 from campaign.store.namespaces import Namespace, namespace_for
 from campaign.store.paths import campaign_name, default_journal_dir, home, journal_path
 from campaign.tracking import Tracker
@@ -178,7 +178,11 @@ def run_send(
             first = senders[0]  # --test-to uses the first sender
             client = IbotClient(http_client(), base_url=base_url, token=first.token,
                                 instance_id=first.instance_id)  # fmt: skip
-            return _test_to(plan, opts, ui, client, settings.clock, via=first.label if several else "")
+            _short_clock(opts, ledger, [first.key], settings.clock)
+            account = ledger.account(first.key, first.label, min_gap=settings.pace.delay,
+                                     schedule=schedule, campaign_checks=False)  # fmt: skip
+            return _test_to(plan, opts, ui, client, settings, ledger, (account, schedule),
+                            via=first.label if several else "")  # fmt: skip
         lanes = _lanes(senders, settings, ledger, schedule, lambda s: IbotClient(
             http_client(), base_url=base_url, token=s.token, instance_id=s.instance_id))  # fmt: skip
         if not _confirm(plan, opts, ui, lanes, settings):
@@ -391,9 +395,7 @@ def _run(plan: Plan, opts: SendOptions, ui: UI, ledger: Ledger, lanes: list[Lane
     stop = threading.Event()
     ui.install_signals(stop)
     clock.sleep = _interruptible(clock, stop)
-    if opts.sandbox:  # the first look: the real pace, in order, an hour of it in a second
-        sends = [ledger.last_send(lane.key, only_sender=True) for lane in lanes]
-        clock.shorten(SHORT_CLOCK, resume_from=max((t for t in sends if t is not None), default=None))
+    _short_clock(opts, ledger, [lane.key for lane in lanes], clock)
     runner = Runner(
         plan.rows, kind=plan.kind, lanes=lanes, ledger=ledger, write=write, clock=clock,
         stop=stop, progress=tracker, limit=opts.limit, retries=opts.retries,
@@ -555,16 +557,62 @@ def _dry_run(plan: Plan, opts: SendOptions, ui: UI, write: Callable[[list[Row]],
     return ExitCode.OK
 
 
-def _test_to(plan: Plan, opts: SendOptions, ui: UI, client: IbotClient, clock: Clock, *,
-             via: str = "") -> ExitCode:  # fmt: skip
+def _test_turn(ui: UI, settings: Settings, ledger: Ledger, sender: tuple[Account, Schedule],
+               jid: str, through: str) -> None:  # fmt: skip
+    """Wait out the number's --delay since its last send, then claim the test send in the history;
+    a cap, a pause or the window refuses it (nothing sent) with when the number may send again."""
+    clock, pace = settings.clock, settings.pace
+    account, schedule = sender
+    pacer = Pacer(delay=pace.delay, jitter=pace.jitter, rand=clock.rand)
+    told = False
+    while True:
+        now = clock.now()
+        ledger.catch_up(account, pacer, schedule, now)
+        due, reason = schedule.next_allowed(max(now, pacer.due()))
+        if reason and due > now:
+            when = dt.datetime.fromtimestamp(due, clock.tz).strftime("%a %d %b %H:%M")
+            raise InputError(
+                f"--test-to: nothing was sent{through}: {reason} (a test message counts toward the "
+                f"number's pace and caps like any other). The number may send again at {when}."
+            )
+        if due > now:
+            if not told:
+                ui.info(f"Waiting {due - now:.0f} s: --delay holds since the number's last send.")
+                told = True
+            clock.sleep(due - now)
+            continue
+        claim = ledger.claim_test(account, jid, at=now)
+        if claim.granted:
+            return
+        if claim.other_send is not None:
+            pacer.started(claim.other_send)
+
+
+def _short_clock(opts: SendOptions, ledger: Ledger, senders: list[str], clock: Clock) -> None:
+    """--sandbox: the real pace, in order, an hour of it in a second, carrying on from the
+    numbers' last sends (a short clock runs ahead of the wall clock)."""
+    if opts.sandbox:
+        sends = [ledger.last_send(key, only_sender=True) for key in senders]
+        clock.shorten(SHORT_CLOCK, resume_from=max((t for t in sends if t is not None), default=None))
+
+
+def _test_to(plan: Plan, opts: SendOptions, ui: UI, client: IbotClient, settings: Settings,
+             ledger: Ledger, sender: tuple[Account, Schedule], *, via: str = "") -> ExitCode:  # fmt: skip
+    """One real message to the user's own number. The campaign is untouched, but the number's
+    pace and caps hold for it and count it, as for any send through the number."""
     result = to_jid(opts.test_to or "", opts.country)
     if result.jid is None:
         raise InputError(f"--test-to {opts.test_to!r}: {result.problem}.")
     if not any(r.status in SENDABLE for r in plan.rows):
         raise InputError("--test-to: no sendable row to take the message from.")
+    through = f" through sender {via}" if via else ""
+    account = sender[0]
+    _test_turn(ui, settings, ledger, sender, result.jid, through)
+    clock = settings.clock
     row, outcome = send_test(plan.rows, kind=plan.kind, client=client, to_jid=result.jid,
                              retries=opts.retries, clock=clock)  # fmt: skip
-    through = f" through sender {via}" if via else ""
+    sent = {"sent": Status.SENT, "unknown": Status.UNKNOWN}.get(outcome.kind, Status.FAILED)
+    ledger.settle_test(account, sent)
     if outcome.kind == "sent":
         ui.info(f"Test message (row {row.number}'s) sent to {result.jid}{through}. The campaign is "
                 "untouched.")  # fmt: skip

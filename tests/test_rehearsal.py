@@ -94,7 +94,7 @@ def test_test_to_leaves_the_journal_byte_identical(cli, write_csv, sandbox, sand
     folder = contacts.parent / ".campaign"
     before = {p.name: p.read_bytes() for p in folder.iterdir()}
     r = cli("send", contacts, "-m", "Hi {{ name }}, new text", "--test-to", "0541234567", "--quiet",
-            env=sandbox_env)  # fmt: skip
+            "--pace", "fast", "--delay", "0", "--jitter", "0", env=sandbox_env)  # fmt: skip
     assert r.exit_code == 0, r.output
     assert "row 2's" in r.output  # every row was sent; the test still has a message to show
     assert sandbox.received[-1].jid == "972541234567@s.whatsapp.net"

@@ -134,6 +134,22 @@ def test_test_to_sends_one_message_and_leaves_the_campaign_untouched(
     assert len(sandbox.received) == 5  # the real run was not affected by the test send
 
 
+def test_test_to_counts_toward_the_numbers_caps_like_any_send(cli, contacts, sandbox, sandbox_env):
+    """Issue 19: --test-to ignored caps and pacing and was not recorded in the history."""
+    args = ("send", contacts, "-m", TEXT, *FAST, "--max-per-hour", "1", "--test-to", "054-999-8877")
+    first = cli(*args, env=sandbox_env)
+    assert first.exit_code == 0, first.output
+    second = cli(*args, env=sandbox_env)
+    assert second.exit_code == 2, second.output
+    assert "--test-to: nothing was sent" in second.output and "1 reached" in second.output
+    assert len(sandbox.received) == 1  # the second test message was held by the hourly cap
+    r = cli("send", contacts, "-m", TEXT, *FAST, "--max-per-hour", "1", "--stop-outside-window",
+            env=sandbox_env)  # fmt: skip
+    assert r.exit_code == 0, r.output
+    assert "Nothing sent this run" in r.output and "To go on after" in r.output
+    assert len(sandbox.received) == 1  # the campaign's first send counts the test message too
+
+
 def test_without_a_terminal_and_without_yes_nothing_is_sent(cli, contacts, sandbox, sandbox_env):
     r = cli("send", contacts, "-m", TEXT, env=sandbox_env)
     assert r.exit_code == 2

@@ -59,7 +59,7 @@ CREATE TABLE IF NOT EXISTS senders (
 """
 # Outcomes that may have reached the person: a send in flight right now counts too.
 REACHED = (Status.SENT, ATTEMPTING, Status.UNKNOWN)
-_REACHED_SQL = "('sent', 'attempting', 'unknown')"
+_REACHED_SQL = "(" + ", ".join(f"'{outcome}'" for outcome in REACHED) + ")"
 
 
 def run_script(db: sqlite3.Connection, script: str) -> None:

@@ -46,6 +46,9 @@ from campaign.vocabulary import Status
 
 # What the machine can throw at a store: a full or read-only disk, a vanished folder.
 MACHINE_FAILURES = (OSError, sqlite3.Error)
+# How the history names the journal of a --test-to send: not the campaign's own, so the campaign's
+# sends and the test hold the number's --delay for each other.
+TEST_SEND = "\x1ftest-to"
 
 
 @dataclass
@@ -241,16 +244,17 @@ class Ledger:
     # --- sending ------------------------------------------------------------------------------
 
     def account(self, sender: str = "", label: str = "", *, min_gap: float = 0.0,
-                schedule: Schedule | None = None) -> Account:  # fmt: skip
+                schedule: Schedule | None = None, campaign_checks: bool = True) -> Account:  # fmt: skip
         """A lane's account. Its claims check, in one transaction: another campaign's send through
         the number less than `min_gap` s ago (wait), --skip-contacted-within (refuse), the
-        schedule's caps (wait), then the ledger's own checks."""
+        schedule's caps (wait), then the ledger's own checks. `campaign_checks=False` (a
+        --test-to send, to the sender's own phone): the number's pace and caps alone."""
         checks = [number_interval(min_gap)]
-        if self.skip_within is not None:
+        if self.skip_within is not None and campaign_checks:
             checks.append(not_contacted_since(self.skip_within))
         if schedule is not None:
             checks.append(within_caps(schedule))
-        account = Account(sender, label, checks + self.checks)
+        account = Account(sender, label, checks + (self.checks if campaign_checks else []))
         self._accounts.append(account)
         self._commit.alone = len(self._accounts) == 1  # several lanes: group commits
         return account
@@ -294,6 +298,27 @@ class Ledger:
             raise
         account.claimed = send_id
         return Claim(True)
+
+    def claim_test(self, account: Account, jid: str, *, at: float) -> Claim:
+        """--test-to: one message outside the campaign's journal, through the number's pace and
+        caps all the same, and recorded in the history so that they count it (`settle_test`)."""
+        if self.history is None:
+            return Claim(True)
+        request = ClaimRequest(self.namespace, account.sender, jid, self.campaign,
+                               self.journal_id + TEST_SEND, at)  # fmt: skip
+        with self._history_lock:
+            send_id, verdict = self.history.claim(request, account.checks)
+        if verdict is not None:
+            return Claim(False, verdict.refused, verdict.wait, verdict.other_send)
+        account.claimed = send_id
+        return Claim(True)
+
+    def settle_test(self, account: Account, status: str) -> None:
+        """The --test-to send's outcome in the history (sent, failed or unknown)."""
+        if account.claimed is not None and self.history is not None:
+            with self._history_lock:
+                self.history.finish(account.claimed, status)
+        account.claimed = None
 
     def settle(self, account: Account, jid: str, *, status: str, error: str, sent_at: str,
                attempts: int, next_at_once: bool) -> None:  # fmt: skip
