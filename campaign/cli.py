@@ -241,7 +241,7 @@ main.command_class = _HintedCommand  # every command says which value to quote
               "computer, about 1.5x each day after (30, 45, 68, 101, ...), up to --max-per-day. "
               "Default: from --pace (on for careful).")
 @click.option("--window", help="Send only between HH:MM-HH:MM local time (may cross midnight).")
-@click.option("--timezone", help="IANA time zone for --window and --skip-days "
+@click.option("--timezone", help="Time zone name for --window and --skip-days "
               "(default: this machine's), e.g. Asia/Jerusalem.")
 @click.option("--skip-days", help="Days on which nothing is sent, e.g. sat or fri,sat.")
 @click.option("--stop-outside-window", is_flag=True,
@@ -270,7 +270,8 @@ main.command_class = _HintedCommand  # every command says which value to quote
 @click.option("--name", help="Campaign name, its identity for resume (default: "
               "<contacts stem>-<template stem>).")
 @click.option("--state", type=click.Path(path_type=Path, dir_okay=False),
-              help="Journal file (default: .campaign/<name>.sqlite3 beside the contacts).")
+              help="Progress file: who was sent what, to resume without sending twice (default: "
+              ".campaign/<name>.sqlite3 beside the contacts).")
 @click.option("--yes", "-y", is_flag=True, help="Send without the confirmation prompt.")
 @click.option("--base-url", envvar="IBOT_BASE_URL", help="API root (default "
               "https://ibot-chat.com/api/v1; env IBOT_BASE_URL).")
@@ -278,7 +279,8 @@ main.command_class = _HintedCommand  # every command says which value to quote
               help="With several senders in IBOT_INSTANCE_ID (shop=ID1,promo=ID2), send only "
               "through these (repeatable); unlabelled senders are #1, #2, ...")
 @click.option("--sandbox", is_flag=True,
-              help="Start the local sandbox API in-process and send to it; no credentials needed.")
+              help="Rehearse: send to a stand-in for the API started inside this run, nothing to "
+              "WhatsApp; no credentials needed.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar and no message preview.")
 def send(contacts: Path | None, **kw: Any) -> None:
     """Send one personalised message per row of CONTACTS (.csv .tsv .txt .xlsx .xlsm .xls .ods)."""

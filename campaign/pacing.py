@@ -71,6 +71,45 @@ def resolve_pace(preset: str, **given: float | int | bool | None) -> Pace:
     )
 
 
+# What the README's Pacing section cites: the reports behind the presets.
+BAN_REPORTS = "300 messages at 2 s apart, banned; 150 at 13 s, banned"
+FIRST_WEEK_DAILY = 30  # several guides: a new number sending more than 20-30 a day gets reviewed
+
+
+def pace_risks(pace: Pace, *, first_send: float | None = None, now: float = 0.0) -> list[str]:
+    """Warnings said before the risk is taken (issue 22): a pace faster than `fast`, no daily
+    cap, or a number in its first week pushed past 30 a day. Empty when the pace is within them."""
+    fast = PRESETS["fast"]
+    interval = pace.delay + pace.jitter / 2
+    if pace.max_per_hour:
+        interval = max(interval, HOUR / pace.max_per_hour)  # the hourly cap sets the real speed
+    reasons = []
+    if interval < fast.delay + fast.jitter / 2:
+        reasons.append(f"{pace.delay:g} s + up to {pace.jitter:g} s between sends (about "
+                       f"{HOUR / max(interval, 0.1):,.0f} an hour) is faster than --pace fast "
+                       f"({fast.delay:g} + {fast.jitter:g} s)")  # fmt: skip
+    if not pace.max_per_day:
+        reasons.append("there is no daily cap (--max-per-day)")
+    risks = []
+    if reasons:
+        risks.append(
+            f"Warning: {'; '.join(reasons)}. WhatsApp bans numbers that blast: users of bulk "
+            f"senders report {BAN_REPORTS} (README, Pacing). Safer: --pace standard (30 + 30 s, "
+            "at most 300 a day), or several sender numbers."
+        )
+    day = (now - first_send) / DAY if first_send is not None else None
+    daily = pace.max_per_day
+    if day is not None and 0 <= day < 7 and not pace.warm_up and (daily is None or daily > FIRST_WEEK_DAILY):
+        cap = f"up to {daily} a day" if daily else "with no daily cap"
+        risks.append(
+            f"Warning: this number first sent on this computer {int(day)} day(s) ago and would "
+            f"send {cap}: several guides say a number in its first week that sends more than "
+            f"20-30 a day gets reviewed (README, Pacing). Add --warm-up (20 on day one, then "
+            "about 1.5x a day) or --max-per-day 30."
+        )
+    return risks
+
+
 def warm_up_cap(day: int) -> int:
     """A new number's daily cap on its day `day` (0 = its first day): 20, 30, 45, 68, 101, ..."""
     return int(WARM_UP_FIRST_DAY * WARM_UP_GROWTH**day + 0.5)
@@ -155,7 +194,7 @@ def parse_timezone(name: str | None) -> dt.tzinfo:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):
         raise InputError(
-            f"--timezone {name!r} is not an IANA time zone name, e.g. Asia/Jerusalem or "
+            f"--timezone {name!r} is not a time zone name, e.g. Asia/Jerusalem or "
             "Europe/London."
         ) from None
 

@@ -334,3 +334,10 @@ _ENV.globals.update(
     csp=Markup(_CSP),
     colours=_COLOURS,
 )
+
+
+def person_label(row: Row, columns: Sequence[str]) -> str:
+    """Who a row is, as the sheet writes it: 'Dana Levi (050-234-5678)', or the phone alone.
+    Console lines use it too: people know their contacts by name, not by JID (issue 22)."""
+    name, phone = _name_of(row, columns), _phone_of(row, columns)
+    return f"{name} ({phone})" if name and phone else name or phone

@@ -13,6 +13,7 @@ from typing import Protocol
 
 from campaign.pacing import Forecast, Pace
 from campaign.plan import SENDABLE, Plan, count_statuses
+from campaign.preview import person_label
 from campaign.runner import Clock, RunReport
 from campaign.store.namespaces import Namespace
 from campaign.vocabulary import MessageKind, Status
@@ -83,7 +84,7 @@ def show_messages(plan: Plan, ui: Say, n: int) -> None:
     shown = [r for r in plan.rows if r.status in SENDABLE][:n]
     for r in shown:
         media = f"  [{plan.kind}: {r.media}]" if plan.kind is not MessageKind.TEXT else ""
-        ui.info(f"--- row {r.number} → {r.jid}{media}")
+        ui.info(f"--- row {r.number} → {person_label(r, plan.sheet.columns)}{media}")
         if plan.kind.has_text:  # audio has no caption: nothing of the text is sent
             ui.info(r.message)
     if shown:
@@ -125,16 +126,17 @@ def summary(report: RunReport, plan: Plan, ui: Say, argv: list[str], clock: Cloc
         ui.info(nothing_sent(plan, namespace))
     elif namespace.rehearsal:
         ui.info(f"Rehearsal: {sent} of {len(plan.rows)} rows sent to {namespace.description}, "
-                f"nothing to WhatsApp ({report.attempted} request(s) this run). The real run "
-                "keeps its own journal and will send to everyone.")  # fmt: skip
+                f"nothing to WhatsApp ({report.attempted} tried this run). The real run keeps "
+                "its own progress file and will send to everyone.")  # fmt: skip
     else:
-        ui.info(f"Sent {sent} of {len(plan.rows)} rows ({report.attempted} request(s) this run).")
+        ui.info(f"Sent {sent} of {len(plan.rows)} rows ({report.attempted} tried this run). Sent "
+                "means accepted by the API for delivery: it gives no delivery or read receipts.")  # fmt: skip
     show_counts(report.counts, ui)
     if len(report.lanes) > 1:
         lanes_table(report, ui, clock)
     if report.results_error:
-        ui.warn(f"The results sheet could not be written: {report.results_error}. The journal has "
-                "every outcome: run the same command again to write it.")  # fmt: skip
+        ui.warn(f"The results sheet could not be written: {report.results_error}. The progress "
+                "file has every outcome: run the same command again to write it.")  # fmt: skip
     if report.results is not None:
         ui.info(f"Results: {results_line(report.results, asked=asked)}")
     bad = [r for r in plan.rows if r.status in (Status.FAILED, Status.UNKNOWN)]

@@ -38,6 +38,7 @@ from campaign.pacing import (
     Schedule,
     Window,
     forecast,
+    pace_risks,
     parse_skip_days,
     parse_timezone,
     parse_window,
@@ -278,7 +279,7 @@ def _merge_ledger(plan: Plan, opts: SendOptions, ledger: Ledger, ui: UI) -> None
                 "got, the rest get the new one.")  # fmt: skip
     records, missing = ledger.records()
     if missing:
-        ui.warn(f"Note: {missing} person(s) this campaign sent to are missing from its journal "
+        ui.warn(f"Note: {missing} person(s) this campaign sent to are missing from its progress file "
                 "(was it replaced or damaged?); this computer's send history has them, so they are "
                 "not messaged again.")  # fmt: skip
     merge_records(plan.rows, records, retry_unknown=opts.retry_unknown)
@@ -327,8 +328,8 @@ def _announce_target(opts: SendOptions, settings: Settings, senders: list[Sender
                 "hours, an hour of them in a second.")  # fmt: skip
         return box.url
     if settings.namespace.rehearsal:
-        ui.info(f"Rehearsal: sending to {settings.namespace.description}, not WhatsApp; its journal "
-                "and history are its own, so the real run later still sends to everyone.")  # fmt: skip
+        ui.info(f"Rehearsal: sending to {settings.namespace.description}, not WhatsApp; its progress "
+                "file and history are its own, so the real run later still sends to everyone.")  # fmt: skip
     return settings.base_url
 
 
@@ -364,10 +365,21 @@ def _confirm(plan: Plan, opts: SendOptions, ui: UI, lanes: list[Lane], settings:
         )
     when = _estimate(todo, lanes[0].pacer, lanes[0].schedule, settings.clock, lanes=len(lanes))
     show_plan(plan, ui, todo, when, settings.namespace, settings.clock)
-    if ui.confirm(f"Send {todo} message(s) now?"):
+    risks = pace_risks(settings.pace, first_send=lanes[0].schedule.first_send,
+                       now=settings.clock.now())  # fmt: skip
+    for risk in risks:
+        ui.warn(risk)
+    if ui.confirm(_question(todo, settings.pace, opts.pace, settings.namespace, risky=bool(risks))):
         return True
     ui.info("Nothing sent.")
     return False
+
+
+def _question(todo: int, pace: Pace, preset: str, namespace: Namespace, *, risky: bool) -> str:
+    """The confirmation: how many, where to, at what pace, and whether against the guidance."""
+    where = f"to {namespace.description}" if namespace.rehearsal else "to WhatsApp"
+    against = ", faster than the guidance above" if risky else ""
+    return f"Send {todo} message(s) {where} now (pace {describe_pace(preset, pace)}){against}?"
 
 
 def _track(plan: Plan, opts: SendOptions, ui: UI, ledger: Ledger, lanes: list[Lane],
@@ -544,6 +556,8 @@ def _dry_run(plan: Plan, opts: SendOptions, ui: UI, write: Callable[[list[Row]],
     show_counts(counts, ui)
     show_forecast(todo, when, ui, clock, verb="Sending")
     ui.info(f"Pace: {describe_pace(opts.pace, pace)} (--pace careful|standard|fast; README, Pacing).")
+    for risk in pace_risks(pace, first_send=schedule.first_send, now=clock.now()):
+        ui.warn(risk)
     path = write(plan.rows)
     ui.info(f"Results: {results_line(path, asked=asked, kept=kept)}")
     from campaign.preview import render_preview
@@ -614,9 +628,9 @@ def _test_to(plan: Plan, opts: SendOptions, ui: UI, client: IbotClient, settings
     sent = {"sent": Status.SENT, "unknown": Status.UNKNOWN}.get(outcome.kind, Status.FAILED)
     ledger.settle_test(account, sent)
     if outcome.kind == "sent":
-        ui.info(f"Test message (row {row.number}'s) sent to {result.jid}{through}. The campaign is "
+        ui.info(f"Test message (row {row.number}'s) sent to {opts.test_to}{through}. The campaign is "
                 "untouched.")  # fmt: skip
         return ExitCode.OK
-    ui.warn(f"Test message to {result.jid}{through} not sent: {outcome.message}")
+    ui.warn(f"Test message to {opts.test_to}{through} not sent: {outcome.message}")
     return ExitCode.ABORTED if outcome.kind == "abort" else ExitCode.ROWS_FAILED
 

@@ -105,11 +105,11 @@ def test_stdout_shows_the_first_messages_and_the_counts(cli: Cli, contacts: Path
     out = r.stdout
     assert out.startswith(
         "contacts.csv: 7 rows, phone column 'Phone', header on row 1.\n"
-        "--- row 2 → 972502345678@s.whatsapp.net\n"
+        "--- row 2 → דנה (050-234-5678)\n"
         "שלום דנה! נתראה בתל אביב.\n"
-        "--- row 6 → 972547654321@s.whatsapp.net\n"
+        "--- row 6 → יוסי (+972 54 765 4321)\n"
         "שלום יוסי!\n"
-        "--- row 8 → 972531234567@s.whatsapp.net\n"
+        "--- row 8 → Sarah (972531234567)\n"
         "שלום Sarah! נתראה בEilat.\n"
         "---\n"
         "Dry run: nothing was sent.\n"
@@ -402,7 +402,7 @@ def test_media_url_is_a_template_rendered_per_row(
         ("ready", "לכבוד Dana", "https://cdn.example.com/tlv.jpg"),
         ("ready", "לכבוד Avi", "https://cdn.example.com/haifa.jpg"),
     ]
-    assert "--- row 2 → 972502345678@s.whatsapp.net  [image: https://cdn.example.com/tlv.jpg]" in (
+    assert "--- row 2 → Dana (0502345678)  [image: https://cdn.example.com/tlv.jpg]" in (
         r.stdout
     )
 
@@ -655,7 +655,7 @@ def test_audio_has_no_caption_in_the_plan_the_console_or_the_preview(
     assert r.exit_code == 0, r.output
     assert "audio messages have no caption: the message text is not sent." in r.output
     assert "Hello" not in r.stdout
-    assert "--- row 2 → 972502345678@s.whatsapp.net  [audio: https://x.example/a.mp3]\n---" in r.stdout
+    assert "--- row 2 → Dana (0502345678)  [audio: https://x.example/a.mp3]\n---" in r.stdout
     assert [row["message"] for row in results(path.with_name("contacts-message.results.csv"))] == ["", ""]
     page = path.with_name("contacts-message.results.preview.html").read_text(encoding="utf-8")
     assert "Hello" not in page

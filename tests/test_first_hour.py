@@ -274,3 +274,61 @@ def test_a_column_of_bad_media_links_is_said_once_for_its_rows(
         "to 'anyone with the link') and use a direct https link to the file itself (it opens the "
         "picture or file, not a page about it)."
     ]
+
+
+# --- risk said before it is taken -------------------------------------------------------------
+
+RISK = ("Warning: 2 s + up to 0 s between sends (about 1,800 an hour) is faster than --pace fast "
+        "(8 + 7 s); there is no daily cap (--max-per-day). WhatsApp bans numbers that blast: users "
+        "of bulk senders report 300 messages at 2 s apart, banned; 150 at 13 s, banned (README, "
+        "Pacing). Safer: --pace standard (30 + 30 s, at most 300 a day), or several sender numbers.")
+BLAST = ("--pace", "fast", "--delay", "2", "--jitter", "0", "--max-per-day", "0")
+
+
+def test_a_pace_against_the_guidance_is_warned_in_the_dry_run(cli: Cli, contacts: Path) -> None:
+    r = cli("send", contacts, "-m", "Hi {{ City }}", "--dry-run", *BLAST)
+    assert r.exit_code == 0, r.output
+    assert RISK in r.stderr.splitlines()
+    r = cli("send", contacts, "-m", "Hi {{ City }}", "--dry-run", "--pace", "fast")
+    assert "Warning: there is no daily cap (--max-per-day)." in r.stderr
+    r = cli("send", contacts, "-m", "Hi {{ City }}", "--dry-run")  # standard: within the guidance
+    assert "Warning" not in r.output
+
+
+def test_the_confirmation_says_the_risk_and_more_than_a_count(
+    cli: Cli, contacts: Path, sandbox: object, sandbox_env: dict[str, str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from campaign.cli import ConsoleUI
+
+    monkeypatch.setattr(ConsoleUI, "is_interactive", lambda self: True)
+    r = cli("send", contacts, "-m", "Hi {{ City }}", *BLAST, env=sandbox_env, input="n\n")
+    assert r.exit_code == 0, r.output
+    assert RISK in r.stderr.splitlines()
+    port = sandbox_env["IBOT_BASE_URL"].split(":")[2].split("/")[0]
+    assert (f"Send 2 message(s) to the local API at 127.0.0.1:{port} now (pace fast: 2 s + up to "
+            "0 s between sends), faster than the guidance above? [y/N]") in r.stdout  # fmt: skip
+    assert "Nothing sent." in r.stdout
+
+
+def test_a_first_week_number_pushed_past_30_a_day_is_warned(
+    cli: Cli, contacts: Path, sandbox: object, sandbox_env: dict[str, str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from campaign.cli import ConsoleUI
+
+    # The number's first sends, today (its history on this computer).
+    r = cli("send", contacts, "-m", "Hi {{ City }}", "--yes", "--pace", "fast", "--delay", "0",
+            "--jitter", "0", "--max-per-day", "100", env=sandbox_env)  # fmt: skip
+    assert r.exit_code == 0, r.output
+    monkeypatch.setattr(ConsoleUI, "is_interactive", lambda self: True)
+    r = cli("send", contacts, "-m", "Bye {{ City }}", "--name", "second", "--max-per-day", "100",
+            env=sandbox_env, input="n\n")  # fmt: skip
+    assert ("Warning: this number first sent on this computer 0 day(s) ago and would send up to "
+            "100 a day: several guides say a number in its first week that sends more than 20-30 a "
+            "day gets reviewed (README, Pacing). Add --warm-up (20 on day one, then about 1.5x a "
+            "day) or --max-per-day 30.") in r.stderr.splitlines()  # fmt: skip
+    assert "Nothing sent." in r.stdout
+    r = cli("send", contacts, "-m", "Bye {{ City }}", "--name", "second", "--max-per-day", "100",
+            "--warm-up", env=sandbox_env, input="n\n")  # fmt: skip
+    assert "Nothing sent." in r.stdout and "first week" not in r.output

@@ -43,17 +43,17 @@ def test_the_readme_flow_rehearse_then_send_reaches_everyone_once(cli, write_csv
     contacts = write_csv(PEOPLE)
     rehearsal = cli("send", contacts, "-m", "Hi {{ name }}", "--sandbox", *FAST)
     assert rehearsal.exit_code == 0, rehearsal.output
-    assert "Rehearsal: 8 of 8 rows sent to the in-process sandbox" in rehearsal.output
+    assert "Rehearsal: 8 of 8 rows sent to the built-in sandbox" in rehearsal.output
     rehearsed = results(contacts.with_name("contacts-message.rehearsal.results.csv"))
     assert {r["status"] for r in rehearsed} == {"sent"}
     assert not contacts.with_name("contacts-message.results.csv").exists()
 
     pilot = cli("send", contacts, "-m", "Hi {{ name }}", "--limit", "3", *FAST, env=real_env(real_api))
     assert pilot.exit_code == 0, pilot.output
-    assert "Sent 3 of 8 rows (3 request(s) this run)" in pilot.output
+    assert "Sent 3 of 8 rows (3 tried this run)" in pilot.output
     rest = cli("send", contacts, "-m", "Hi {{ name }}", *FAST, env=real_env(real_api))
     assert rest.exit_code == 0, rest.output
-    assert "Sent 8 of 8 rows (5 request(s) this run)" in rest.output
+    assert "Sent 8 of 8 rows (5 tried this run)" in rest.output
 
     counts = Counter(m.jid for m in real_api.received)
     assert len(counts) == 8 and set(counts.values()) == {1}
@@ -83,8 +83,8 @@ def test_state_naming_another_campaigns_journal_is_refused(cli, write_csv, sandb
     assert first.exit_code == 0, first.output
     second = cli("send", contacts, "-m", "Hi", "--name", "winter", "--state", state, *FAST, env=sandbox_env)
     assert second.exit_code == 2
-    assert f"--state {state} is the journal" in second.output
-    assert "is the journal of campaign 'autumn', not 'winter'" in second.output
+    assert f"--state {state} is the progress file" in second.output
+    assert "is the progress file of campaign 'autumn', not 'winter'" in second.output
     assert "--name 'autumn'" in second.output
 
 
@@ -172,7 +172,7 @@ def test_a_damaged_journal_never_resends(cli, write_csv, sandbox, sandbox_env, r
         journal.write_bytes(b"")
     stopped = cli("send", contacts, "-m", "Hi", *FAST, env=sandbox_env)
     assert stopped.exit_code == 2, stopped.output
-    assert "the journal could not be read" in stopped.output
+    assert "the progress file could not be read" in stopped.output
     assert "5 people are recorded as reached and will not be messaged again" in stopped.output
     assert "3 row(s) are recorded nowhere and will be sent: rows 7, 8, 9" in stopped.output
     assert len(list(journal.parent.glob("*.damaged-*"))) >= 1

@@ -120,7 +120,7 @@ class Journal:
                     if not is_damage(e):
                         raise
                     raise JournalDamaged(
-                        f"--state {self.path}: the journal is damaged ({e}). Run the same command "
+                        f"--state {self.path}: the progress file is damaged ({e}). Run the same command "
                         "without --dry-run: it keeps the damaged file aside and salvages what it can."
                     ) from None
                 try:
@@ -186,8 +186,8 @@ class Journal:
         if head and not head.startswith(SQLITE_MAGIC) and head.strip(b"\x00") and \
                 not self.path.name.endswith(".sqlite3"):  # fmt: skip
             raise InputError(
-                f"--state {self.path} is not a campaign journal (it is some other file). "
-                "Point --state at a journal file of its own, e.g. .campaign/NAME.sqlite3."
+                f"--state {self.path} is not a campaign progress file (it is some other file). "
+                "Point --state at a progress file of its own, e.g. .campaign/NAME.sqlite3."
             )
 
     def _refuse_other_databases(self) -> None:
@@ -200,8 +200,8 @@ class Journal:
             self.db.close()
             self.db = None
             raise InputError(
-                f"--state {self.path} is an SQLite database, but not a campaign journal (it has "
-                f"tables {', '.join(sorted(tables))}). Point --state at a journal file of its own, "
+                f"--state {self.path} is an SQLite database, but not a campaign progress file (it has "
+                f"tables {', '.join(sorted(tables))}). Point --state at a progress file of its own, "
                 "e.g. .campaign/NAME.sqlite3."
             )
 
@@ -215,16 +215,16 @@ class Journal:
         meta = {k: self.get_meta(k) for k in ("campaign", "namespace")}
         if self.campaign and meta["campaign"] not in (None, self.campaign):
             raise InputError(
-                f"--state {self.path} is the journal of campaign '{meta['campaign']}', not "
+                f"--state {self.path} is the progress file of campaign '{meta['campaign']}', not "
                 f"'{self.campaign}'. Using it would skip whoever that campaign reached. To carry on "
                 f"that campaign, add --name '{meta['campaign']}'; for this one, drop --state (or "
-                "give it a journal of its own)."
+                "give it a progress file of its own)."
             )
         if meta["namespace"] not in (None, self.namespace):
             raise InputError(
-                f"--state {self.path} is the journal of a {describe_key(meta['namespace'])}, and this run "
-                f"sends to {describe_key(self.namespace)}. Rehearsals and real sends keep separate "
-                "journals: drop --state to use the right one."
+                f"--state {self.path} is the progress file of a {describe_key(meta['namespace'])}, "
+                f"and this run sends to {describe_key(self.namespace)}. Rehearsals and real sends "
+                "keep separate progress files: drop --state to use the right one."
             )
         if not self._lock_fds:
             return  # read-only (a dry run): checked, nothing written
@@ -260,7 +260,7 @@ class Journal:
                 owner = _read_owner(path) if path != self.real else _journal_owner(self.real)
                 self.close()
                 raise BusyError(
-                    f"another run of this campaign is in progress{owner} (journal {self.path} is "
+                    f"another run of this campaign is in progress{owner} (progress file {self.path} is "
                     "locked). Wait for it to finish or stop it; two runs at once could send twice."
                 ) from None
             self._lock_fds.append(fd)

@@ -164,8 +164,8 @@ class Ledger:
                  "Every sendable row is recorded, so nobody gets the message twice.")  # fmt: skip
         where = "" if self.history is None else f" ({self.history.path})"
         raise InputError(
-            f"--state {journal.path}: the journal could not be read ({why}). Nothing was sent. The "
-            f"damaged file is kept as {aside.name}; the journal was rebuilt from {read} record(s) "
+            f"--state {journal.path}: the progress file could not be read ({why}). Nothing was sent. The "
+            f"damaged file is kept as {aside.name}; the progress file was rebuilt from {read} record(s) "
             f"SQLite could still read and {added} more from this computer's send history{where}: "
             f"{reached} people are recorded as reached and will not be messaged again. Run the same "
             f"command again to carry on (add --dry-run first to see who is left). {would}"

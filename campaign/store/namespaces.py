@@ -28,7 +28,7 @@ class Namespace:
 
 
 LIVE = Namespace("live", False, "", "the ibot-chat API")
-SANDBOX = Namespace("sandbox", True, ".rehearsal", "the in-process sandbox")
+SANDBOX = Namespace("sandbox", True, ".rehearsal", "the built-in sandbox")
 
 
 def namespace_for(base_url: str, *, sandbox: bool) -> Namespace:
@@ -53,5 +53,5 @@ def describe_key(key: str | None) -> str:
     if key == LIVE.key:
         return "real campaign (the ibot-chat API)"
     if key == SANDBOX.key:
-        return "rehearsal (the in-process sandbox)"
+        return "rehearsal (the built-in sandbox)"
     return f"rehearsal ({(key or '').removeprefix('loopback:')})"
