@@ -144,3 +144,29 @@ def test_deleting_the_journal_and_every_lock_mid_run_never_resends(tmp_path: Pat
     assert "Traceback" not in b.stderr + c.stderr
     assert c.returncode in (0, 1), c.stdout + c.stderr
     assert len(counts) == len(PEOPLE) - 1 and set(counts.values()) == {1}, counts
+
+
+def test_a_run_whose_per_user_state_is_deleted_stops_rather_than_pass_its_caps(  # type: ignore[no-untyped-def]
+        write_csv, results, campaign_home) -> None:  # fmt: skip
+    """Issue 19: with the per-user state deleted mid-run, the run went on in a file nobody else
+    sees (another campaign then starts from an empty history): now it stops, every outcome kept,
+    and the same command carries on without a double send."""
+    contacts = write_csv(PEOPLE)
+    gate = Gate(2)
+    with Sandbox(token=SANDBOX_TOKEN, instance_id=SANDBOX_INSTANCE, on_accept=gate) as box:
+        a = start_cli(contacts, box.url)
+        try:
+            assert gate.reached.wait(30), "the run never reached its second message"
+            for suffix in ("", "-wal", "-shm"):
+                Path(f"{campaign_home / 'state.sqlite3'}{suffix}").unlink(missing_ok=True)
+        finally:
+            gate.release.set()
+        out, _ = a.communicate(timeout=60)
+        stopped_at = len(box.received)
+        again = run_campaign("send", contacts, *HI, *FAST, cwd=contacts.parent, env=api_env(box.url))
+        counts = Counter(m.jid for m in box.received)
+    assert a.returncode == 3, out
+    assert "was deleted or replaced during the run" in out
+    assert stopped_at == 2  # nothing sent after the state went
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert len(counts) == len(PEOPLE) - 1 and set(counts.values()) == {1}, counts

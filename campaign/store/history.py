@@ -188,6 +188,7 @@ class History:
         self.db: sqlite3.Connection | None = None
         self._key = b""
         self._known_senders: set[tuple[str, str]] = set()
+        self._file: tuple[int, int] | None = None  # (device, inode) of the file opened
 
     def __enter__(self) -> History:
         self.open()
@@ -205,6 +206,7 @@ class History:
             self.db.execute("PRAGMA synchronous=NORMAL")
             if self.db.execute("PRAGMA user_version").fetchone()[0] < SCHEMA_VERSION:
                 self._migrate()
+            self._file = self._identity()
         except sqlite3.DatabaseError as e:
             self.close()
             raise InputError(
@@ -261,6 +263,24 @@ class History:
         finally:
             tmp.unlink()
         return path.read_bytes()
+
+    def _identity(self) -> tuple[int, int] | None:
+        try:
+            st = os.stat(self.path)
+        except FileNotFoundError:
+            return None
+        return st.st_dev, st.st_ino
+
+    def check_same_file(self) -> None:
+        """Raise (a machine failure: the run stops, its outcomes kept) when the file was deleted
+        or replaced since it was opened: this connection's sends would be invisible to every
+        other campaign, and theirs to it, so caps and --delay would no longer hold."""
+        if self._file is not None and self._identity() != self._file:
+            raise sqlite3.OperationalError(
+                f"the per-user state {self.path} was deleted or replaced during the run; the "
+                "caps and pacing of the numbers could no longer be kept. Run the same command "
+                "again to carry on"
+            )
 
     def close(self) -> None:
         if self.db is not None:

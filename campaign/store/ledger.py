@@ -281,6 +281,7 @@ class Ledger:
             request = ClaimRequest(self.namespace, account.sender, jid, self.campaign,
                                    self.journal_id, at, message, media)  # fmt: skip
             with self._history_lock:
+                self.history.check_same_file()
                 send_id, verdict = self.history.claim(request, account.checks, settle=account.unsettled)
                 account.unsettled = None
             if verdict is not None:
