@@ -330,9 +330,17 @@ def proxy_mounts(environ: Mapping[str, str]) -> dict[str, httpx.BaseTransport | 
         entry = entry.strip()
         if entry == "*":
             return {}
-        if entry:
-            host = entry.lstrip(".").lstrip("*.")
-            mounts[f"all://*{host}" if entry.startswith((".", "*")) else f"all://{host}"] = None
+        if not entry:
+            continue
+        host = entry.lstrip(".").lstrip("*.")
+        with contextlib.suppress(ValueError):
+            host = f"[{ipaddress.IPv6Address(host)}]"  # a bare IPv6 address: bracketed
+        pattern = f"all://*{host}" if entry.startswith((".", "*")) else f"all://{host}"
+        try:
+            httpx.URL(pattern.replace("*", "w"))  # what httpx's mount pattern parses
+        except (httpx.InvalidURL, ValueError):
+            continue  # not a host name httpx can match: it proxies nothing away, so skip it
+        mounts[pattern] = None
     return mounts
 
 

@@ -5,6 +5,7 @@ code, the statuses in the results sheet, the wall time, and the token in no outp
 
 from __future__ import annotations
 
+import contextlib
 import json
 import ssl
 import zlib
@@ -12,6 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
+import httpx
 import pytest
 
 from campaign.sandbox import Sandbox
@@ -233,3 +235,17 @@ def test_check_media_never_follows_a_redirect_into_this_machine(
     assert ran.code == 0, ran.out  # a dry run: the row is reported, not a failure
     [(status, error)] = statuses(tmp_path)
     assert status == "invalid" and "media not reachable: redirected to" in error and reason in error
+
+
+def test_no_proxy_is_honoured_and_odd_entries_never_crash() -> None:
+    from campaign.client import make_http_client
+
+    with hostile(lambda method, path: (403, {}, b"")) as proxy:
+        environ = {"HTTPS_PROXY": url_of(proxy, ""),
+                   "NO_PROXY": "::1, 10.0.0.0/8, a b, .corp.invalid, h:99999"}  # fmt: skip
+        with make_http_client(timeout=2, environ=environ) as http:
+            for url in ("https://api.example.invalid/x", "https://api.corp.invalid/x",
+                        "http://127.0.0.1:9/x"):  # fmt: skip
+                with contextlib.suppress(httpx.HTTPError):
+                    http.get(url)
+        assert proxy.seen == ["CONNECT api.example.invalid:443 HTTP/1.1"]  # the others: direct
