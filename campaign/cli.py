@@ -220,16 +220,17 @@ main.command_class = _HintedCommand  # every command says which value to quote
               "warm-up; standard 30+30 s, 10 min every 30, 60/h, 300/day; fast 8+7 s, no pauses "
               "or caps. Any pacing option given explicitly overrides just that value.")
 @click.option("--delay", type=Duration(0, DAY_SECONDS),
-              help="Minimum seconds between the starts of two sends by one number (API latency "
+              help="Minimum seconds (or 5s, 2m) between the starts of two sends by one number (API latency "
               "counts toward it; holds across a restart). Default: from --pace.")
 @click.option("--jitter", type=Duration(0, DAY_SECONDS),
-              help="Random extra 0..S seconds added to each interval, so sends don't look robotic. "
-              "Default: from --pace.")
+              help="Random extra 0..S seconds (or 30s, 1m) added to each interval, so sends don't "
+              "look robotic. Default: from --pace.")
 @click.option("--pause-every", type=click.IntRange(min=0), metavar="N",
               help="After every N sends by one number, a longer pause (--pause-for); 0: never. "
               "Default: from --pace.")
 @click.option("--pause-for", type=Duration(0, DAY_SECONDS), metavar="S",
-              help="Seconds of the pause after --pause-every sends; 0: no pauses. Default: from --pace.")
+              help="Seconds (or 10m, 1h) of the pause after --pause-every sends; 0: no pauses. "
+              "Default: from --pace.")
 @click.option("--max-per-hour", type=click.IntRange(min=0),
               help="At most N sends through this number in any 60 minutes, by every campaign on "
               "this computer, across restarts; 0: no cap. Default: from --pace.")
@@ -248,14 +249,15 @@ main.command_class = _HintedCommand  # every command says which value to quote
               help="Outside the window or over a cap, exit 0 with rows pending instead of waiting "
               "(for cron).")
 @click.option("--skip-contacted-within", type=Duration(0, 3650, unit=DAY_SECONDS), metavar="DAYS",
-              help="Skip numbers any campaign in the same state folder sent to in the last DAYS days.")
+              help="Skip numbers any campaign on this computer sent to in the last DAYS days (or "
+              "12h, 2w).")
 @click.option("--check-media", is_flag=True,
               help="Before sending, fetch each distinct media URL once; unreachable ones make rows "
               "invalid.")
 @click.option("--retries", type=click.IntRange(min=0), default=3, show_default=True,
               help="Retries for errors that prove nothing was sent (connection refused, 429).")
 @click.option("--timeout", type=Duration(0.1, 3600), default=30.0, show_default=True,
-              help="Deadline in seconds for one whole request (connect, send, the entire reply); "
+              help="Deadline in seconds (or 1m) for one whole request (connect, send, the entire reply); "
               "past it the row is 'unknown'.")
 @click.option("--max-consecutive-failures", type=click.IntRange(min=0), default=5,
               show_default=True, help="Stop after N failed or unknown sends in a row (0: never).")

@@ -332,3 +332,25 @@ def test_a_first_week_number_pushed_past_30_a_day_is_warned(
     r = cli("send", contacts, "-m", "Bye {{ City }}", "--name", "second", "--max-per-day", "100",
             "--warm-up", env=sandbox_env, input="n\n")  # fmt: skip
     assert "Nothing sent." in r.stdout and "first week" not in r.output
+
+
+# --- plain words ------------------------------------------------------------------------------
+
+JARGON = ("@s.whatsapp.net", "journal", "in-process", "request(s)", "IANA", "phonenumbers",
+          "float range", "delivered")  # fmt: skip
+
+
+def test_console_lines_name_people_and_use_plain_words(cli: Cli, contacts: Path) -> None:
+    dry = cli("send", contacts, "-m", "Hi {{ Full name | first_name }}", "--dry-run")
+    assert dry.exit_code == 0, dry.output
+    assert "--- row 2 → Dana Levi (050-234-5678)\nHi Dana\n" in dry.stdout
+    assert "--- row 3 → Avi Cohen (0547654321)\nHi Avi\n" in dry.stdout
+    sent = cli("send", contacts, "-m", "Hi {{ Full name | first_name }}", "--sandbox", "--yes",
+               "--pace", "fast", "--delay", "0", "--jitter", "0", "--max-per-day", "50")  # fmt: skip
+    assert sent.exit_code == 0, sent.output
+    assert ("Rehearsal: 2 of 2 rows sent to the built-in sandbox, nothing to WhatsApp (2 tried this "
+            "run). The real run keeps its own progress file and will send to everyone.") in sent.stdout
+    for output in (dry.output, sent.output):
+        assert [word for word in JARGON if word in output] == []
+    helped = cli("send", "--help").output
+    assert [word for word in JARGON if word in helped] == []
