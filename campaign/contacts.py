@@ -20,6 +20,8 @@ DELIMITED = {".csv", ".tsv", ".txt"}
 WORKBOOKS = {".xlsx", ".xlsm", ".xls", ".ods"}
 SUPPORTED = sorted(DELIMITED | WORKBOOKS)
 DELIMITERS = (",", ";", "\t")
+# A CSV cell may be this long (the file is in memory anyway); csv's own default is 128 KB.
+MAX_CSV_FIELD = 64 * 1024 * 1024
 # How far down a title row, notes or blank lines may push the header before we stop looking.
 HEADER_SEARCH_ROWS = 20
 
@@ -286,6 +288,9 @@ def _read_delimited(path: Path, encoding: str | None) -> tuple[list[list[str]], 
     else:
         delimiter = sniff_delimiter(text, path.suffix.lower())
     try:
+        # A cell over csv's 128 KB default stopped the whole campaign; it is read, and its row
+        # alone is then invalid when a message would use it (issue 19).
+        csv.field_size_limit(max(csv.field_size_limit(), MAX_CSV_FIELD))
         grid = list(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter))
     except csv.Error as e:
         raise InputError(f"{path.name}: not a readable delimited file ({e}).") from None

@@ -316,3 +316,14 @@ def test_an_ods_row_repeated_900000_times_is_exit_2(
     if code == 2:
         assert "is used down to cell CV900002" in ran.out
     assert ran.seconds < 5 and ran.peak_mb < 500, (ran.seconds, ran.peak_mb)
+
+
+def test_a_csv_cell_past_the_csv_modules_own_limit_is_still_only_its_rows_problem(
+    tmp_path: Path, write_csv: Callable[..., Path]
+) -> None:
+    contacts = write_csv([["Name", "Phone", "Note"], ["Dana", "0502345678", "x" * 200_000],
+                          ["Noa", "0502345670", "short"]])  # fmt: skip
+    ran = run_cli(["send", str(contacts), "-m", "{{ note }}", *DRY], cwd=tmp_path,
+                  env=cli_env(tmp_path / "home"))  # fmt: skip
+    assert ran.code == 0, ran.out  # was: exit 2, "field larger than field limit (131072)"
+    assert [r["status"] for r in read_results(tmp_path / "out.csv")] == ["invalid", "ready"]
