@@ -9,13 +9,13 @@ and never waits for a run, so it answers at once while campaigns send. The dashb
 from __future__ import annotations
 
 import datetime as dt
-import sqlite3
 import time
 from pathlib import Path
 from typing import Any
 
 from campaign.errors import InputError
 from campaign.registry import LIVE_STATES, Entry, connect_readonly, entries
+from campaign.store.reader import journal_summary
 
 LAST_ERRORS = 5
 
@@ -151,35 +151,9 @@ def wait_words(seconds: float) -> str:
 
 def _read_journal(path: Path) -> dict[str, Any]:
     """Counts, per sender, per day and the last errors, from the journal opened read-only."""
-    out: dict[str, Any] = {"counts": {}, "senders": [], "per_day": [], "errors": []}
-    if not path.is_file():
-        return out
-    try:
-        db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=2, isolation_level=None)
-    except sqlite3.Error:
-        return out
-    try:
-        out["counts"] = dict(db.execute("SELECT status, count(*) FROM sends GROUP BY status"))
-        per: dict[str, dict[str, Any]] = {}
-        for sender, status, n in db.execute(
-            "SELECT sender, status, count(*) FROM sends GROUP BY sender, status"
-        ):
-            s = per.setdefault(sender, {"label": sender, "sent": 0, "failed": 0, "unknown": 0})
-            if status in s:
-                s[status] += n
-        out["senders"] = list(per.values())
-        out["per_day"] = db.execute(
-            "SELECT date(started_at, 'unixepoch', 'localtime') AS day, count(*) FROM requests"
-            " WHERE outcome = 'sent' GROUP BY day ORDER BY day"
-        ).fetchall()
-        out["errors"] = [{"row": r, "error": e} for r, e in db.execute(
-            "SELECT row_number, error FROM sends WHERE status IN ('failed', 'unknown')"
-            f" ORDER BY started_at DESC LIMIT {LAST_ERRORS}")]  # fmt: skip
-    except sqlite3.Error:
-        pass  # a journal being created or salvaged right now: the counts come next time
-    finally:
-        db.close()
-    return out
+    summary = journal_summary(path, last_errors=LAST_ERRORS)
+    return {"counts": summary.counts, "senders": summary.senders, "per_day": summary.per_day,
+            "errors": summary.errors}  # fmt: skip
 
 
 def lines(found: list[dict[str, Any]]) -> list[str]:
