@@ -165,19 +165,20 @@ class _Bubble:
 
 def _preview_bubble(row: Row, kind: MessageKind, columns: Sequence[str]) -> _Bubble:
     name, phone = _name_of(row, columns), _phone_of(row, columns)
-    who = " · ".join(part for part in (name, phone) if part)
+    # The console's label (person_label), with the name isolated: a Hebrew name reorders digits.
+    after = f" ({phone})" if name and phone else phone or ("" if name else f"row {row.number}")
     return _Bubble(
         kind=kind,
         body=Markup(whatsapp_html(row.message) if kind.has_text else ""),
         media=row.media,
         name=name,
-        meta=f"{phone or ('' if name else f'row {row.number}')} · ",
+        meta=f"{after} · ",
         status=row.status,
         label=row.status,
         time=_clock(row.sent_at),
         error=row.error,
         row=row.number,
-        who=who or f"row {row.number}",
+        who=person_label(row, columns) or f"row {row.number}",
     )
 
 

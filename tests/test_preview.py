@@ -140,7 +140,7 @@ def test_preview_has_one_bubble_per_sendable_row() -> None:
     page = _preview()
     assert re.findall(r'<div class="bubble[^"]*" dir="auto" data-row="(\d+)"', page) == ["2", "3"]
     assert "שלום <b>דנה</b>" in page
-    assert "<bdi>דנה</bdi> · 0502345678 · " in page  # issue 22: the name and phone as written, not the JID
+    assert "<bdi>דנה</bdi> (0502345678) · " in page  # issue 22: the name and phone as written, not the JID
     assert "Invalid JID" in page.split('data-row="3"', 1)[1].split("</section>", 1)[0]
 
 
@@ -208,7 +208,7 @@ def test_image_rows_get_a_lazy_thumbnail_and_media_rows_a_link_card() -> None:
     img = re.search(r"<img [^>]*>", image)
     assert img
     assert f'src="{url}"' in img.group() and 'loading="lazy"' in img.group()
-    assert 'alt="Image for Dana · +972502345678: week 19.jpg"' in img.group()
+    assert 'alt="Image for Dana (+972502345678): week 19.jpg"' in img.group()
     assert image.index("<img") < image.index("<b>Dana</b>")
     doc = render_preview([row], kind="doc", title="t", counts={"ready": 1})
     assert f'<a class="card" dir="ltr" style="--c:#5f66cd" href="{url}"' in doc
@@ -224,12 +224,12 @@ def test_bubbles_are_labelled_by_name_and_phone_as_the_sheet_has_them() -> None:
     ]
     page = render_preview(rows, kind="text", title="t", counts={"ready": 2}, columns=columns)
     metas = re.findall(r'<span class="who">(.*?)<span class="st"', page)
-    assert metas == ["<bdi>Dana Levi</bdi> · +972 50-234-5678 · ", "0547771212 · "]
+    assert metas == ["<bdi>Dana Levi</bdi> (+972 50-234-5678) · ", "0547771212 · "]
     assert "whatsapp.net" not in page
     assert _not_sent_rows(page) == ["|4|Avi|052 999|invalid|no phone number|"]
     hebrew = Row(2, ("דנה כהן", "502345678"), JID, message="Hi")  # Excel ate the zero
     page = render_preview([hebrew], kind="text", title="t", counts={}, columns=("שם מלא", "טלפון"))
-    assert "<bdi>דנה כהן</bdi> · 502345678 · " in page
+    assert "<bdi>דנה כהן</bdi> (502345678) · " in page
 
 
 @pytest.mark.parametrize(
