@@ -20,12 +20,16 @@ Only the person who started it can use it, even from a browser that visits hosti
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 import hmac
 import json
+import os
 import secrets
+import socket
 import sqlite3
+import stat
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -47,8 +51,13 @@ from campaign.vocabulary import Status
 
 ACTIONS = ("pause", "resume", "cancel")
 REFRESH_SECONDS = 3
+RESUME_WATCH = 3.0  # seconds a resumed stopped run is watched for dying at once
 CHART_DAYS = 14
 MAX_BODY = 4096  # a POST carries one token; anything bigger is not from the page
+# What a page from an earlier run of the dashboard is told (its key and token are the old run's).
+STALE_KEY = ("this key is not the one `campaign dashboard` printed when it last started (each "
+             "start makes a new key, so a page opened before a restart needs the new address): "
+             "open the address it printed.")  # fmt: skip
 
 Collect = Callable[[Path], list[dict[str, Any]]]
 Act = Callable[[Path, str, str], str]
@@ -128,6 +137,7 @@ class Chart:
     base: float
     bars: list[Bar]
     cap: str  # the day's cap when every day shown has the same one, for the legend
+    capped: bool = False  # some day shown has a cap (else the legend names no cap line)
 
 
 def day_chart(per_day: Sequence[Mapping[str, Any]], *, days: int = CHART_DAYS) -> Chart | None:
@@ -154,7 +164,8 @@ def day_chart(per_day: Sequence[Mapping[str, Any]], *, days: int = CHART_DAYS) -
     caps = {d.get("cap") for d in shown}
     same = caps.pop() if len(caps) == 1 else None
     return Chart(width=width, height=height, base=base, bars=bars,
-                 cap=f"{int(same):,}" if same else "")  # fmt: skip
+                 cap=f"{int(same):,}" if same else "",
+                 capped=any(b.cap_y is not None for b in bars))  # fmt: skip
 
 
 def _date(text: str) -> dt.date | None:
@@ -188,15 +199,41 @@ def _moment(iso: str | None, now: float, *, ahead: bool = True) -> str:
     return f"{day} {local:%H:%M}"
 
 
+def _passed(iso: str | None, now: float) -> bool:
+    try:
+        when = dt.datetime.fromisoformat(iso) if iso else None
+    except ValueError:
+        return False
+    return when is not None and when.astimezone().timestamp() < now
+
+
 def _link(name: str, what: str) -> str:
     return f"/c/{quote(name, safe='')}/{what}"
 
 
 def _existing(path: object) -> Path | None:
+    """The file a campaign names, if it is a plain file there now. Never a symlink: the run
+    writes its results and preview itself (by replacing them), so a link in their place was put
+    there by someone else, pointing at what they want served (/etc/passwd, ~/.ssh/id_rsa)."""
     if not path:
         return None
     p = Path(str(path))
-    return p if p.is_file() else None
+    return p if p.is_file() and not p.is_symlink() else None
+
+
+def _read_plain(path: Path) -> bytes | None:
+    """The bytes of `path` if it is, when opened, a plain file and not a symlink (no swap
+    between the check and the read); None otherwise."""
+    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0) \
+        | getattr(os, "O_BINARY", 0)  # fmt: skip
+    try:
+        fd = os.open(path, flags)
+    except OSError:
+        return None
+    with os.fdopen(fd, "rb") as f:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return None
+        return f.read()
 
 
 def card(c: Mapping[str, Any], now: float) -> dict[str, Any]:
@@ -226,8 +263,10 @@ def card(c: Mapping[str, Any], now: float) -> dict[str, Any]:
         "next_send": _moment(c.get("next_send"), now, ahead=False)
         or ("now" if state == "running" else ""),
         "waiting_for": str(c.get("waiting_for") or ""),
-        # A paused or stopped run's estimate went stale when it stopped sending.
-        "finish": _moment(c.get("finish"), now) if state in ("running", "waiting", "scheduled") else "",
+        # A paused or stopped run's estimate went stale when it stopped sending; so did one
+        # that has passed (a run slower than it thought: another campaign shares its number).
+        "finish": _moment(c.get("finish"), now)
+        if state in ("running", "waiting", "scheduled") and not _passed(c.get("finish"), now) else "",
         "senders": list(c.get("senders") or []),
         "chart": day_chart(c.get("per_day") or []),
         "errors": [{"row": e.get("row"), "error": plain_error(str(e.get("error") or ""))}
@@ -298,11 +337,23 @@ def _real_act(home: Path, name: str, action: str) -> str:
     return request(home, name, action)
 
 
+def _last_words(log: object) -> str:
+    """The last error (else the last line) a background run wrote to its log, for the page."""
+    body = _read_plain(Path(str(log))) if log else None
+    if not body:
+        return ""
+    lines = [line.strip() for line in body[-4096:].decode("utf-8", "replace").splitlines()]
+    lines = [line for line in lines if line and not line.startswith("---")]
+    said = next((line for line in reversed(lines) if line.startswith("Error")), lines[-1] if lines else "")
+    return "".join(ch if ch.isprintable() else " " for ch in said)[:600]
+
+
 class Dashboard:
     """The page on 127.0.0.1 in a background thread; `url` carries the key."""
 
     def __init__(self, home: Path, *, port: int = 0, collect: Collect | None = None,
-                 act: Act | None = None, clock: Callable[[], float] = time.time) -> None:  # fmt: skip
+                 act: Act | None = None, clock: Callable[[], float] = time.time,
+                 sleep: Callable[[float], None] = time.sleep) -> None:  # fmt: skip
         self.home = home
         self.key = secrets.token_urlsafe(24)
         self.csrf = secrets.token_urlsafe(24)
@@ -310,6 +361,7 @@ class Dashboard:
         self._collect = collect or _real_collect
         self._act = act or _real_act
         self.clock = clock
+        self.sleep = sleep
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
 
@@ -328,6 +380,7 @@ class Dashboard:
             return
         self._server.shutdown()
         self._server.server_close()
+        self._server.close_connections()
         if self._thread is not None:
             self._thread.join()
         self._server = self._thread = None
@@ -364,7 +417,26 @@ class Dashboard:
         return next((c for c in self.campaigns() if c.get("name") == name), None)
 
     def act(self, name: str, action: str) -> str:
-        return self._act(self.home, name, action)
+        before = self.find(name) if action == "resume" else None
+        said = self._act(self.home, name, action)
+        if before is not None and before.get("state") in ("stopped", "cancelled"):
+            said += self._started_or_not(name)
+        return said
+
+    def _started_or_not(self, name: str) -> str:
+        """A stopped run resumed from here starts as a new process with this dashboard's
+        environment: if that dies at once (no credentials in it, a moved file), say so with its
+        last words, instead of leaving "Started again" over a card that says Stopped."""
+        deadline = self.clock() + RESUME_WATCH
+        while self.clock() < deadline:
+            self.sleep(0.25)
+            now = self.find(name)
+            if now is None or now.get("state") != "stopped":
+                continue
+            last = _last_words(now.get("log"))
+            return (" But it stopped at once" + (f": {last}" if last else ".")
+                    + (f" (log: {now['log']})" if now.get("log") else ""))  # fmt: skip
+        return ""
 
 
 class _Server(ThreadingHTTPServer):
@@ -373,6 +445,26 @@ class _Server(ThreadingHTTPServer):
     def __init__(self, address: tuple[str, int], dashboard: Dashboard) -> None:
         super().__init__(address, _Handler)
         self.dashboard = dashboard
+        self._open: set[socket.socket] = set()
+        self._open_lock = threading.Lock()
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        with self._open_lock:
+            self._open.add(request)
+        super().process_request(request, client_address)
+
+    def shutdown_request(self, request: Any) -> None:
+        with self._open_lock:
+            self._open.discard(request)
+        super().shutdown_request(request)
+
+    def close_connections(self) -> None:
+        """A stopped dashboard answers nothing more, not even on a browser's kept-alive
+        connection (whose thread would otherwise go on serving with the old key)."""
+        with self._open_lock:
+            for conn in list(self._open):
+                with contextlib.suppress(OSError):
+                    conn.shutdown(socket.SHUT_RDWR)
 
 
 class _Refused(Exception):
@@ -409,6 +501,16 @@ class _Handler(BaseHTTPRequestHandler):
         if self.command != "HEAD":
             self.wfile.write(body)
 
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+        """http.server's own refusals (a malformed request, PUT, a header too long) as plain text
+        with the same headers as every other reply, never its HTML page without them."""
+        self.close_connection = True
+        try:
+            phrase = self.responses[code][0]
+        except KeyError:
+            phrase = "Error"
+        self._text(code, f"Refused: {phrase}.")
+
     def _text(self, status: int, text: str) -> None:
         self._send(status, (text + "\n").encode("utf-8"), "text/plain; charset=utf-8")
 
@@ -420,11 +522,14 @@ class _Handler(BaseHTTPRequestHandler):
     def _check_host(self) -> None:
         board = self.server.dashboard
         allowed = {f"127.0.0.1:{board.port}", f"localhost:{board.port}"}
-        if self.headers.get("Host", "").lower() not in allowed:
+        # Exactly one Host, and a request target that is a path: a second Host header or an
+        # absolute URL (`GET http://evil.example/`) would name another host than the one checked.
+        hosts = self.headers.get_all("Host") or []
+        if len(hosts) != 1 or hosts[0].lower() not in allowed or not self.path.startswith("/"):
             raise _Refused(403, "Refused: open the dashboard at the address it printed "
                                 f"(http://127.0.0.1:{board.port}/...).")  # fmt: skip
-        origin = self.headers.get("Origin")
-        if origin is not None and origin.lower() not in {f"http://{h}" for h in allowed}:
+        origins = self.headers.get_all("Origin") or []
+        if len(origins) > 1 or any(o.lower() not in {f"http://{h}" for h in allowed} for o in origins):
             raise _Refused(403, "Refused: this request comes from another site.")
 
     def _cookie_key(self) -> str:
@@ -435,11 +540,14 @@ class _Handler(BaseHTTPRequestHandler):
         morsel = jar.get(self.server.dashboard.cookie_name)
         return morsel.value if morsel else ""
 
-    def _keyed(self, query: Mapping[str, list[str]]) -> bool:
-        """The key from the URL (the first visit) or the cookie (every request after it)."""
+    def _keyed(self, query: Mapping[str, list[str]]) -> bool | None:
+        """The key from the URL (the first visit) or the cookie (every request after it): True;
+        None when no key came at all; False when one came but not this run's (a restart)."""
         key = self.server.dashboard.key.encode()
-        given = [*query.get("key", []), self._cookie_key()]
-        return any(hmac.compare_digest(g.encode(), key) for g in given if g)
+        given = [g for g in (*query.get("key", []), self._cookie_key()) if g]
+        if not given:
+            return None
+        return any(hmac.compare_digest(g.encode(), key) for g in given)
 
     def _guard(self) -> tuple[str, dict[str, list[str]]] | None:
         """The path and query of an allowed request; None after replying with a refusal."""
@@ -447,7 +555,10 @@ class _Handler(BaseHTTPRequestHandler):
         query = parse_qs(parts.query)
         try:
             self._check_host()
-            if not self._keyed(query):
+            keyed = self._keyed(query)
+            if keyed is False:
+                raise _Refused(403, f"Refused: {STALE_KEY}")
+            if not keyed:
                 raise _Refused(403, "Refused: this address needs the key that `campaign dashboard` "
                                     "printed (open the full address it showed).")  # fmt: skip
         except _Refused as refused:
@@ -489,9 +600,9 @@ class _Handler(BaseHTTPRequestHandler):
             else:
                 self._text(404, "Not found.")
         except CampaignError as e:
-            self._text(500, f"The campaigns cannot be read: {e}")
+            self._text(500, f"The campaigns (in {board.home}) cannot be read: {e}")
         except (OSError, sqlite3.Error) as e:  # the state folder or a file went away meanwhile
-            self._text(500, f"The campaigns cannot be read: {describe_failure(e)}.")
+            self._text(500, f"The campaigns (in {board.home}) cannot be read: {describe_failure(e)}.")
 
     def _campaign_file(self, name: str, what: str) -> None:
         """A campaign's preview page or results sheet: found by its name, nothing else."""
@@ -500,15 +611,16 @@ class _Handler(BaseHTTPRequestHandler):
             self._text(404, "Not found.")
             return
         path = _existing(campaign.get(what))
-        if path is None:
+        body = None if path is None else _read_plain(path)
+        if path is None or body is None:
             self._text(404, f"The {what} of {name} is not there (yet).")
             return
         if what == "preview":
-            self._send(200, path.read_bytes(), "text/html; charset=utf-8", csp=_PREVIEW_CSP)
+            self._send(200, body, "text/html; charset=utf-8", csp=_PREVIEW_CSP)
             return
         kind = _RESULTS_TYPES.get(path.suffix.lower(), "application/octet-stream")
         disposition = f"attachment; filename*=UTF-8''{quote(path.name, safe='')}"
-        self._send(200, path.read_bytes(), kind, headers={"Content-Disposition": disposition})
+        self._send(200, body, kind, headers={"Content-Disposition": disposition})
 
     def do_POST(self) -> None:
         guarded = self._guard()
@@ -520,6 +632,8 @@ class _Handler(BaseHTTPRequestHandler):
             length = int(self.headers.get("Content-Length") or 0)
         except ValueError:
             length = -1
+        if "Transfer-Encoding" in self.headers or len(self.headers.get_all("Content-Length") or []) > 1:
+            length = -1  # its body would be left unread and taken for the next request
         if not 0 <= length <= MAX_BODY:
             self.close_connection = True
             self._text(413, "Refused: not a request the page sends.")

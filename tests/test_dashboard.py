@@ -182,13 +182,18 @@ def test_the_printed_address_sets_a_cookie_and_drops_the_key(board: Dashboard) -
                                   "/c/spring-sale/results", "/c/spring-sale/preview"])  # fmt: skip
 def test_without_the_key_nothing_is_shown(board: Dashboard, path: str) -> None:
     other_port = f"campaign-dashboard-{board.port + 1}"  # another dashboard's cookie
-    for cookies, params in (({}, {}), ({}, {"key": "wrong"}), ({board.cookie_name: "wrong"}, {}),
-                            ({other_port: board.key}, {})):  # fmt: skip
+    for cookies, params, said in (
+        ({}, {}, "needs the key that `campaign dashboard` printed"),
+        ({other_port: board.key}, {}, "needs the key that `campaign dashboard` printed"),
+        # a key, but not this run's: a tab opened before a restart is told so
+        ({}, {"key": "wrong"}, "not the one `campaign dashboard` printed when it last started"),
+        ({board.cookie_name: "wrong"}, {}, "a page opened before a restart needs the new address"),
+    ):
         with httpx.Client(base_url=board.origin, cookies=cookies) as c:
             reply = c.get(path, params=params)
         assert reply.status_code == 403
         assert "spring-sale" not in reply.text and "sent" not in reply.text
-        assert "needs the key that `campaign dashboard` printed" in reply.text
+        assert said in reply.text
 
 
 @pytest.mark.parametrize("host", ["evil.example", "evil.example:{port}", "127.0.0.1",
@@ -478,3 +483,174 @@ def test_a_malformed_post_is_refused_and_changes_nothing(board: Dashboard, recor
                         f"Content-Length: {length}\r\n\r\n".encode())  # fmt: skip
             assert raw.recv(100).startswith(b"HTTP/1.1 413")
     assert recorder.actions == []
+
+
+# --- the red team's requests -----------------------------------------------------------------
+
+
+def raw(board: Dashboard, request: bytes) -> str:
+    """What the server answers to bytes an HTTP client library would not send."""
+    with socket.create_connection(("127.0.0.1", board.port), timeout=5) as s:
+        s.sendall(request)
+        reply = b""
+        while chunk := s.recv(65536):
+            reply += chunk
+    return reply.decode("utf-8", "replace")
+
+
+def test_one_host_one_origin_and_a_path_as_the_target(board: Dashboard) -> None:
+    good, key = f"127.0.0.1:{board.port}", board.key
+    for request in (
+        # a second Host naming another site: which one a proxy or cache believes is anyone's guess
+        f"GET /status.json?key={key} HTTP/1.1\r\nHost: {good}\r\nHost: evil.example\r\n",
+        # an absolute URL names its own host, whatever the Host header says
+        f"GET http://evil.example/status.json?key={key} HTTP/1.1\r\nHost: {good}\r\n",
+        f"GET /status.json?key={key} HTTP/1.1\r\nHost: {good}\r\nOrigin: http://{good}\r\n"
+        "Origin: http://evil.example\r\n",
+    ):
+        reply = raw(board, (request + "Connection: close\r\n\r\n").encode())
+        assert reply.startswith("HTTP/1.1 403"), request
+        assert "spring-sale" not in reply
+    ok = raw(board, f"GET /status.json?key={key} HTTP/1.1\r\nHost: {good}\r\nConnection: close\r\n"
+                    "\r\n".encode())
+    assert ok.startswith("HTTP/1.1 200") and "spring-sale" in ok
+
+
+def test_the_servers_own_refusals_are_plain_text_with_the_same_headers(board: Dashboard) -> None:
+    good = f"127.0.0.1:{board.port}"
+    # a request line no HTTP version can parse is answered as HTTP/0.9 would be: the body alone
+    assert raw(board, b"GET /<script>alert(1)</script> HTTP/9\r\n\r\n") == "Refused: Bad Request.\n"
+    too_many = "".join(f"X-{i}: y\r\n" for i in range(120))
+    long = "a" * 70000
+    for request, code in ((f"PUT /?key={board.key} HTTP/1.1\r\nHost: {good}\r\n\r\n", 501),
+                          (f"GET / HTTP/1.1\r\nHost: {good}\r\n{too_many}\r\n", 431),
+                          (f"GET / HTTP/1.1\r\nHost: {good}\r\nX: {long}\r\n\r\n", 431)):  # fmt: skip
+        reply = raw(board, request.encode())
+        head, _, body = reply.partition("\r\n\r\n")
+        assert head.startswith(f"HTTP/1.1 {code}"), request[:30]
+        assert "Content-Type: text/plain; charset=utf-8" in head
+        assert "Content-Security-Policy: default-src 'none'" in head and "X-Frame-Options: DENY" in head
+        assert body.startswith("Refused: ") and "<" not in body
+
+
+def test_a_post_not_framed_by_one_length_is_refused(board: Dashboard, recorder: Recorder) -> None:
+    good = f"127.0.0.1:{board.port}"
+    body = f"csrf={board.csrf}"
+    for framing in (f"Transfer-Encoding: chunked\r\n\r\n{len(body):x}\r\n{body}\r\n0\r\n\r\n",
+                    f"Content-Length: {len(body)}\r\nContent-Length: 0\r\n\r\n{body}"):  # fmt: skip
+        request = f"POST /c/spring-sale/pause?key={board.key} HTTP/1.1\r\nHost: {good}\r\n{framing}"
+        assert raw(board, request.encode()).startswith("HTTP/1.1 413")
+    assert recorder.actions == []
+
+
+def test_a_symlink_in_place_of_the_results_is_never_followed(tmp_path: Path) -> None:
+    secret = tmp_path / "secret.txt"
+    secret.write_text("root:x:0:0:the secret", encoding="utf-8")
+    results, preview = tmp_path / "spring.results.csv", tmp_path / "spring.preview.html"
+    results.symlink_to(secret)
+    preview.symlink_to(secret)
+    campaigns = [status_dict(results=str(results), preview=str(preview))]
+    with Dashboard(tmp_path, collect=lambda home: campaigns) as board, client(board) as c:
+        page = c.get("/").text
+        assert "/c/spring-sale/results" not in page and "/c/spring-sale/preview" not in page
+        for what in ("results", "preview"):
+            reply = c.get(f"/c/spring-sale/{what}")
+            assert reply.status_code == 404
+            assert "the secret" not in reply.text
+
+
+def test_a_connection_that_never_finishes_its_headers_holds_up_nobody(board: Dashboard) -> None:
+    stuck = [socket.create_connection(("127.0.0.1", board.port)) for _ in range(20)]
+    try:
+        for s in stuck:
+            s.sendall(f"GET / HTTP/1.1\r\nHost: 127.0.0.1:{board.port}\r\nX-Slow: ".encode())
+        started = time.monotonic()
+        with client(board) as c:
+            assert c.get("/cards", timeout=5).status_code == 200
+        assert time.monotonic() - started < 2
+    finally:
+        for s in stuck:
+            s.close()
+
+
+# --- what the page says about what happens ---------------------------------------------------
+
+
+def test_no_cap_is_not_drawn_in_the_legend_and_a_passed_estimate_is_not_shown() -> None:
+    capped = render_cards([status_dict()], now=NOW, csrf="T")
+    assert "the day's cap: 300" in capped
+    free = render_cards([status_dict(per_day=[{"date": "2026-12-01", "sent": 9, "cap": None}])],
+                        now=NOW, csrf="T")  # fmt: skip
+    assert "cap:" not in free and "the day's cap" not in free and "no daily cap" in free
+    # a run slower than its estimate (another campaign shares the number): no time in the past
+    late = card(status_dict(finish="2026-12-01T09:30:00+00:00"), NOW)
+    assert late["finish"] == ""
+
+
+def test_a_resumed_run_that_dies_at_once_is_said_with_its_last_words(tmp_path: Path) -> None:
+    log = tmp_path / "spring.log"
+    log.write_text("--- started 2026-12-01 10:00:00 ---\ncontacts.csv: 40 rows\nError: no ibot-chat "
+                   "credentials. Set IBOT_INSTANCE_ID\n", encoding="utf-8")  # fmt: skip
+    states = iter(["stopped", "running", "running", "stopped"])
+    clock = [NOW]
+
+    def collect(home: Path) -> list[dict[str, Any]]:
+        return [status_dict(state=next(states, "stopped"), log=str(log))]
+
+    def act(home: Path, name: str, action: str) -> str:
+        return f"Started '{name}' again in the background (process 4242)."
+
+    def sleep(seconds: float) -> None:
+        clock[0] += seconds
+
+    with Dashboard(tmp_path, collect=collect, act=act, clock=lambda: clock[0], sleep=sleep) as board:
+        said = post(board, "/c/spring-sale/resume").json()["message"]
+    assert said == ("Started 'spring-sale' again in the background (process 4242). But it stopped at "
+                    f"once: Error: no ibot-chat credentials. Set IBOT_INSTANCE_ID (log: {log})")
+    # one that keeps running is left alone once the watch is over
+    with Dashboard(tmp_path, collect=lambda home: [status_dict(state="stopped")], act=act,
+                   clock=lambda: clock[0], sleep=sleep) as board:  # fmt: skip
+        states = iter(["stopped", *["running"] * 100])
+        board._collect = lambda home: [status_dict(state=next(states))]
+        said = post(board, "/c/spring-sale/resume").json()["message"]
+    assert said == "Started 'spring-sale' again in the background (process 4242)."
+
+
+@pytest.mark.slow
+def test_an_open_page_says_what_went_wrong_in_words(browser: Any, tmp_path: Path) -> None:
+    import sqlite3
+
+    broken = [False]
+
+    def collect(home: Path) -> list[dict[str, Any]]:
+        if broken[0]:
+            raise sqlite3.DatabaseError("file is not a database")
+        return [status_dict()]
+
+    first = Dashboard(tmp_path, collect=collect, act=lambda home, name, action: "ok").start()
+    port = first.port
+    page = browser.new_page()
+    try:
+        page.goto(first.url)
+        notice = page.locator("#notice")
+        # the state cannot be read: the dashboard runs, and says why rather than "is it running?"
+        broken[0] = True
+        notice.filter(has_text="cannot be read: the database failed (file is not a database)"
+                      ).wait_for(timeout=10_000)  # fmt: skip
+        assert "is campaign dashboard still running" not in page.locator("#live").inner_text()
+        broken[0] = False
+        notice.wait_for(state="hidden", timeout=10_000)  # the trouble is over: so is its notice
+        # restarted on the same port: a new key; the old tab says so, polling and on a click
+        first.stop()
+        with Dashboard(tmp_path, port=port, collect=collect) as second:
+            assert second.port == port
+            notice.filter(has_text="a page opened before a restart needs the new address"
+                          ).wait_for(timeout=10_000)  # fmt: skip
+            page.evaluate("document.getElementById('notice').textContent = ''")
+            page.locator('button[data-action="pause"]').click()
+            notice.filter(has_text="a page opened before a restart needs the new address"
+                          ).wait_for(timeout=5_000)  # fmt: skip
+            assert "HTTP 403" not in notice.inner_text()
+    finally:
+        page.close()
+        first.stop()

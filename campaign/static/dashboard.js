@@ -48,12 +48,25 @@
     live.classList.toggle("off", !ok);
   }
 
-  function say(text, bad) {
+  // sticky: stays until the trouble is over (a refused or failing poll), not for 10 s only
+  function say(text, bad, sticky) {
     notice.textContent = text;
     notice.classList.toggle("bad", Boolean(bad));
     notice.hidden = false;
     clearTimeout(noticeTimer);
-    noticeTimer = setTimeout(() => { notice.hidden = true; }, 10000);
+    if (sticky) notice.dataset.sticky = "1";
+    else delete notice.dataset.sticky;
+    if (!sticky) noticeTimer = setTimeout(() => { notice.hidden = true; }, 10000);
+  }
+
+  // What the dashboard said: {"message"} or {"error"} from an action, plain text from a refusal.
+  async function words(reply) {
+    const text = (await reply.text().catch(() => "")).trim();
+    try {
+      const body = JSON.parse(text);
+      if (body.message || body.error) return body.message || body.error;
+    } catch (error) { /* plain text */ }
+    return text || `The dashboard answered HTTP ${reply.status}.`;
   }
 
   async function refresh() {
@@ -62,15 +75,24 @@
     try {
       const reply = await fetch("/cards", { credentials: "same-origin", cache: "no-store" });
       if (reply.status === 403) {
-        status("not connected: open the address campaign dashboard printed", false);
-        return; // a restarted dashboard has a new key: polling again cannot help
+        // A restarted dashboard has a new key: polling again cannot help. Its words say so.
+        status("not connected", false);
+        say(await words(reply), true, true);
+        return;
       }
-      if (!reply.ok) throw new Error(`HTTP ${reply.status}`);
+      if (!reply.ok) {
+        // The dashboard runs but cannot read the campaigns (its words say why): try again later.
+        status("not updating", false);
+        say(await words(reply), true, true);
+        timer = setTimeout(refresh, every);
+        return;
+      }
       const template = document.createElement("template");
       template.innerHTML = await reply.text();
       patch(list, template.content);
       const updated = list.querySelector("[data-updated]");
       status(updated ? `live · ${updated.dataset.updated}` : "live", true);
+      if (notice.dataset.sticky) notice.hidden = true; // the trouble it told of is over
     } catch (error) {
       status("not updating: is campaign dashboard still running?", false);
     }
@@ -90,13 +112,15 @@
         credentials: "same-origin",
         headers: { "X-CSRF-Token": csrf },
       });
-      const body = await reply.json().catch(() => ({}));
-      say(body.message || body.error || `The dashboard answered HTTP ${reply.status}.`, !reply.ok);
+      say(await words(reply), !reply.ok, reply.status === 403);
     } catch (error) {
       say("The dashboard did not answer: is campaign dashboard still running?", true);
     }
     button.disabled = false;
     refresh();
+    // The run takes up a resume within a second (it looks at its request between sends):
+    // look again soon, so the card does not say "Paused" for a whole interval after Resume.
+    setTimeout(refresh, 1200);
   });
 
   document.addEventListener("visibilitychange", () => {
