@@ -287,12 +287,14 @@ def deadline(seconds: float) -> Iterator[None]:
 def install_deadline(client: httpx.Client, *, allow: Callable[[str], str] | None = None) -> None:
     # httpx has no public hook for httpcore's network backend; its connection pools keep it in
     # `_network_backend` (httpx 0.28, httpcore 1.0). tests/test_hostile.py fails if that moves.
-    transports = [client._transport, *client._mounts.values()]
-    for transport in transports:
+    # `allow` judges direct connections only: through a proxy (a mount) the address connected
+    # to is the proxy's, often private, and where the request goes is the proxy's to decide.
+    transports = [(client._transport, allow), *((t, None) for t in client._mounts.values())]
+    for transport, check in transports:
         pool = getattr(transport, "_pool", None)
         backend = getattr(pool, "_network_backend", None)
         if backend is not None and not isinstance(backend, _DeadlineBackend):
-            pool._network_backend = _DeadlineBackend(backend, allow)  # type: ignore[union-attr]
+            pool._network_backend = _DeadlineBackend(backend, check)  # type: ignore[union-attr]
 
 
 def proxy_mounts(environ: Mapping[str, str]) -> dict[str, httpx.BaseTransport | None]:
