@@ -199,6 +199,19 @@ def _moment(iso: str | None, now: float, *, ahead: bool = True) -> str:
     return f"{day} {local:%H:%M}"
 
 
+# Bidi controls that reorder the text after them (a folder named "<U+202E>fdp.exe" shows as
+# "exe.pdf"): shown as their code, never obeyed. The page's dir="auto" keeps real Hebrew and
+# Arabic right to left without them.
+_BIDI_CONTROLS = dict.fromkeys([*range(0x202A, 0x202F), *range(0x2066, 0x206A)])
+
+
+def visible(text: str) -> str:
+    """`text` with its bidi control characters written out as <U+202E>."""
+    if not any(ord(ch) in _BIDI_CONTROLS for ch in text):
+        return text
+    return "".join(f"<U+{ord(ch):04X}>" if ord(ch) in _BIDI_CONTROLS else ch for ch in text)
+
+
 def _passed(iso: str | None, now: float) -> bool:
     try:
         when = dt.datetime.fromisoformat(iso) if iso else None
@@ -250,9 +263,9 @@ def card(c: Mapping[str, Any], now: float) -> dict[str, Any]:
         x += w
     state = str(c.get("state") or "")
     return {
-        "name": name,
+        "name": visible(name),
         "key": hashlib.sha256(name.encode("utf-8")).hexdigest()[:16],
-        "folder": str(c.get("folder") or ""),
+        "folder": visible(str(c.get("folder") or "")),
         "state": state,
         "state_word": STATE_WORDS.get(state, state.capitalize()),
         "total": total,
@@ -262,14 +275,14 @@ def card(c: Mapping[str, Any], now: float) -> dict[str, Any]:
         # status's own words say how long ("next send in 43 s"): the time alone here
         "next_send": _moment(c.get("next_send"), now, ahead=False)
         or ("now" if state == "running" else ""),
-        "waiting_for": str(c.get("waiting_for") or ""),
+        "waiting_for": visible(str(c.get("waiting_for") or "")),
         # A paused or stopped run's estimate went stale when it stopped sending; so did one
         # that has passed (a run slower than it thought: another campaign shares its number).
         "finish": _moment(c.get("finish"), now)
         if state in ("running", "waiting", "scheduled") and not _passed(c.get("finish"), now) else "",
-        "senders": list(c.get("senders") or []),
+        "senders": [{**s, "label": visible(str(s.get("label", "")))} for s in c.get("senders") or []],
         "chart": day_chart(c.get("per_day") or []),
-        "errors": [{"row": e.get("row"), "error": plain_error(str(e.get("error") or ""))}
+        "errors": [{"row": e.get("row"), "error": visible(plain_error(str(e.get("error") or "")))}
                    for e in list(c.get("last_errors") or [])[:5]],
         "preview": _link(name, "preview") if _existing(c.get("preview")) else "",
         "results": _link(name, "results") if _existing(c.get("results")) else "",

@@ -654,3 +654,33 @@ def test_an_open_page_says_what_went_wrong_in_words(browser: Any, tmp_path: Path
     finally:
         page.close()
         first.stop()
+
+
+def test_bidi_controls_are_shown_never_obeyed() -> None:
+    # U+202E turns what follows around: "evil" would read "live", "fdp.exe" "exe.pdf"
+    rlo, isolate = "\u202e", "\u2067"
+    c = card(status_dict("spring" + isolate, folder=f"/home/dana/{rlo}fdp.exe", waiting_for=rlo,
+                         senders=[{"label": f"shop{rlo}", "sent": 1, "failed": 0, "unknown": 0,
+                                   "pending": 0}],
+                         last_errors=[{"row": 2, "error": f"Invalid JID{rlo}x"}]), NOW)  # fmt: skip
+    assert c["folder"] == "/home/dana/<U+202E>fdp.exe"
+    assert (c["name"], c["waiting_for"], c["senders"][0]["label"]) == \
+        ("spring<U+2067>", "<U+202E>", "shop<U+202E>")  # fmt: skip
+    assert c["errors"][0]["error"].endswith("(Invalid JID<U+202E>x)")
+    page = render_page([status_dict("spring" + rlo)], now=NOW, csrf="T")
+    assert rlo not in page and "spring&lt;U+202E&gt;" in page
+    assert "/c/spring%E2%80%AE/pause" in page  # the buttons still name the campaign itself
+    # Hebrew and Arabic need no control character: untouched
+    assert card(status_dict("מבצע חנוכה"), NOW)["name"] == "מבצע חנוכה"
+
+
+def test_a_finished_campaign_is_a_short_card() -> None:
+    done = status_dict(state="finished", sent=397, failed=3, unknown=0, pending=0, next_send=None,
+                       waiting_for="", finish=None)  # fmt: skip
+    html = render_cards([status_dict("running-one"), done], now=NOW, csrf="T")
+    running, finished = html.split('data-name="spring-sale"')
+    assert "Next send" in running and "<details" not in running
+    # nothing to wait for: no row of dashes; its numbers one click away, its errors in view
+    assert "Next send" not in finished and "Expected finish" not in finished
+    assert '<details class="more" data-key="more"><summary>Per sender and per day</summary>' in finished
+    assert finished.index("</details>") < finished.index("Last errors")
