@@ -251,6 +251,10 @@ main.command_class = _HintedCommand  # every command says which value to quote
 @click.option("--skip-contacted-within", type=Duration(0, 3650, unit=DAY_SECONDS), metavar="DAYS",
               help="Skip numbers any campaign on this computer sent to in the last DAYS days (or "
               "12h, 2w).")
+@click.option("--resend", is_flag=True,
+              help="Send even to recipients who already got this identical message (same type, "
+              "text or caption, and media) from any campaign on this computer in the last 30 days; "
+              "without it they are suppressed, whatever was renamed, copied or started afresh.")
 @click.option("--check-media", is_flag=True,
               help="Before sending, fetch each distinct media URL once; unreachable ones make rows "
               "invalid.")

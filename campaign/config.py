@@ -47,6 +47,7 @@ class SendOptions:
     skip_days: str | None = None
     stop_outside_window: bool = False
     skip_contacted_within: float | None = None
+    resend: bool = False
     check_media: bool = False
     retries: int = 3
     timeout: float = 30.0

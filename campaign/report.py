@@ -16,6 +16,7 @@ from campaign.plan import SENDABLE, Plan, count_statuses
 from campaign.preview import person_label
 from campaign.runner import Clock, RunReport
 from campaign.store.namespaces import Namespace
+from campaign.store.repeats import ALREADY_GOT
 from campaign.vocabulary import MessageKind, Status
 
 
@@ -92,12 +93,21 @@ def show_messages(plan: Plan, ui: Say, n: int) -> None:
 
 
 def show_plan(plan: Plan, ui: Say, todo: int, when: Forecast, namespace: Namespace,
-               clock: Clock) -> None:  # fmt: skip
+              clock: Clock, *, recent: int = 0) -> None:  # fmt: skip
     show_messages(plan, ui, 1)
     show_counts(count_statuses(plan.rows), ui)
     what = f"a rehearsal to {namespace.description}" if namespace.rehearsal else "WhatsApp"
     ui.info(f"{todo} message(s) to send ({what}).")
+    show_recent(recent, ui)
     show_forecast(todo, when, ui, clock, verb="Sending")
+
+
+def show_recent(recent: int, ui: Say) -> None:
+    """How many recipients heard from these numbers in the last day: another message now may
+    annoy them (and a number that messages one person often is reported)."""
+    if recent:
+        ui.info(f"{recent} of them got a message from these numbers in the last 24 hours "
+                "(any campaign on this computer).")  # fmt: skip
 
 
 def show_counts(counts: Mapping[str, int], ui: Say) -> None:
@@ -156,17 +166,25 @@ def nothing_sent(plan: Plan, namespace: Namespace) -> str:
     """A run that sent nothing says why in plain words (issue 18: "(0 request(s) this run)")."""
     rows = plan.rows
     sent = [r for r in rows if r.status == Status.SENT]
+    already = [r for r in rows if r.status == Status.SUPPRESSED and r.error.startswith(ALREADY_GOT)]
     left = sum(r.status in (Status.READY, Status.PENDING, Status.FAILED, Status.UNKNOWN) for r in rows)
-    where = f" to {namespace.description}" if namespace.rehearsal else ""
+    nothing = f"Rehearsal ({namespace.description}): nothing sent" if namespace.rehearsal else "Nothing sent"
     what = "rehearse" if namespace.rehearsal else "send"
+    if already and not left:
+        details = {r.error.removeprefix(ALREADY_GOT) for r in already}
+        detail = details.pop() if len(details) == 1 else "(see the rows above)"
+        if sent:
+            detail = f"{on_days(r.sent_at for r in sent)} or {detail}"
+        return (f"{nothing}: all {len(sent) + len(already)} already got this message {detail}; "
+                f"to {what} it again: --resend.")  # fmt: skip
     if sent and not left:
-        return (f"Nothing sent: all {len(sent)} already got this message{where} "
+        return (f"{nothing}: all {len(sent)} already got this message "
                 f"{on_days(r.sent_at for r in sent)}; to {what} it again as a new campaign: "
-                "--name NEW.")  # fmt: skip
+                "--name NEW --resend.")  # fmt: skip
     if not sent and not left:
-        return "Nothing sent: no row can be sent (see the rows above and the results sheet)."
-    already = f"; {len(sent)} already got this message{where} earlier" if sent else ""
-    return f"Nothing sent this run: {left} row(s) left to send{already}."
+        return f"{nothing}: no row can be sent (see the rows above and the results sheet)."
+    earlier = f"; {len(sent)} already got this message earlier" if sent else ""
+    return f"{nothing} this run: {left} row(s) left to send{earlier}."
 
 
 def on_days(stamps: Iterable[str]) -> str:

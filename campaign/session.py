@@ -13,7 +13,7 @@ import os
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -64,6 +64,7 @@ from campaign.report import (
     show_forecast,
     show_messages,
     show_plan,
+    show_recent,
     summary,
 )
 from campaign.results import (
@@ -80,6 +81,7 @@ from campaign.store.journal import Record
 from campaign.store.ledger import MACHINE_FAILURES, Account, Ledger
 from campaign.store.namespaces import Namespace, namespace_for
 from campaign.store.paths import campaign_name, default_journal_dir, home, journal_path
+from campaign.store.repeats import WITHIN
 from campaign.tracking import Tracker
 from campaign.vocabulary import Status
 
@@ -166,8 +168,9 @@ def run_send(
         if senders:
             ledger.load_schedule(schedule, senders[0].key, settings.clock.now())
         if opts.dry_run:
+            recent = _heard_recently(plan, ledger, [s.key for s in senders], settings.clock.now())
             return _dry_run(plan, opts, ui, write_rows, schedule, settings, lanes=max(1, len(senders)),
-                            asked=results_path, kept=kept)  # fmt: skip
+                            asked=results_path, kept=kept, recent=recent)  # fmt: skip
         problems(plan, ui)  # the rows that will not be sent, and the warnings, before sending
         base_url = _announce_target(opts, settings, senders, ui, stack)
 
@@ -186,7 +189,7 @@ def run_send(
                             via=first.label if several else "")  # fmt: skip
         lanes = _lanes(senders, settings, ledger, schedule, lambda s: IbotClient(
             http_client(), base_url=base_url, token=s.token, instance_id=s.instance_id))  # fmt: skip
-        if not _confirm(plan, opts, ui, lanes, settings):
+        if not _confirm(plan, opts, ui, lanes, settings, ledger):
             return ExitCode.OK
         tracker = _track(plan, opts, ui, ledger, lanes, settings, argv, home=home(environ), cwd=cwd,
                          results=results_path, senders=senders)  # fmt: skip
@@ -224,7 +227,8 @@ def _ledger(opts: SendOptions, settings: Settings, environ: Mapping[str, str],
     skip_within = None if opts.skip_contacted_within is None else opts.skip_contacted_within * DAY
     identity = f"{settings.name}\x1f{namespace.key}\x1f{opts.contacts.resolve()}"
     ledger = Ledger.create(settings.journal, home=home(environ), campaign=settings.name,
-                           namespace=namespace.key, skip_within=skip_within, identity=identity)  # fmt: skip
+                           namespace=namespace.key, skip_within=skip_within, identity=identity,
+                           kind=opts.kind, repeat_within=None if opts.resend else WITHIN)  # fmt: skip
     stack.callback(ledger.close)
     return ledger
 
@@ -261,10 +265,29 @@ def _plan(opts: SendOptions, settings: Settings, ledger: Ledger, ui: UI, *, home
                     f"{results_path.name}.")  # fmt: skip
     if ledger.is_open:
         _merge_ledger(plan, opts, ledger, ui)
+    if not opts.test_to:
+        _suppress_repeats(plan, ledger, settings.clock.now())
     if opts.check_media and plan.kind != "text":
         _check_media(plan, ui, timeout=min(opts.timeout, 10.0))
     describe(plan, ui)
     return plan, results_path, kept
+
+
+def _suppress_repeats(plan: Plan, ledger: Ledger, now: float) -> None:
+    """Once per person (issue 18): a recipient who got this identical message from another
+    campaign, or another journal of this one, in the last 30 days is suppressed, with when, which
+    and where (not with --resend). The claim checks again, for campaigns running at once."""
+    todo = [r for r in plan.rows if r.status in SENDABLE and r.jid]
+    found = ledger.repeats({r.jid or "": (r.message, r.media) for r in todo}, now)
+    for row in todo:
+        if row.jid in found:
+            row.status, row.error = Status.SUPPRESSED, found[row.jid or ""]
+
+
+def _heard_recently(plan: Plan, ledger: Ledger, senders: Sequence[str], now: float) -> int:
+    """How many of this run's recipients got any message through its numbers in the last day."""
+    jids = [r.jid or "" for r in plan.rows if r.status in SENDABLE]
+    return ledger.heard_recently(senders, jids, now)
 
 
 def _merge_ledger(plan: Plan, opts: SendOptions, ledger: Ledger, ui: UI) -> None:
@@ -352,7 +375,8 @@ def _lanes(senders: list[Sender], settings: Settings, ledger: Ledger, schedule: 
     return lanes
 
 
-def _confirm(plan: Plan, opts: SendOptions, ui: UI, lanes: list[Lane], settings: Settings) -> bool:
+def _confirm(plan: Plan, opts: SendOptions, ui: UI, lanes: list[Lane], settings: Settings,
+             ledger: Ledger) -> bool:  # fmt: skip
     """Without --yes, the plan shown and a yes asked for (refused without a terminal)."""
     sendable = sum(r.status in SENDABLE for r in plan.rows)
     todo = sendable if opts.limit is None else min(opts.limit, sendable)
@@ -364,7 +388,8 @@ def _confirm(plan: Plan, opts: SendOptions, ui: UI, lanes: list[Lane], settings:
             "Add --yes to send without confirmation (try --dry-run first)."
         )
     when = _estimate(todo, lanes[0].pacer, lanes[0].schedule, settings.clock, lanes=len(lanes))
-    show_plan(plan, ui, todo, when, settings.namespace, settings.clock)
+    recent = _heard_recently(plan, ledger, [lane.key for lane in lanes], settings.clock.now())
+    show_plan(plan, ui, todo, when, settings.namespace, settings.clock, recent=recent)
     risks = pace_risks(settings.pace, first_send=lanes[0].schedule.first_send,
                        now=settings.clock.now())  # fmt: skip
     for risk in risks:
@@ -536,7 +561,7 @@ def _estimate(todo: int, pacer: Pacer, schedule: Schedule, clock: Clock, *, lane
 
 def _dry_run(plan: Plan, opts: SendOptions, ui: UI, write: Callable[[list[Row]], Path],
              schedule: Schedule, settings: Settings, *, lanes: int, asked: Path,
-             kept: Path | None = None) -> ExitCode:  # fmt: skip
+             kept: Path | None = None, recent: int = 0) -> ExitCode:  # fmt: skip
     clock, namespace, pace = settings.clock, settings.namespace, settings.pace
     if not opts.quiet:
         show_messages(plan, ui, 3)
@@ -554,6 +579,7 @@ def _dry_run(plan: Plan, opts: SendOptions, ui: UI, write: Callable[[list[Row]],
     of = f" of a rehearsal to {namespace.description}" if namespace.rehearsal else ""
     ui.info(f"Dry run{of}: nothing was sent.")
     show_counts(counts, ui)
+    show_recent(recent, ui)
     show_forecast(todo, when, ui, clock, verb="Sending")
     ui.info(f"Pace: {describe_pace(opts.pace, pace)} (--pace careful|standard|fast; README, Pacing).")
     for risk in pace_risks(pace, first_send=schedule.first_send, now=clock.now()):

@@ -81,6 +81,9 @@ def add_column(db: sqlite3.Connection, table: str, definition: str) -> None:
 # DEFAULT) and never edits an earlier one: a file written by an older version then upgrades.
 MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     lambda db: run_script(db, SCHEMA_V1),
+    # Version 2, message identity (issue 18): what each recipient got, as a digest
+    # (`campaign.store.repeats.message_digest`); '' for sends recorded before it.
+    lambda db: add_column(db, "sends", "digest TEXT NOT NULL DEFAULT ''"),
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -97,6 +100,7 @@ class ClaimRequest:
     at: float
     message: str = ""
     media: str = ""
+    digest: str = ""  # what the recipient gets (type, text or caption, media), as stored
 
 
 @dataclass(frozen=True)
@@ -315,9 +319,9 @@ class History:
                     return None, verdict
             req = request
             cur = db.execute(
-                "INSERT INTO sends (namespace, sender, jid, campaign, journal, at)"
-                " VALUES (?, ?, ?, ?, ?, ?)",
-                (req.namespace, req.sender, req.jid, req.campaign, req.journal, req.at),
+                "INSERT INTO sends (namespace, sender, jid, campaign, journal, at, digest)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (req.namespace, req.sender, req.jid, req.campaign, req.journal, req.at, req.digest),
             )
             if (req.namespace, req.sender) not in self._known_senders:  # day one of its warm-up
                 db.execute("INSERT OR IGNORE INTO senders VALUES (?, ?, ?)",

@@ -27,7 +27,7 @@ import contextlib
 import datetime as dt
 import sqlite3
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -42,7 +42,8 @@ from campaign.store.history import (
     within_caps,
 )
 from campaign.store.journal import Journal, JournalDamaged, Op, Record, salvage, template_digest
-from campaign.vocabulary import Status
+from campaign.store.repeats import RECENT, heard_recently, message_digest, not_repeated, repeats
+from campaign.vocabulary import MessageKind, Status
 
 # What the machine can throw at a store: a full or read-only disk, a vanished folder.
 MACHINE_FAILURES = (OSError, sqlite3.Error)
@@ -85,19 +86,25 @@ class Ledger:
 
     def __init__(self, journal: Journal, history: History | None = None, *, namespace: str = "live",
                  campaign: str = "", skip_within: float | None = None,
-                 checks: Sequence[ClaimCheck] = ()) -> None:  # fmt: skip
+                 checks: Sequence[ClaimCheck] = (), kind: str = MessageKind.TEXT,
+                 repeat_within: float | None = None) -> None:  # fmt: skip
         """`skip_within` (seconds): --skip-contacted-within, checked again in each claim.
-        `checks` run in every claim's transaction after the built-in ones (later features)."""
+        `checks` run in every claim's transaction after the built-in ones (later features).
+        `kind`: the campaign's message type, part of what each recipient got (its digest is
+        recorded with each send). `repeat_within` (seconds): refuse a recipient who got this
+        identical message from another journal that recently (None: --resend)."""
         self.journal, self.history = journal, history
         self.namespace, self.campaign = namespace, campaign or journal.campaign
         self.skip_within, self.checks = skip_within, list(checks)
+        self.kind, self.repeat_within = str(kind), repeat_within
         self._accounts: list[Account] = []
         self._commit = Committer(journal, alone=True)
         self._history_lock = threading.Lock()  # one history connection, shared by the lanes
 
     @classmethod
     def create(cls, journal: Path, *, home: Path, campaign: str, namespace: str, identity: str,
-               skip_within: float | None = None) -> Ledger:  # fmt: skip
+               skip_within: float | None = None, kind: str = MessageKind.TEXT,
+               repeat_within: float | None = None) -> Ledger:  # fmt: skip
         """The history opened (it is read from the start); the journal not yet (`open_*`)."""
         history = History(home)
         history.open()
@@ -107,7 +114,8 @@ class Ledger:
         except BaseException:
             history.close()
             raise
-        return cls(book, history, namespace=namespace, campaign=campaign, skip_within=skip_within)
+        return cls(book, history, namespace=namespace, campaign=campaign, skip_within=skip_within,
+                   kind=kind, repeat_within=repeat_within)  # fmt: skip
 
     def close(self) -> None:
         self.journal.close()
@@ -220,6 +228,26 @@ class Ledger:
             return {}
         return self.history.contacted_since(self.namespace, since, exclude_journal=self.journal_id)
 
+    def repeats(self, messages: Mapping[str, tuple[str, str]], now: float) -> dict[str, str]:
+        """JID -> why, for each recipient (JID -> their text or caption and media) whom another
+        journal reached with this identical message in the last `repeat_within` seconds (none
+        with --resend). The plan's check; the claim checks again."""
+        if self.history is None or self.history.db is None or self.repeat_within is None:
+            return {}
+        wanted = {jid: message_digest(self.kind, text, media) for jid, (text, media) in messages.items()}
+        with self._history_lock:
+            return repeats(self.history.db, namespace=self.namespace, wanted=wanted,
+                           since=now - self.repeat_within, journal=self.journal_id)  # fmt: skip
+
+    def heard_recently(self, senders: Sequence[str], jids: Iterable[str], now: float) -> int:
+        """How many of `jids` got any message through these numbers in the last 24 hours, from
+        another journal (for the plan: one more may be one too many)."""
+        if self.history is None or self.history.db is None:
+            return 0
+        with self._history_lock:
+            return heard_recently(self.history.db, namespace=self.namespace, senders=senders,
+                                  jids=jids, since=now - RECENT, journal=self.journal_id)  # fmt: skip
+
     def sender_id(self, instance_id: str) -> str:
         assert self.history is not None
         return self.history.sender_id(instance_id)
@@ -246,10 +274,13 @@ class Ledger:
     def account(self, sender: str = "", label: str = "", *, min_gap: float = 0.0,
                 schedule: Schedule | None = None, campaign_checks: bool = True) -> Account:  # fmt: skip
         """A lane's account. Its claims check, in one transaction: another campaign's send through
-        the number less than `min_gap` s ago (wait), --skip-contacted-within (refuse), the
-        schedule's caps (wait), then the ledger's own checks. `campaign_checks=False` (a
-        --test-to send, to the sender's own phone): the number's pace and caps alone."""
+        the number less than `min_gap` s ago (wait), the same message (refuse: issue 18),
+        --skip-contacted-within (refuse), the schedule's caps (wait), then the ledger's own checks.
+        `campaign_checks=False` (a --test-to send, to the sender's own phone): the number's pace
+        and caps alone."""
         checks = [number_interval(min_gap)]
+        if self.repeat_within is not None and campaign_checks:
+            checks.append(not_repeated(self.repeat_within))
         if self.skip_within is not None and campaign_checks:
             checks.append(not_contacted_since(self.skip_within))
         if schedule is not None:
@@ -279,7 +310,8 @@ class Ledger:
         send_id = None
         if self.history is not None:
             request = ClaimRequest(self.namespace, account.sender, jid, self.campaign,
-                                   self.journal_id, at, message, media)  # fmt: skip
+                                   self.journal_id, at, message, media,
+                                   message_digest(self.kind, message, media))  # fmt: skip
             with self._history_lock:
                 self.history.check_same_file()
                 send_id, verdict = self.history.claim(request, account.checks, settle=account.unsettled)
