@@ -168,7 +168,8 @@ def nothing_sent(plan: Plan, namespace: Namespace) -> str:
     sent = [r for r in rows if r.status == Status.SENT]
     already = [r for r in rows if r.status == Status.SUPPRESSED and r.error.startswith(ALREADY_GOT)]
     left = sum(r.status in (Status.READY, Status.PENDING, Status.FAILED, Status.UNKNOWN) for r in rows)
-    nothing = f"Rehearsal ({namespace.description}): nothing sent" if namespace.rehearsal else "Nothing sent"
+    reh = f" (a rehearsal to {namespace.description})" if namespace.rehearsal else ""
+    nothing = f"Nothing sent{reh}"
     what = "rehearse" if namespace.rehearsal else "send"
     if already and not left:
         details = {r.error.removeprefix(ALREADY_GOT) for r in already}
@@ -184,7 +185,7 @@ def nothing_sent(plan: Plan, namespace: Namespace) -> str:
     if not sent and not left:
         return f"{nothing}: no row can be sent (see the rows above and the results sheet)."
     earlier = f"; {len(sent)} already got this message earlier" if sent else ""
-    return f"{nothing} this run: {left} row(s) left to send{earlier}."
+    return f"Nothing sent this run{reh}: {left} row(s) left to send{earlier}."
 
 
 def on_days(stamps: Iterable[str]) -> str:

@@ -176,9 +176,9 @@ def test_a_run_that_sends_nothing_says_why_in_plain_words(cli, contacts, sandbox
     assert r.exit_code == 0, r.output
     sheet = results(contacts.with_name("customers-message.rehearsal.results.csv"))
     today = dt.datetime.fromisoformat(sheet[0]["sent_at"]).date()
-    assert (f"Rehearsal (the local API at 127.0.0.1:{sandbox.port}): nothing sent: all 3 already "
-            f"got this message on {today.day} {today:%b}; to rehearse it again as a new campaign: "
-            "--name NEW --resend.\n") in r.output  # fmt: skip
+    assert (f"Nothing sent (a rehearsal to the local API at 127.0.0.1:{sandbox.port}): all 3 "
+            f"already got this message on {today.day} {today:%b}; to rehearse it again as a new "
+            "campaign: --name NEW --resend.\n") in r.output  # fmt: skip
     assert "request(s) this run" not in r.output
     assert len(sandbox.received) == 3
 
