@@ -24,12 +24,15 @@ import contextlib
 import datetime as dt
 import hashlib
 import hmac
+import html
 import json
 import os
 import secrets
+import shutil
 import socket
 import sqlite3
 import stat
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -590,14 +593,17 @@ class _Handler(BaseHTTPRequestHandler):
             return
         path, query = guarded
         board = self.server.dashboard
-        if "key" in query and path == "/":  # set the cookie; take the key out of the address bar
-            cookie = (f"{board.cookie_name}={board.key}; Path=/; HttpOnly; SameSite=Strict")
-            self._send(303, b"", "text/plain", headers={"Location": "/", "Set-Cookie": cookie})
-            return
         try:
             if path == "/":
+                # The first visit sets the cookie, and the page's script takes the key out of the
+                # address bar. Served here, not by a redirect to "/": when the address is opened
+                # from another page (a file, a link elsewhere, --open's forwarding page) the
+                # browser withholds a SameSite=Strict cookie for the whole cross-site chain, so
+                # the redirected request would come without it.
+                keyed = {"Set-Cookie": f"{board.cookie_name}={board.key}; Path=/; HttpOnly; "
+                                       "SameSite=Strict"} if "key" in query else {}  # fmt: skip
                 page = render_page(board.campaigns(), now=board.clock(), csrf=board.csrf)
-                self._send(200, page.encode("utf-8"), "text/html; charset=utf-8")
+                self._send(200, page.encode("utf-8"), "text/html; charset=utf-8", headers=keyed)
             elif path == "/cards":
                 cards = render_cards(board.campaigns(), now=board.clock(), csrf=board.csrf)
                 self._send(200, cards.encode("utf-8"), "text/html; charset=utf-8")
@@ -679,16 +685,37 @@ class _Handler(BaseHTTPRequestHandler):
 def serve(home: Path, *, port: int, open_browser: bool, echo: Callable[[str], None]) -> None:
     """Blocking: run until KeyboardInterrupt; for `campaign dashboard`."""
     board = Dashboard(home, port=port).start()
+    opener: Path | None = None
     try:
         echo(f"Dashboard: {board.url}")
         echo("Open that address (it holds this run's key); Ctrl-C to stop.")
         if open_browser:
             import webbrowser
 
-            webbrowser.open(board.url)
+            opener = _opener(board.url)
+            webbrowser.open(opener.as_uri())
         while True:
             time.sleep(3600)
     except KeyboardInterrupt:
         pass
     finally:
         board.stop()
+        if opener is not None:
+            shutil.rmtree(opener.parent, ignore_errors=True)
+
+
+def _opener(url: str) -> Path:
+    """A page that forwards the browser to `url`, in a folder only this user can read.
+
+    The browser is handed this file rather than the keyed address itself: a command line is
+    readable by every user of the computer (ps, /proc/PID/cmdline), and a browser started by
+    `--open` keeps its command line for as long as it runs."""
+    folder = Path(tempfile.mkdtemp(prefix="campaign-dashboard-"))  # mode 0700
+    page = folder / "open.html"
+    target = html.escape(url, quote=True)
+    fd = os.open(page, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        f.write(f'<!doctype html><meta charset="utf-8"><meta name="referrer" content="no-referrer">'
+                f'<meta http-equiv="refresh" content="0;url={target}"><title>campaign dashboard</title>'
+                f'<p><a href="{target}">Open the dashboard</a></p>\n')  # fmt: skip
+    return page

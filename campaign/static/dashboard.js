@@ -11,6 +11,9 @@
   const notice = document.getElementById("notice");
   let timer = 0;
   let noticeTimer = 0;
+  // The printed address carries the key once (the cookie has it now): not in the address bar,
+  // where a screenshot, a shared screen or a copied link would show it.
+  if (location.search) history.replaceState(null, "", "/");
 
   // Keyed patch: keep every element whose HTML did not change, so nothing flickers and a
   // focused button keeps its focus; recurse into an element whose keyed children changed.
