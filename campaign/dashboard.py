@@ -32,6 +32,7 @@ import shutil
 import socket
 import sqlite3
 import stat
+import sys
 import tempfile
 import threading
 import time
@@ -474,6 +475,15 @@ class _Server(ThreadingHTTPServer):
             self._open.discard(request)
         super().shutdown_request(request)
 
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """No traceback in the terminal of the person running it: a browser that goes away in
+        the middle of a reply (a download cancelled, a tab closed) is nothing to report, and
+        anything else is one line."""
+        error = sys.exc_info()[1]
+        if isinstance(error, (ConnectionError, TimeoutError)):
+            return
+        sys.stderr.write(f"campaign dashboard: a request failed: {type(error).__name__}: {error}\n")
+
     def close_connections(self) -> None:
         """A stopped dashboard answers nothing more, not even on a browser's kept-alive
         connection (whose thread would otherwise go on serving with the old key)."""
@@ -481,6 +491,11 @@ class _Server(ThreadingHTTPServer):
             for conn in list(self._open):
                 with contextlib.suppress(OSError):
                     conn.shutdown(socket.SHUT_RDWR)
+
+
+def _unexpected(error: BaseException) -> str:
+    return (f"The dashboard hit an unexpected error ({type(error).__name__}: {error}); it goes on "
+            "running. Please report it, with what you did.")  # fmt: skip
 
 
 class _Refused(Exception):
@@ -620,8 +635,12 @@ class _Handler(BaseHTTPRequestHandler):
                 self._text(404, "Not found.")
         except CampaignError as e:
             self._text(500, f"The campaigns (in {board.home}) cannot be read: {e}")
+        except ConnectionError:
+            raise  # the browser went away (a download cancelled): nobody to answer
         except (OSError, sqlite3.Error) as e:  # the state folder or a file went away meanwhile
             self._text(500, f"The campaigns (in {board.home}) cannot be read: {describe_failure(e)}.")
+        except Exception as e:  # a bug: said on the page in one line, and the dashboard goes on
+            self._text(500, _unexpected(e))
 
     def _campaign_file(self, name: str, what: str) -> None:
         """A campaign's preview page or results sheet: found by its name, nothing else."""
@@ -675,6 +694,9 @@ class _Handler(BaseHTTPRequestHandler):
             return
         except (OSError, sqlite3.Error) as e:
             self._json(500, {"error": f"{pieces[3].capitalize()} failed: {describe_failure(e)}."})
+            return
+        except Exception as e:  # a bug: said in one line, and the dashboard goes on
+            self._json(500, {"error": _unexpected(e)})
             return
         if not scripted:  # without JavaScript the button still works: back to the page
             self._send(303, b"", "text/plain", headers={"Location": "/"})

@@ -7,6 +7,7 @@ import os
 import re
 import signal
 import socket
+import struct
 import subprocess
 import sys
 import time
@@ -714,3 +715,30 @@ def test_a_finished_campaign_is_a_short_card() -> None:
     assert "Next send" not in finished and "Expected finish" not in finished
     assert '<details class="more" data-key="more"><summary>Per sender and per day</summary>' in finished
     assert finished.index("</details>") < finished.index("Last errors")
+
+
+def test_a_browser_going_away_or_a_bug_prints_no_traceback(tmp_path: Path, capfd: Any) -> None:
+    big = tmp_path / "big.results.csv"
+    big.write_bytes(b"x" * 8_000_000)
+    campaigns = [status_dict(results=str(big))]
+    with Dashboard(tmp_path, collect=lambda home: campaigns) as board:
+        for _ in range(3):  # a download cancelled after its first bytes
+            s = socket.create_connection(("127.0.0.1", board.port))
+            s.sendall(f"GET /c/spring-sale/results?key={board.key} HTTP/1.1\r\n"
+                      f"Host: 127.0.0.1:{board.port}\r\n\r\n".encode())  # fmt: skip
+            s.recv(1000)
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))  # reset
+            s.close()
+        with client(board) as c:
+            assert c.get("/cards").status_code == 200  # still serving
+
+            def broken(home: Path) -> list[dict[str, Any]]:
+                raise ZeroDivisionError("division by zero")
+
+            board._collect = broken
+            reply = c.get("/cards")
+        assert reply.status_code == 500
+        assert reply.text.startswith("The dashboard hit an unexpected error (ZeroDivisionError: "
+                                     "division by zero); it goes on running.")  # fmt: skip
+    err = capfd.readouterr().err
+    assert "Traceback" not in err and "Broken pipe" not in err and "reset" not in err
