@@ -548,9 +548,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"\nrunner breakdown, one instrumented run of {n} "
               f"({phases_s / n * 1000:.3f} ms/msg in all; bare {1000 / bare_rate:.3f} ms/msg):")
         for name, seconds in sorted(phases.seconds.items(), key=lambda kv: -kv[1]):
-            print(f"  {name:<36} {seconds / n * 1000:7.3f} ms/msg  ({phases.calls[name]} calls)")
+            print(f"  {name:<48} {seconds / n * 1000:7.3f} ms/msg  ({phases.calls[name]} calls)")
         rest = phases_s - sum(phases.seconds.values())
-        print(f"  {'the rest (loop, pacing, counts)':<36} {rest / n * 1000:7.3f} ms/msg")
+        print(f"  {'the rest (loop, pacing, counts)':<48} {rest / n * 1000:7.3f} ms/msg")
     if profile_text:
         print("\ncProfile of one runner run:\n" + profile_text)
     with tempfile.TemporaryDirectory(prefix="campaign-bench-") as tmp_name:
