@@ -77,8 +77,7 @@ from campaign.results import (
 from campaign.runner import Clock, Lane, Runner, RunReport, send_test
 from campaign.senders import Sender, assign_all, choose, parse_senders
 from campaign.store import ATTEMPTING
-from campaign.store.journal import Record
-from campaign.store.ledger import MACHINE_FAILURES, Account, Ledger
+from campaign.store.ledger import MACHINE_FAILURES, Account, Ledger, Record
 from campaign.store.namespaces import Namespace, namespace_for
 from campaign.store.paths import campaign_name, default_journal_dir, home, journal_path
 from campaign.store.repeats import WITHIN

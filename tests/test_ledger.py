@@ -250,3 +250,17 @@ def test_campaigns_racing_through_one_number_never_pass_its_hourly_cap(tmp_path:
         folder.mkdir()
         counts.append(race(folder / "home", folder, campaigns=4, rows=4, cap=5))
     assert max(counts) == 5, counts  # every race fills the cap, and none passes it
+
+
+def test_only_the_ledger_writes_both_stores() -> None:
+    """The runner, the session and the plan ask the ledger; none imports the journal's or the
+    history's module (issue 16)."""
+    import ast
+
+    import campaign
+
+    package = Path(campaign.__file__).parent
+    for module in ("runner.py", "session.py", "plan.py"):
+        tree = ast.parse((package / module).read_text(encoding="utf-8"))
+        imported = {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
+        assert not imported & {"campaign.store.history", "campaign.store.journal"}, module

@@ -45,6 +45,8 @@ from campaign.store.journal import Journal, JournalDamaged, Op, Record, salvage,
 from campaign.store.repeats import RECENT, heard_recently, message_digest, not_repeated, repeats
 from campaign.vocabulary import MessageKind, Status
 
+__all__ = ["MACHINE_FAILURES", "Account", "Claim", "Ledger", "Record"]  # Record: the journal's row
+
 # What the machine can throw at a store: a full or read-only disk, a vanished folder.
 MACHINE_FAILURES = (OSError, sqlite3.Error)
 # How the history names the journal of a --test-to send: not the campaign's own, so the campaign's
