@@ -466,6 +466,7 @@ class _Instrument(NodeTransformer):
 _ENV = _Sandbox()
 
 _OUTPUT = re.compile(r"(\{\{-?)([^\n]*?)(-?\}\})")
+_IF = re.compile(r"(\{%-?\s*(?:if not|elif not|if|elif)\s)([^\n]*?)(-?%\})")  # {% if Full name %}
 _JINJA_SPAN = re.compile(r"\{\{.*?\}\}|\{%.*?%\}|\{#.*?#\}", re.S)
 _COMMON_FIELDS = frozenset({"name", "firstname", "lastname", "fullname", "surname", "fname",
                             "lname", "phone", "mobile", "email", "company", "city"})  # fmt: skip
@@ -642,7 +643,15 @@ class MessageTemplate:
             quoted = column.replace("\\", "\\\\").replace("'", "\\'")
             return f"{m.group(1)} row['{quoted}'] {bar}{rest}{m.group(3)}"
 
-        return _OUTPUT.sub(rewrite, source)
+        def condition(m: re.Match[str]) -> str:
+            name = m.group(2).strip()
+            column = None if name.isidentifier() else self._lookup(name)
+            if column is None:
+                return m.group(0)
+            quoted = column.replace("\\", "\\\\").replace("'", "\\'")
+            return f"{m.group(1)}row['{quoted}'] {m.group(3)}"
+
+        return _IF.sub(condition, _OUTPUT.sub(rewrite, source))
 
     def _foreign_placeholders(self, source: str) -> None:
         """Other tools' placeholders ({Full name}, *|FNAME|*, [First Name], %name%) would go out

@@ -53,9 +53,10 @@ def results_of(contacts: Path) -> Path:
 def test_column_names_work_as_written_inside_double_braces(
     cli: Cli, contacts: Path, results: Results
 ) -> None:
-    text = "{{ Full name }} / {{ שם מלא }} / {{ 2nd phone }} / {{ full NAME | upper }}"
+    text = ("{{ Full name }} / {{ שם מלא }} / {{ 2nd phone }} / {{ full NAME | upper }}"
+            "{% if 2nd phone %} or {{ 2nd phone }}{% endif %}")  # fmt: skip
     assert messages(cli, contacts, results, text) == [
-        "Dana Levi / דנה לוי / 052-111-2233 / DANA LEVI",
+        "Dana Levi / דנה לוי / 052-111-2233 / DANA LEVI or 052-111-2233",
         "Avi Cohen / אבי כהן /  / AVI COHEN",
     ]
 
