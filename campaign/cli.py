@@ -73,7 +73,8 @@ class CampaignExit(click.ClickException):
 
     def __init__(self, message: str, code: ExitCode) -> None:
         super().__init__(message)
-        self.exit_code = code
+        # click declares exit_code a ClassVar (8.5): this instance's code shadows it.
+        vars(self)["exit_code"] = int(code)
 
 
 def cli_error(error: CampaignError) -> click.ClickException:
@@ -167,7 +168,7 @@ class _HintedCommand(click.Command):
         except click.UsageError as e:
             hint = _quote_hint(self, given) if "unexpected extra argument" in e.message else ""
             if hint:
-                e.message = f"{e.message}. {hint}"
+                raise click.UsageError(f"{e.message}. {hint}", e.ctx) from None
             raise
 
 
