@@ -55,7 +55,7 @@ from campaign.vocabulary import Status
 
 ACTIONS = ("pause", "resume", "cancel")
 REFRESH_SECONDS = 3
-RESUME_WATCH = 3.0  # seconds a resumed stopped run is watched for dying at once
+RESUME_WATCH = 5.0  # seconds a resumed stopped run is watched for dying at once
 CHART_DAYS = 14
 MAX_BODY = 4096  # a POST carries one token; anything bigger is not from the page
 # What a page from an earlier run of the dashboard is told (its key and token are the old run's).
@@ -437,22 +437,26 @@ class Dashboard:
         before = self.find(name) if action == "resume" else None
         said = self._act(self.home, name, action)
         if before is not None and before.get("state") in ("stopped", "cancelled"):
-            said += self._started_or_not(name)
+            return self._started_or_not(name, int(before.get("sent") or 0)) or said
         return said
 
-    def _started_or_not(self, name: str) -> str:
+    def _started_or_not(self, name: str, sent: int) -> str:
         """A stopped run resumed from here starts as a new process with this dashboard's
         environment: if that dies at once (no credentials in it, a moved file), say so with its
-        last words, instead of leaving "Started again" over a card that says Stopped."""
+        last words, instead of "Started again" over a card that says Stopped. "" when it lives
+        (it sends, or is still there after a few seconds)."""
         deadline = self.clock() + RESUME_WATCH
         while self.clock() < deadline:
             self.sleep(0.25)
             now = self.find(name)
-            if now is None or now.get("state") != "stopped":
+            if now is None or int(now.get("sent") or 0) > sent:
+                return ""
+            if now.get("state") != "stopped":
                 continue
             last = _last_words(now.get("log"))
-            return (" But it stopped at once" + (f": {last}" if last else ".")
-                    + (f" (log: {now['log']})" if now.get("log") else ""))  # fmt: skip
+            return (f"'{name}' did not start again: its run ended at once"
+                    + (f": {last}" if last else ".")
+                    + (f" (its log: {now['log']})" if now.get("log") else ""))  # fmt: skip
         return ""
 
 

@@ -636,15 +636,25 @@ def test_a_resumed_run_that_dies_at_once_is_said_with_its_last_words(tmp_path: P
 
     with Dashboard(tmp_path, collect=collect, act=act, clock=lambda: clock[0], sleep=sleep) as board:
         said = post(board, "/c/spring-sale/resume").json()["message"]
-    assert said == ("Started 'spring-sale' again in the background (process 4242). But it stopped at "
-                    f"once: Error: no ibot-chat credentials. Set IBOT_INSTANCE_ID (log: {log})")
+    assert said == ("'spring-sale' did not start again: its run ended at once: Error: no ibot-chat "
+                    f"credentials. Set IBOT_INSTANCE_ID (its log: {log})")
     # one that keeps running is left alone once the watch is over
     with Dashboard(tmp_path, collect=lambda home: [status_dict(state="stopped")], act=act,
                    clock=lambda: clock[0], sleep=sleep) as board:  # fmt: skip
         states = iter(["stopped", *["running"] * 100])
         board._collect = lambda home: [status_dict(state=next(states))]
+        started = clock[0]
         said = post(board, "/c/spring-sale/resume").json()["message"]
-    assert said == "Started 'spring-sale' again in the background (process 4242)."
+        assert said == "Started 'spring-sale' again in the background (process 4242)."
+        assert clock[0] - started >= 5
+        # one that sends is alive: no need to watch on
+        seen = iter([("stopped", 120), ("running", 121)])
+        board._collect = lambda home: [status_dict(**dict(zip(("state", "sent"),
+                                                              next(seen, ("running", 122)))))]  # fmt: skip
+        started = clock[0]
+        said = post(board, "/c/spring-sale/resume").json()["message"]
+        assert said == "Started 'spring-sale' again in the background (process 4242)."
+        assert clock[0] - started < 1
 
 
 @pytest.mark.slow

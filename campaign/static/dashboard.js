@@ -108,7 +108,9 @@
     event.preventDefault();
     if (form.dataset.confirm && !window.confirm(form.dataset.confirm)) return;
     const button = form.querySelector("button");
+    const label = button.textContent;
     button.disabled = true;
+    button.textContent = `${label}…`; // a resumed run is watched for a few seconds
     try {
       const reply = await fetch(form.getAttribute("action"), {
         method: "POST",
@@ -120,6 +122,7 @@
       say("The dashboard did not answer: is campaign dashboard still running?", true);
     }
     button.disabled = false;
+    button.textContent = label;
     refresh();
     // The run takes up a resume within a second (it looks at its request between sends):
     // look again soon, so the card does not say "Paused" for a whole interval after Resume.
