@@ -216,6 +216,16 @@ def visible(text: str) -> str:
     return "".join(f"<U+{ord(ch):04X}>" if ord(ch) in _BIDI_CONTROLS else ch for ch in text)
 
 
+def _missing_journal(journal: object) -> str:
+    """Words for a campaign whose progress file (its journal) is gone: its counts read as zero
+    then, which must not pass for 'nothing sent'."""
+    if not journal or Path(str(journal)).exists():
+        return ""
+    return (f"Its progress file is missing ({visible(str(journal))}): what was sent cannot be "
+            "counted, so the numbers here read as nothing sent. Its results sheet still says who "
+            "got the message; if the file was moved, put it back.")  # fmt: skip
+
+
 def _passed(iso: str | None, now: float) -> bool:
     try:
         when = dt.datetime.fromisoformat(iso) if iso else None
@@ -290,6 +300,7 @@ def card(c: Mapping[str, Any], now: float) -> dict[str, Any]:
                    for e in list(c.get("last_errors") or [])[:5]],
         "preview": _link(name, "preview") if _existing(c.get("preview")) else "",
         "results": _link(name, "results") if _existing(c.get("results")) else "",
+        "missing": _missing_journal(c.get("journal")),
         "actions": _actions(state),
         "urls": {a: _link(name, a) for a in ACTIONS},
     }

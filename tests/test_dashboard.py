@@ -648,9 +648,8 @@ def test_a_resumed_run_that_dies_at_once_is_said_with_its_last_words(tmp_path: P
         assert said == "Started 'spring-sale' again in the background (process 4242)."
         assert clock[0] - started >= 5
         # one that sends is alive: no need to watch on
-        seen = iter([("stopped", 120), ("running", 121)])
-        board._collect = lambda home: [status_dict(**dict(zip(("state", "sent"),
-                                                              next(seen, ("running", 122)))))]  # fmt: skip
+        seen = iter([{"state": "stopped", "sent": 120}, {"state": "running", "sent": 121}])
+        board._collect = lambda home: [status_dict(**next(seen, {"state": "running", "sent": 122}))]
         started = clock[0]
         said = post(board, "/c/spring-sale/resume").json()["message"]
         assert said == "Started 'spring-sale' again in the background (process 4242)."
@@ -752,3 +751,14 @@ def test_a_browser_going_away_or_a_bug_prints_no_traceback(tmp_path: Path, capfd
                                      "division by zero); it goes on running.")  # fmt: skip
     err = capfd.readouterr().err
     assert "Traceback" not in err and "Broken pipe" not in err and "reset" not in err
+
+
+def test_a_campaign_whose_progress_file_is_gone_says_so(tmp_path: Path) -> None:
+    journal = tmp_path / ".campaign" / "spring.sqlite3"
+    gone = status_dict(state="finished", sent=0, failed=0, unknown=0, pending=400, journal=str(journal))
+    html = render_cards([gone], now=NOW, csrf="T")
+    assert f"Its progress file is missing ({journal})" in html
+    assert "the numbers here read as nothing sent" in html
+    journal.parent.mkdir()
+    journal.write_bytes(b"")
+    assert "missing" not in card(gone, NOW)["missing"]
