@@ -43,11 +43,15 @@ def check_media(
     timeout: float = 10.0,
     http: httpx.Client | None = None,
     progress: Callable[[int, int], None] | None = None,
+    local_ok: bool = True,
 ) -> dict[str, str]:
     """Fetch each distinct media URL of the sendable rows once and mark the rows it fails.
 
     Unreachable media makes its rows `invalid`; a web page where a file should be only adds a
     warning. Returns {url: problem} for the unreachable URLs (problem as in "HTTP 404 Not Found").
+    `local_ok=False` (a real run: WhatsApp fetches the media from the internet) refuses a URL
+    at an address of this machine or a private network without fetching it; a rehearsal may
+    serve its media from here, so there only a redirect's other host is held to that.
     """
     urls = list(dict.fromkeys(r.media for r in rows if r.status in SENDABLE and r.media))
     client = http or httpx.Client(
@@ -59,6 +63,7 @@ def check_media(
         # this machine or its network (issue 19: https -> http://127.0.0.1 was followed).
         install_deadline(client, allow=_public_after_redirect)
     probes: dict[str, Probe] = {}
+    token = _LOCAL_OK.set(local_ok)
     try:
         for done, url in enumerate(urls, 1):
             with deadline(timeout * 2):  # HEAD, then maybe GET
@@ -66,6 +71,7 @@ def check_media(
             if progress is not None:
                 progress(done, len(urls))
     finally:
+        _LOCAL_OK.reset(token)
         if http is None:
             client.close()
     for row in rows:
@@ -91,6 +97,10 @@ class RedirectRefused(Exception):
 # redirect leads to is the server's, and may not be this machine or its network.
 _REDIRECTED: contextvars.ContextVar[bool] = contextvars.ContextVar("media_redirected", default=False)
 _ORIGIN: contextvars.ContextVar[str] = contextvars.ContextVar("media_origin", default="")
+# False on a real run: even the user's own URL may not be at this machine or its network (a
+# contact-supplied https://127.0.0.1/admin or http://169.254.169.254 was fetched as given).
+_LOCAL_OK: contextvars.ContextVar[bool] = contextvars.ContextVar("media_local_ok", default=True)
+_LOCAL_NAMES = ("localhost", "localhost.", "ip6-localhost", "ip6-loopback")
 
 
 def _guard_redirect(response: httpx.Response) -> None:
@@ -114,22 +124,51 @@ def _guard_redirect(response: httpx.Response) -> None:
 
 
 def _public_after_redirect(address: str) -> str:
-    """Why a redirect may not connect to `address` (loopback, private, link-local...), or ''."""
+    """Why a request may not connect to `address` (loopback, private, link-local...), or ''.
+    Only after a redirect to another host, unless this is a real run (_LOCAL_OK false)."""
+    if not _REDIRECTED.get() and _LOCAL_OK.get():
+        return ""
+    if _is_public(address):
+        return ""
     if not _REDIRECTED.get():
-        return ""
-    try:
-        ip = ipaddress.ip_address(address.split("%")[0])
-    except ValueError:
-        return ""
-    mapped = getattr(ip, "ipv4_mapped", None)
-    if (mapped or ip).is_global:
-        return ""
+        return _LOCAL_PROBLEM.format(where=address)
     return (f"redirected to {address}, an address of this machine or a private network; "
             "not followed")  # fmt: skip
 
 
+_LOCAL_PROBLEM = ("{where} is an address of this machine or a private network, which WhatsApp "
+                  "cannot fetch media from; not fetched (use a public https:// link)")
+
+
+def _is_public(address: str) -> bool:
+    try:
+        ip = ipaddress.ip_address(address.split("%")[0])
+    except ValueError:
+        return True  # not an address: a name is judged by what it resolves to
+    mapped = getattr(ip, "ipv4_mapped", None)
+    return bool((mapped or ip).is_global)
+
+
+def _local_target(url: str) -> str:
+    """On a real run, why the user's own URL may not be fetched at all (its host is an address
+    of this machine or a private network, or `localhost`), judged before any connection, so a
+    proxy in the environment cannot be asked for it either; else ''."""
+    if _LOCAL_OK.get():
+        return ""
+    host = (urlsplit(url).hostname or "").lower()
+    if host in _LOCAL_NAMES or host.endswith(".localhost"):
+        return _LOCAL_PROBLEM.format(where=host)
+    return "" if _is_public(host) else _LOCAL_PROBLEM.format(where=host)
+
+
 def probe(client: httpx.Client, url: str, *, timeout: float) -> Probe:
     """HEAD, then a streamed GET (headers only) when HEAD gives no clear answer."""
+    try:
+        local = _local_target(url)
+    except ValueError:  # urlsplit: a bad port or IPv6 literal
+        return Probe(problem="invalid URL")
+    if local:
+        return Probe(problem=local)
     hop, origin = _REDIRECTED.set(False), _ORIGIN.set(urlsplit(url).hostname or "")
     try:
         return _probe(client, url, timeout=timeout)

@@ -267,7 +267,8 @@ def _plan(opts: SendOptions, settings: Settings, ledger: Ledger, ui: UI, *, home
     if not opts.test_to:
         _suppress_repeats(plan, ledger, settings.clock.now())
     if opts.check_media and plan.kind != "text":
-        _check_media(plan, ui, timeout=min(opts.timeout, 10.0))
+        _check_media(plan, ui, timeout=min(opts.timeout, 10.0),
+                     local_ok=settings.namespace.rehearsal)
     describe(plan, ui)
     return plan, results_path, kept
 
@@ -504,13 +505,13 @@ def _interruptible(clock: Clock, stop: threading.Event) -> Any:
     return sleep
 
 
-def _check_media(plan: Plan, ui: UI, *, timeout: float) -> None:
+def _check_media(plan: Plan, ui: UI, *, timeout: float, local_ok: bool) -> None:
     """Fetch each distinct media URL once (after the journal merge: sent rows are not fetched)."""
     from campaign.media import check_media
 
     urls = {r.media for r in plan.rows if r.status in SENDABLE and r.media}
     ui.info(f"Checking {len(urls)} media URL(s)...")
-    bad = check_media(plan.rows, timeout=timeout)
+    bad = check_media(plan.rows, timeout=timeout, local_ok=local_ok)
     if bad:
         ui.warn(f"{len(bad)} media URL(s) not reachable; their rows are now invalid:")
         for url, problem in bad.items():

@@ -228,13 +228,63 @@ def test_check_media_never_follows_a_redirect_into_this_machine(
             pic = f"https://127.0.0.1:{media.server_address[1]}/pic.jpg"
             contacts = write_csv([["Name", "Phone", "pic"], ["Dana", "0502345678", pic]])
             env = cli_env(tmp_path / "home", SSL_CERT_FILE=str(cert))
+            # A rehearsal (loopback API) may serve its media from here; a redirect may not.
             ran = run_cli(["send", str(contacts), "--type", "image", "--media-url", "{{ pic }}",
-                           "-m", "Hi", "--dry-run", "--check-media", "--results", "out.csv"],
+                           "-m", "Hi", "--dry-run", "--check-media", "--results", "out.csv",
+                           "--base-url", "http://127.0.0.1:9/api/v1"],
                           cwd=tmp_path, env=env)  # fmt: skip
+            assert media.seen  # the rehearsal's own URL was fetched
         assert canary.seen == []  # not one request reached this machine's other server
     assert ran.code == 0, ran.out  # a dry run: the row is reported, not a failure
     [(status, error)] = statuses(tmp_path)
     assert status == "invalid" and "media not reachable: redirected to" in error and reason in error
+
+
+# A name the resolver answers with an address of the private network (as an intranet name does).
+PRIVATE_RESOLVER = """
+import socket
+_real = socket.getaddrinfo
+def _private(host, port, *args, **kwargs):
+    if str(host) == 'intranet.example.com':
+        return [(socket.AF_INET, socket.SOCK_STREAM, 6, '', ('10.1.2.3', port or 443))]
+    return _real(host, port, *args, **kwargs)
+socket.getaddrinfo = _private
+"""
+
+
+@pytest.mark.parametrize(("first", "shown"), [
+    ("https://127.0.0.1:{canary}/pic.jpg", "127.0.0.1 is an address of this machine"),
+    ("https://localhost:{canary}/pic.jpg", "localhost is an address of this machine"),
+    ("https://[::1]:{canary}/pic.jpg", "::1 is an address of this machine"),
+    ("https://[::ffff:127.0.0.1]:{canary}/pic.jpg", "is an address of this machine"),
+    ("https://169.254.169.254/latest/meta-data/", "169.254.169.254 is an address of this"),
+    ("https://intranet.example.com:{canary}/pic.jpg", "10.1.2.3 is an address of this machine"),
+])  # fmt: skip
+def test_a_real_run_never_fetches_a_first_media_url_on_this_machine_or_its_network(
+    first: str, shown: str, tmp_path: Path, write_csv: Callable[..., Path],
+    request: pytest.FixtureRequest,
+) -> None:
+    cert, key = request.getfixturevalue("certificate")
+    tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    tls.load_cert_chain(cert, key)
+    with hostile(lambda method, path: (200, {"Content-Type": "image/jpeg"}, b"secret"),
+                 tls) as canary:  # fmt: skip
+        pic = first.format(canary=canary.server_address[1])
+        contacts = write_csv([["Name", "Phone", "pic"], ["Dana", "0502345678", pic]])
+        env = cli_env(tmp_path / "home", SSL_CERT_FILE=str(cert))
+        # A dry run for the real API (no --sandbox, no loopback --base-url): the media is
+        # WhatsApp's to fetch from the internet, so this machine's addresses are nobody's.
+        ran = run_cli(["send", str(contacts), "--type", "image", "--media-url", "{{ pic }}",
+                       "-m", "Hi", "--dry-run", "--check-media", "--results", "out.csv",
+                       "--timeout", "3"],
+                      cwd=tmp_path, env=env, preamble=PRIVATE_RESOLVER)  # fmt: skip
+        assert canary.seen == []
+    assert ran.code == 0, ran.out  # a dry run: the row is reported, not a failure
+    assert ran.seconds < 10, ran.seconds  # refused, not timed out
+    [(status, error)] = statuses(tmp_path)
+    assert status == "invalid", error
+    assert "media not reachable" in error and shown in error and "not fetched" in error, error
+    assert "Traceback" not in ran.out
 
 
 def test_no_proxy_is_honoured_and_odd_entries_never_crash() -> None:

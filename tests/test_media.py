@@ -221,10 +221,13 @@ def test_cli_dry_run_check_media_marks_unreachable_rows(
     contacts = write_csv([["Name", "Phone", "pic"], ["Dana", "050-234-5678", pic],
                           ["Avi", "0531234567", missing]])  # fmt: skip
     # httpx trusts SSL_CERT_FILE instead of certifi's bundle (trust_env is on by default).
+    # A loopback API: a rehearsal, which may serve its media from this machine (a real run
+    # refuses such URLs: tests/test_hostile_network.py).
     r = cli("send", contacts, "--type", "image", "--media-url", "{{ pic }}", "-m", "Hi",
-            "--dry-run", "--check-media", env={"SSL_CERT_FILE": str(certificate[0])})  # fmt: skip
+            "--dry-run", "--check-media", "--base-url", "http://127.0.0.1:9/api/v1",
+            env={"SSL_CERT_FILE": str(certificate[0])})  # fmt: skip
     assert r.exit_code == 0, r.output
-    got = results(contacts.with_name("contacts-message.results.csv"))
+    got = results(contacts.with_name("contacts-message.rehearsal.results.csv"))
     assert [(row["status"], row["error"], row["media"]) for row in got] == [
         ("ready", "", pic),
         ("invalid", f"media not reachable: HTTP 404 Not Found ({missing})", missing),
