@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import functools
 import hashlib
 import hmac
 import html
@@ -335,12 +336,22 @@ def _card_html(c: dict[str, Any], csrf: str) -> Markup:
     return html
 
 
+@functools.cache
+def example_command() -> str:
+    """The empty page's example: a campaign that goes on in the background, where `send` can."""
+    from campaign.cli import send
+
+    detach = any(getattr(p, "name", "") == "detach" for p in send.params)
+    return "campaign send contacts.xlsx -t message.txt" + (" --detach" if detach else "")
+
+
 def render_cards(campaigns: Sequence[Mapping[str, Any]], *, now: float, csrf: str) -> str:
     """The list of campaigns: the page's body, and what its script fetches to update it."""
     cards = [_card_html(card(c, now), csrf) for c in campaigns]  # status lists them newest first
     updated = dt.datetime.fromtimestamp(now).astimezone()
     return _ENV.get_template("dashboard_cards.html").render(
-        cards=cards, updated=f"{updated:%H:%M:%S}", refresh=REFRESH_SECONDS
+        cards=cards, updated=f"{updated:%H:%M:%S}", refresh=REFRESH_SECONDS,
+        example="" if cards else example_command(),
     )
 
 

@@ -114,9 +114,18 @@ def test_each_poll_shows_the_campaigns_as_they_are_now() -> None:
 
 
 def test_no_campaigns_says_how_to_start_one() -> None:
+    from campaign.cli import main
+
     cards = render_cards([], now=NOW, csrf="T")
     assert "No campaigns yet" in cards
-    assert "campaign send contacts.xlsx -t message.txt --detach" in cards
+    example = re.search(r'<pre dir="ltr">(campaign send contacts.xlsx -t message.txt[^<]*)</pre>', cards)
+    assert example, cards
+    # the command it shows is one `campaign send` takes (--detach once it exists, not before)
+    args = example.group(1).split()[1:]
+    assert args[0] == "send" and "-t" in args
+    send = main.commands["send"]
+    flags = {o for p in send.params for o in getattr(p, "opts", [])}
+    assert {a for a in args if a.startswith("-")} <= flags
 
 
 # --- who may use it --------------------------------------------------------------------------
