@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import cache, lru_cache
 
@@ -63,6 +63,29 @@ NOT_PHONE_WORDS = _words(
     "type label fax pager yomi phonetic ext extension tty tdd telex isdn code country prefix "
     "verified consent opt status carrier count valid marketing פקס فاكس факс"
 )
+# A column of someone else's number (issue 17: a participant without a phone of their own was
+# messaged at their father's 'Emergency Contact Phone'): never used unless named.
+ROLE_WORDS = _words(
+    "emergency ice guardian guardians parent parents parental mother father mom mum dad spouse "
+    "partner husband wife kin nok assistant assistants asst secretary referrer referral referred "
+    "referee fax office reception receptionist manager supervisor doctor "
+    "notfall notfallkontakt notruf erziehungsberechtigter erziehungsberechtigte eltern vater "
+    "mutter ehepartner partnerin assistent assistentin sekretariat buro büro empfang "
+    "urgence tuteur tutrice pere père mere mère conjoint conjointe epoux époux epouse épouse "
+    "secretaire secrétaire accueil "
+    "emergencia emergencias tutor tutora padre madre padres conyuge cónyuge esposo esposa "
+    "asistente secretaria recepcion recepción oficina acudiente apoderado "
+    "emergência responsável responsavel pai mae mãe cônjuge assistente escritorio escritório "
+    "emergenza genitore genitori coniuge "
+    "noodgeval nood ouder ouders voogd "
+    "acil veli "
+    "חירום לחירום בחירום אפוטרופוס הורה הורים אבא אמא אב אם זוג עוזר עוזרת מזכירה "
+    "מזכירות פקס משרד קבלה "
+    "طوارئ الطوارئ ولي الأمر الأب الأم الاب الام الزوج الزوجة مساعد السكرتير فاكس مكتب المكتب "
+    "استقبال الاستقبال "
+    "экстренный экстренная экстренного опекун родитель родителя родители отец мать мама папа "
+    "супруг супруга помощник секретарь факс офис приемная приёмная"
+)
 # 'Handynummer', 'Telefonnr', 'Mobiltelefon': a word glued to a suffix, German style.
 _SUFFIXES = ("nummer", "number", "numero", "nr", "no", "num", "telefon", "phone")
 _TOKEN = re.compile(r"[^\W_]+")
@@ -93,6 +116,15 @@ _DATE = re.compile(
     r"^(?:(\d{4})[-/.](\d{1,2})[-/.](\d{1,2})(?:[ T]\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?"
     r"|(\d{1,2})[./-](\d{1,2})[./-](\d{4})|(\d{1,2})[./](\d{1,2})[./](\d{2}))$"
 )
+# A WhatsApp click-to-chat link holds the number with its country code and without '+'.
+_LINK = re.compile(
+    r"^(?:https?://)?(?:www\.)?wa\.me/\+?(\d{6,15})/?(?:[?#].*)?$"
+    r"|^(?:(?:https?://)?(?:api|web|www)\.whatsapp\.com/send/?|whatsapp://send/?)\?(?:.*&)?"
+    r"phone=(?:%2B|\+|%20|\s)*(\d{6,15})(?:&.*)?$",
+    re.IGNORECASE,
+)
+_PREFIX = re.compile(r"^(?:tel|p|callto|sms|whatsapp|phone)\s*:\s*(?://)?", re.IGNORECASE)
+_TRUNK_AFTER_CODE = re.compile(r"\(\s*0\s*\)")  # '+44 (0)7911 123456'
 _JID_USER = re.compile(r"[0-9]{5,20}")
 _GROUP_USER = re.compile(r"[0-9]+(?:-[0-9]+)*")
 _MOBILE_TYPES = (PhoneNumberType.MOBILE, PhoneNumberType.FIXED_LINE_OR_MOBILE)
@@ -109,6 +141,12 @@ class PhoneResult:
 # --- the phone column ---------------------------------------------------------------------------
 
 
+def is_role_column(name: str) -> bool:
+    """Whether the header names someone else's number: Emergency Contact, Guardian, Fax, ..."""
+    tokens = _TOKEN.findall(_fold(name))
+    return any(t in ROLE_WORDS for t in tokens) or "next of kin" in " ".join(tokens)
+
+
 def header_rank(name: str) -> int:
     """How much a header looks like a phone column: 4 WhatsApp, 3 mobile, 2 phone, 1 landline, 0 not."""
     folded = _fold(name)
@@ -117,7 +155,7 @@ def header_rank(name: str) -> int:
     tokens = [t for t in _TOKEN.findall(folded) if not t.isdigit() and t != "value"]
     if not tokens:
         return 0
-    if any(t in NOT_PHONE_WORDS for t in tokens):
+    if any(t in NOT_PHONE_WORDS or t in ROLE_WORDS for t in tokens):
         return 0
     kinds = {_word_kind(t) for t in tokens}
     if 4 in kinds:
@@ -377,8 +415,12 @@ def _clean(raw: str) -> str:
         text = m.group(1).strip()
     if text[:1] in ("'", "\u2019", "\u2018"):
         text = text[1:].strip()  # Excel's 'keep as text' apostrophe, written out by some tools
-    if text[:4].lower() == "tel:":
-        text = text[4:].strip()
+    link = _LINK.match(text)
+    if link:
+        return "+" + (link.group(1) or link.group(2))  # the number in a link is international
+    prefix = _PREFIX.match(text)
+    if prefix:
+        text = text[prefix.end():].strip()  # tel:, Meta lead forms' p:+966..., callto:, sms:
     return text
 
 
@@ -440,17 +482,23 @@ def _one(text: str, country: str, strict: bool) -> PhoneResult:
         return PhoneResult(None, f"'{text}' is not a phone number")
     digits = "".join(c for c in text if c.isdecimal())
     international = text.startswith("+") or digits.startswith("00")
-    if international and not text.startswith("+"):
-        digits = digits[2:]
+    if international:
+        # The trunk zero never follows a country code: '+44 (0)7911...', '0044 07911...'.
+        digits = "".join(c for c in _TRUNK_AFTER_CODE.sub(" ", text) if c.isdecimal())
+        if not text.startswith("+"):
+            digits = digits[2:]
     fast = _fast_path(digits, country, international)
     if fast is not None:
         return PhoneResult(fast + USER_JID, _warn(warnings))
-    if international:
-        number = _parse("+" + digits, None)
-    else:
-        number, ambiguity = _read_without_plus(digits, country)
-        if ambiguity:
-            warnings.append(ambiguity)
+    try:
+        if international:
+            number = _international(digits)
+        else:
+            number, ambiguity = _read_without_plus(digits, country, text)
+            if ambiguity:
+                warnings.append(ambiguity)
+    except Refused as refused:
+        return PhoneResult(None, f"'{text}' {refused}")
     if number is None or not phonenumbers.is_possible_number(number):
         return PhoneResult(
             None, f"'{text}' is not a possible phone number for {country} (wrong length or prefix)"
@@ -458,11 +506,150 @@ def _one(text: str, country: str, strict: bool) -> PhoneResult:
     jid = phonenumbers.format_number(number, PhoneNumberFormat.E164)[1:] + USER_JID
     if not phonenumbers.is_valid_number(number):
         region = phonenumbers.region_code_for_country_code(number.country_code or 0)
+        miss = near_miss(str(number.national_number), region)
+        if miss:
+            return PhoneResult(None, f"'{text}' {_too(miss, region)}")
         warning = f"'{text}' is not in {region}'s known number ranges; check it"
         if strict:
             return PhoneResult(None, warning + " (rejected by --strict-phones)")
         warnings.append(warning)
     return PhoneResult(jid, _warn(warnings))
+
+
+class Refused(Exception):
+    """A reading that must not become a JID: the text is why (after the cell's own text)."""
+
+
+def _international(digits: str) -> phonenumbers.PhoneNumber | None:
+    """'+' and `digits`: the country's own rules applied, and a trunk zero after the code dropped."""
+    code, rest = split_country_code(digits)
+    if code is None:
+        return _parse("+" + digits, None)
+    region = phonenumbers.region_code_for_country_code(code)
+    rule = COUNTRY_RULES.get(region)
+    if rule is not None:
+        rest = rule(rest)
+    number = _parse(f"+{code}{rest}", None)
+    md = PhoneMetadata.metadata_for_region(region)
+    if rest.startswith("0") and md is not None and md.national_prefix == "0" and _score(number) < 2:
+        without = _parse(f"+{code}{rest[1:]}", None)
+        if _score(without) >= _score(number):
+            number = without
+    return number
+
+
+def split_country_code(digits: str) -> tuple[int | None, str]:
+    """'447911123456' -> (44, '7911123456'); (None, digits) when no country code starts it."""
+    for k in (1, 2, 3):
+        if len(digits) > k and digits[0] != "0" and int(digits[:k]) in COUNTRY_CODE_TO_REGION_CODE:
+            return int(digits[:k]), digits[k:]
+    return None, digits
+
+
+def _national(digits: str, country: str) -> phonenumbers.PhoneNumber | None:
+    """`digits` as a number written the way `country` writes its own, with its rules applied."""
+    rule = COUNTRY_RULES.get(country)
+    if rule is not None:
+        digits = rule(digits)
+    return _parse(digits, country)
+
+
+def national_digits(digits: str, country: str) -> str:
+    """The digits without the country's trunk prefix ('07911123456' -> '7911123456' in GB)."""
+    md = PhoneMetadata.metadata_for_region(country)
+    prefix = md.national_prefix if md is not None else None
+    return digits[len(prefix):] if prefix and digits.startswith(prefix) else digits
+
+
+# --- near misses ------------------------------------------------------------------------------
+
+
+@cache
+def _mobile_shape(region: str) -> tuple[re.Pattern[str], tuple[int, ...]] | None:
+    md = PhoneMetadata.metadata_for_region(region)
+    if md is None or md.mobile is None or not md.mobile.national_number_pattern:
+        return None
+    lengths = tuple(md.mobile.possible_length or ()) or tuple(md.general_desc.possible_length or ())
+    lengths = tuple(n for n in lengths if n > 0)
+    return (re.compile(md.mobile.national_number_pattern), lengths) if lengths else None
+
+
+def near_miss(nsn: str, region: str, *, tight: bool = False) -> str:
+    """'short' or 'long' when `nsn` is a mobile of `region` a digit or two short or long (starts
+    like one, or is one digit away from one), else ''. A typo'd home number is never another
+    country's: '532 123 45 6' under TR is a TR mobile missing a digit, not +53 2123456 in Cuba.
+
+    `tight` (the digits also read as another country's mobile, in full): only a digit short or
+    long at the end, so '447400123456' stays a GB number under US rather than a US typo."""
+    shape = _mobile_shape(region)
+    if shape is None or not nsn.isdigit():
+        return ""
+    mobile, lengths = shape
+    n = len(nsn)
+    if n in lengths:
+        return ""
+    digits = "0123456789"
+    for length in lengths:
+        gap = length - n
+        if tight and abs(gap) == 1:
+            if (gap == 1 and any(mobile.fullmatch(nsn + d) for d in digits)) or (
+                gap == -1 and mobile.fullmatch(nsn[:-1])
+            ):
+                return "short" if gap == 1 else "long"
+        elif tight:
+            continue
+        elif gap == 1:
+            if any(mobile.fullmatch(nsn[:i] + d + nsn[i:]) for i in range(n + 1) for d in digits):
+                return "short"
+        elif gap == 2:
+            if any(mobile.fullmatch(nsn + a + b) for a in digits for b in digits):
+                return "short"
+        elif gap == -1:
+            if any(mobile.fullmatch(nsn[:i] + nsn[i + 1:]) for i in range(n)):
+                return "long"
+        elif gap == -2:
+            if mobile.fullmatch(nsn[:length]):
+                return "long"
+    return ""
+
+
+def _too(miss: str, region: str) -> str:
+    shape = _mobile_shape(region)
+    lengths = " or ".join(str(n) for n in sorted(set(shape[1]))) if shape else "?"
+    md = PhoneMetadata.metadata_for_region(region)
+    trunk = md.national_prefix if md is not None and md.national_prefix else ""
+    without = f" without the leading {trunk}" if trunk else ""
+    typo = "missing" if miss == "short" else "too many"
+    return (f"is too {miss} for {region} (a digit or two {typo}: {region} mobiles have {lengths} "
+            f"digits{without}); check it")
+
+
+# --- country rules phonenumbers leaves to the caller ------------------------------------------
+# Each rule takes the national digits (after the country code, or as written at home) and gives
+# them back as phonenumbers expects, or raises Refused. To add one: a function here, its entry in
+# COUNTRY_RULES, and a case in tests/test_phones.py::test_country_rules.
+
+
+def _mexico(national: str) -> str:
+    """Mexico dropped the mobile '1' after +52 (and the 044/045 and 01 prefixes) in 2019."""
+    for old, length in (("044", 13), ("045", 13), ("01", 12)):
+        if national.startswith(old) and len(national) == length:
+            return national[len(old):]
+    if national.startswith("1") and len(national) == 11:
+        return national[1:]
+    return national
+
+
+def _argentina(national: str) -> str:
+    """An Argentine mobile is area code + 15 + number; '15-...' alone lacks the area code."""
+    bare = national[1:] if national.startswith("0") else national
+    if bare.startswith("15") and 8 <= len(bare) <= 10:
+        raise Refused("is an Argentine mobile without its area code (write it as e.g. "
+                      "11 15-1234-5678 for Buenos Aires, or +54 9 11 1234-5678)")
+    return national
+
+
+COUNTRY_RULES: dict[str, Callable[[str], str]] = {"MX": _mexico, "AR": _argentina}
 
 
 def _warn(warnings: list[str]) -> str:
@@ -490,23 +677,38 @@ def _score(number: phonenumbers.PhoneNumber | None) -> int:
     return 3 if phonenumbers.number_type(number) in _MOBILE_TYPES else 2
 
 
-def _read_without_plus(digits: str, country: str) -> tuple[phonenumbers.PhoneNumber | None, str]:
+def _read_without_plus(
+    digits: str, country: str, text: str
+) -> tuple[phonenumbers.PhoneNumber | None, str]:
     """National ('0502345678', or '502345678' after Excel ate the zero) or international without
     its '+' (Excel drops a typed '+': '4915123456789'). A mobile reading beats a landline one,
     a valid one a merely possible one; when both readings are equally plausible the national one
-    wins, unless the digits start with the home country's own code, and the row says so."""
-    national = _parse(digits, country)
-    foreign = _parse("+" + digits, None)
+    wins, unless the digits start with the home country's own code, and the row says so.
+
+    The international reading needs a valid number: a home number a digit or two off is refused
+    (Refused), never read as another country's ('718-350-46' in the US is not +7 18 35046)."""
+    national = _national(digits, country)
+    foreign = _international(digits)
     a, b = _score(national), _score(foreign)
     if foreign is None or b == 0 or (national is not None and national == foreign):
         return national, ""
+    home = str(phonenumbers.country_code_for_region(country))
+    own = foreign.country_code == int(home)
+    if a < 2 and not (own and b >= 2):
+        miss = near_miss(national_digits(digits, country), country, tight=b == 3)
+        if miss:
+            also = ""
+            if b >= 2:
+                also = f"; if it is {_show(foreign)}, write it with its + in front"
+            raise Refused(_too(miss, country) + also)
+        if b < 2:
+            return national, ""  # a possible foreign number is not enough to leave home
     if national is None or a == 0:
         return foreign, ""
     if a != b:
         return (national, "") if a > b else (foreign, "")
     if a < 2:
         return national, ""
-    home = str(phonenumbers.country_code_for_region(country))
     chosen, other = (foreign, national) if digits.startswith(home) else (national, foreign)
     how = "an international number" if other is foreign else f"a {country} number"
     return chosen, (
