@@ -569,7 +569,8 @@ def _mobile_shape(region: str) -> tuple[re.Pattern[str], tuple[int, ...]] | None
     md = PhoneMetadata.metadata_for_region(region)
     if md is None or md.mobile is None or not md.mobile.national_number_pattern:
         return None
-    lengths = tuple(md.mobile.possible_length or ()) or tuple(md.general_desc.possible_length or ())
+    general = md.general_desc.possible_length if md.general_desc is not None else None
+    lengths = tuple(md.mobile.possible_length or ()) or tuple(general or ())
     lengths = tuple(n for n in lengths if n > 0)
     return (re.compile(md.mobile.national_number_pattern), lengths) if lengths else None
 
@@ -607,9 +608,8 @@ def near_miss(nsn: str, region: str, *, tight: bool = False) -> str:
         elif gap == -1:
             if any(mobile.fullmatch(nsn[:i] + nsn[i + 1:]) for i in range(n)):
                 return "long"
-        elif gap == -2:
-            if mobile.fullmatch(nsn[:length]):
-                return "long"
+        elif gap == -2 and mobile.fullmatch(nsn[:length]):
+            return "long"
     return ""
 
 
