@@ -200,8 +200,9 @@ main.command_class = _HintedCommand  # every command says which value to quote
 @click.option("--phone-column", multiple=True, help="Column holding the phone numbers (default: "
               "detected from headers like Phone, Mobile, WhatsApp, טלפון, נייד, and from the "
               "cells). Repeatable: a row whose first column has no usable number takes the next.")
-@click.option("--country", default="IL", show_default=True,
-              help="Country of numbers written without a country code (ISO code, e.g. IL, US).")
+@click.option("--country", help="Country of numbers written without a country code (ISO code, "
+              "e.g. GB, US, IL; UK is GB). Default: inferred from the sheet's numbers (and "
+              "CAMPAIGN_COUNTRY, the computer's locale), and named in the output.")
 @click.option("--strict-phones", is_flag=True,
               help="Reject numbers outside the country's known ranges instead of warning.")
 @click.option("--suppress", multiple=True, type=click.Path(path_type=Path, dir_okay=False),

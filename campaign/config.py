@@ -26,7 +26,7 @@ class SendOptions:
     sheet: str | None = None
     header_row: int | None = None
     phone_column: tuple[str, ...] | str | None = None  # repeatable; None or () means detect
-    country: str = "IL"
+    country: str | None = None  # None: inferred from the sheet (SPEC step 3)
     strict_phones: bool = False
     suppress: tuple[Path, ...] = ()
     encoding: str | None = None

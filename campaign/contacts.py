@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from campaign.display import format_value, general, read_styles
-from campaign.encodings import decode, describe
+from campaign.encodings import LEGACY, decode, describe
 from campaign.errors import EmptySheetError, InputError
 from campaign.inputfiles import check_regular
 from campaign.workbook_limits import check_workbook
@@ -101,8 +101,7 @@ def load_sheet(
     return _load_workbook(path, sheet, header_row, prefer)
 
 
-LEGACY_NOTICE = frozenset({"cp1250", "cp1251", "cp1252", "cp1253", "cp1254", "cp1255", "cp1256",
-                           "cp1257"})  # fmt: skip
+LEGACY_NOTICE = frozenset(LEGACY)  # every legacy code page read is named
 
 
 @dataclass

@@ -37,6 +37,9 @@ LEGACY = {
     "cp1253": "Windows-1253, Greek",
     "cp1254": "Windows-1254, Turkish",
     "cp1257": "Windows-1257, Baltic",
+    "mac_roman": "Mac Roman, from Excel for Mac",
+    "cp850": "DOS 850, Western European",
+    "cp437": "DOS 437, US",
 }
 COMMON = ("cp1252", "cp1255", "cp1256", "cp1251")
 # Words: runs of letters and any non-ASCII character (so a symbol inside a word is seen).
@@ -67,6 +70,10 @@ _LATIN_ALPHABETS = tuple(set(letters) for letters in (
     "čćđšž",  # Croatian, Slovenian, Bosnian
     "ąčęėįšųūžāēģīķļņōŗõäöü",  # Baltic
 ))  # fmt: skip
+_ANY_ALPHABET = set().union(*_LATIN_ALPHABETS) | set("ñåøæœßÿ")
+# Letters of real alphabets that are rare in any list of names; what Mac Roman and DOS bytes
+# often become when read as a Windows code page.
+_RARE_LETTERS = set("źĺŕľťďŷ")
 SAMPLE_WORDS = 3000
 
 
@@ -191,8 +198,9 @@ def _char_cost(word: str, i: int, scripts: set[str], letters: list[str],
         return 3 if i == 0 or not word[i - 1].isalpha() else 1
     if cat == "Cf":
         return 0.0  # bidi marks are at home in Hebrew and Arabic text
-    inside = 0 < i < len(word) - 1 and word[i - 1].isalpha() and word[i + 1].isalpha()
-    return 3 if inside else 0.25  # 'Dana¹' vs a standalone '€'
+    # Between letters of the same word, even with another symbol between: 'Dvo¯·k'.
+    inside = any(c.isalpha() for c in word[:i]) and any(c.isalpha() for c in word[i + 1:])
+    return 3 if inside else 0.25  # 'Dana¹' vs a standalone '€''
 
 
 def _word_cost(scripts: set[str], letters: list[str]) -> float:
@@ -231,4 +239,12 @@ def _latin_cost(letters: list[str]) -> float:
     accented = {ch.lower() for ch in letters if not ch.isascii()}
     if len(accented) > 1 and not any(accented <= alphabet for alphabet in _LATIN_ALPHABETS):
         cost += 2  # 'Dvoøák', 'Èerná': Central European text read as Western
+    if accented - _ANY_ALPHABET:
+        cost += 2  # 'Jƒrgen': a letter no language writes names with
+    elif accented & _RARE_LETTERS:
+        cost += 1  # 'Jźrgen aus Mźnchen': Mac Roman's 'ü' read as Windows-1250
+    if any(not ch.isascii() and ch.isupper() for ch in letters[1:]) and any(
+        ch.islower() for ch in letters
+    ):
+        cost += 2  # 'JŸrgen', 'JosÈ': a capital inside a lower-case word
     return cost

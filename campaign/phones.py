@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cache, lru_cache
 
 import phonenumbers
@@ -18,6 +18,7 @@ from phonenumbers import (
 )
 
 from campaign.contacts import Sheet
+from campaign.countries import country_column
 from campaign.errors import InputError
 
 USER_JID = "@s.whatsapp.net"
@@ -261,22 +262,27 @@ class PhoneColumns:
     indexes: tuple[int, ...]
     labels: tuple[tuple[int, int], ...] = ()  # (value column, its 'Phone 1 - Label' column)
     notice: str = ""
+    codes: tuple[tuple[int, int], ...] = ()  # (phone column, its 'Country Code' column)
+    country: int | None = None  # the column that gives each row its own country
 
 
 def choose_phone_columns(sheet: Sheet, explicit: Sequence[str], country: str) -> PhoneColumns:
     """`--phone-column` names, or the columns whose header names a phone and whose cells hold
-    phone numbers (best first), or else the one column whose cells read as phone numbers."""
+    phone numbers (best first), or else the one column whose cells read as phone numbers.
+    Also found: a 'Country Code' column beside them, and a column of each row's country."""
     columns = sheet.columns
     sample = sheet.rows[:CONTENT_SAMPLE]
+    own = country_column(columns, sample)
     if explicit:
         found = explicit_columns(columns, explicit)
-        return PhoneColumns(tuple(columns[i] for i in found), tuple(found))
+        codes = _code_pairs(sheet, found)
+        return PhoneColumns(tuple(columns[i] for i in found), tuple(found), codes=codes, country=own)
     named = header_candidates(columns)
     chosen = []
     for i in named:
         filled, usable = usable_share([r[i] for r in sample], country)
-        if usable or not filled:  # a column of 'Mobile', 'Home' is not the phone column
-            chosen.append(i)
+        if usable or not filled or dial_code_column(sheet, [i]) is not None:
+            chosen.append(i)  # a column of 'Mobile', 'Home' is not the phone column
     if named and not chosen:
         chosen = named[:1]  # named so, but no usable number: the plan says so and stops
     notice = ""
@@ -292,7 +298,71 @@ def choose_phone_columns(sheet: Sheet, explicit: Sequence[str], country: str) ->
         notice = (f"phone numbers are taken from '{columns[chosen[0]]}'; a row without a usable one "
                   f"there takes it from {rest}. Choose with --phone-column NAME (repeatable).")  # fmt: skip
     labels = tuple((i, j) for i in chosen if (j := label_column(columns, i)) is not None)
-    return PhoneColumns(tuple(columns[i] for i in chosen), tuple(chosen), labels, notice)
+    return PhoneColumns(tuple(columns[i] for i in chosen), tuple(chosen), labels, notice,
+                        codes=_code_pairs(sheet, chosen), country=own)  # fmt: skip
+
+
+def candidate_columns(sheet: Sheet, explicit: Sequence[str], countries: Sequence[str]) -> list[int]:
+    """The columns whose cells the home country is inferred from: the named or explicit phone
+    columns, else the columns whose cells read as phones under one of `countries`."""
+    if explicit:
+        return explicit_columns(sheet.columns, explicit)
+    named = header_candidates(sheet.columns)
+    if named:
+        return named
+    found = []
+    for c in countries:
+        best = _content_column(sheet, c)
+        if best is not None and best not in found:
+            found.append(best)
+    return found
+
+
+# Header words of a column that holds the country calling code of the phone beside it.
+_CODE_WORDS = _words("dial dialing dialling calling isd indicatif ddi prefix prefijo prefixo "
+                     "קידומת ländervorwahl landervorwahl")  # fmt: skip
+_CODE_GENERIC = _words("code codigo código код كود رمز")
+_CODE_OF = _words("country phone tel telephone mobile cell whatsapp pais país pays land страны "
+                  "الدولة البلد")  # fmt: skip
+_NOT_CODE = _words("postal post zip area promo coupon discount voucher product iso alpha currency")
+_DIAL_CELL = re.compile(r"^\s*(?:\+|00)?\s*(\d{1,4})\s*$|\(\s*\+\s*(\d{1,4})\s*\)")
+
+
+def dial_code_column(sheet: Sheet, phones: Sequence[int]) -> int | None:
+    """A 'Country Code' / 'Dial Code' / 'Prefix' column whose cells are calling codes (44, +91,
+    'United Kingdom (+44)'), to combine with the phone column (Interakt's layout)."""
+    sample = sheet.rows[:CONTENT_SAMPLE]
+    for i, name in enumerate(sheet.columns):
+        if i in phones:
+            continue
+        tokens = set(_TOKEN.findall(_fold(name)))
+        if tokens & _NOT_CODE:
+            continue
+        if not (tokens & _CODE_WORDS or (tokens & _CODE_GENERIC and tokens & _CODE_OF)):
+            continue
+        cells = [r[i] for r in sample if r[i].strip()]
+        codes = sum(1 for c in cells if dial_code(c) is not None)
+        if cells and codes * 2 > len(cells):
+            return i
+    return None
+
+
+def _code_pairs(sheet: Sheet, phones: Sequence[int]) -> tuple[tuple[int, int], ...]:
+    code = dial_code_column(sheet, phones)
+    return tuple((i, code) for i in phones) if code is not None else ()
+
+
+def dial_code(cell: str) -> int | None:
+    """'+44', '44', '0044', 'United Kingdom (+44)' -> 44; None when the cell is not a code."""
+    m = _DIAL_CELL.search(_clean(cell))
+    if not m:
+        return None
+    code = int(m.group(1) or m.group(2))
+    return code if code in COUNTRY_CODE_TO_REGION_CODE else None
+
+
+# Headers that are never a phone column, whatever their cells hold.
+_NOT_CONTENT = frozenset({"country code", "dial code", "calling code", "prefix", "code", "id"})
 
 
 def _content_column(sheet: Sheet, country: str) -> int | None:
@@ -301,7 +371,9 @@ def _content_column(sheet: Sheet, country: str) -> int | None:
     mobiles, so without a header saying "phone" such a column is not taken for one."""
     sample = sheet.rows[:CONTENT_SAMPLE]
     best, best_usable = None, 0
-    for i in range(len(sheet.columns)):
+    for i, name in enumerate(sheet.columns):
+        if is_role_column(name) or (header_rank(name) == 0 and _fold(name) in _NOT_CONTENT):
+            continue  # someone else's number, or a code or country column
         filled, usable = usable_share([r[i] for r in sample], country)
         if filled and usable >= 0.8 * filled and usable > best_usable:
             jids = [to_jid(r[i], country).jid for r in sample if r[i].strip()]
@@ -363,21 +435,67 @@ def no_usable_message(sheet: Sheet, phone: PhoneColumns, first_problem: str, cou
 
 def row_jid(values: Sequence[str], phone: PhoneColumns, country: str, strict: bool) -> PhoneResult:
     """The row's JID from its first phone column with a usable number (a mobile first, where
-    Google's label column says which is which)."""
+    Google's label column says which is which), read in the row's own country when a column
+    says it, with the country code of a 'Country Code' column beside the phone."""
+    if phone.country is not None:
+        own = row_country(values[phone.country], country)
+        if own != country:
+            result = row_jid(values, replace(phone, country=None), own, strict)
+            if result.jid is None:
+                # A billing country that is not where the phone is: a clean home reading stands.
+                home = row_jid(values, replace(phone, country=None), country, strict)
+                if home.jid is not None and not home.problem:
+                    return PhoneResult(home.jid, f"warning: read as a {country} number; as a "
+                                       f"number of the row's country, {own}: {result.problem}")  # fmt: skip
+            return result
     order: Sequence[int] = phone.indexes
+    codes = dict(phone.codes)
     if len(order) == 1:
-        return to_jid(values[order[0]], country, strict)
+        return _cell_jid(values, order[0], codes, country, strict)
     if phone.labels:
         kinds = dict(phone.labels)
         order = sorted(order, key=lambda i: 0 if i in kinds and is_mobile_label(values[kinds[i]]) else 1)
     first: PhoneResult | None = None
     for i in order:
-        result = to_jid(values[i], country, strict)
+        result = _cell_jid(values, i, codes, country, strict)
         if result.jid is not None:
             return result
         if first is None or (first.problem == "no phone number" and values[i].strip()):
             first = result
     return first or PhoneResult(None, "no phone number")
+
+
+def row_country(cell: str, home: str) -> str:
+    """The country a row's country cell names ('United States', 'DE', 'ישראל'), else `home`."""
+    from campaign.countries import country_code
+
+    return (country_code(cell) if cell.strip() else None) or home
+
+
+def _cell_jid(values: Sequence[str], i: int, codes: dict[int, int], country: str,
+              strict: bool) -> PhoneResult:  # fmt: skip
+    cell = values[i]
+    if i in codes:
+        code = dial_code(values[codes[i]])
+        if code is not None:
+            return _with_code(code, cell, country, strict)
+    return to_jid(cell, country, strict)
+
+
+def _with_code(code: int, cell: str, country: str, strict: bool) -> PhoneResult:
+    """'Country Code' 44 + 'Phone Number' 07911 123456 -> 447911123456 (a number already
+    written with its '+', or with the code in front, is taken as it is)."""
+    text = _clean(cell)
+    if not text or text.startswith("+") or text.startswith("00") or "@" in text:
+        return to_jid(cell, country, strict)
+    combined = to_jid(f"+{code} {text}", country, strict)
+    if combined.jid is None or combined.problem:
+        digits = _digits(text)
+        if digits.startswith(str(code)):
+            whole = to_jid("+" + text, country, strict)
+            if whole.jid is not None and (not whole.problem or combined.jid is None):
+                return whole
+    return combined
 
 
 # --- one cell to a JID --------------------------------------------------------------------------
@@ -401,6 +519,11 @@ def to_jid(raw: str, country: str = "IL", strict: bool = False) -> PhoneResult:
     if len(parts) == 1:
         return _one(parts[0], country, strict)
     return _pick(parts, country, strict)
+
+
+def clean(raw: str) -> str:
+    """The cell as a number is written: look-alike characters, wrappers and prefixes gone."""
+    return _clean(raw)
 
 
 def _clean(raw: str) -> str:

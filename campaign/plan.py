@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import hashlib
+import os
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-import phonenumbers
-
 from campaign.client import DEFAULT_BASE_URL, encoded_url_length
 from campaign.config import SendOptions
 from campaign.contacts import Sheet, load_sheet
+from campaign.countries import home_country, option_country
 from campaign.errors import EmptySheetError, InputError, TemplateError
 from campaign.habits import check_files, media_hint
 from campaign.phones import (
@@ -45,6 +45,7 @@ class Row:
     sender: str = ""  # the label of the sender it went (or goes) through, with several senders
     warning: str = ""  # what planning noticed (the reading chosen, an extension dropped): kept in
     # `error` when the row is sent, so the results still say it
+    phone_warning: bool = False  # sent (or ready) with a warning about its number: counted
 
 
 # Many servers and proxies refuse request lines over 8 KB; Hebrew triples in percent-encoding.
@@ -60,6 +61,8 @@ class Plan:
     phone_column: str
     rows: list[Row]
     notices: list[str] = field(default_factory=list)
+    country: str = "IL"  # the home country: numbers written without + are read in it
+    country_line: str = ""  # 'country GB (inferred: 25 of 27 local numbers are GB mobiles; ...)'
 
     def counts(self) -> dict[str, int]:
         return count_statuses(self.rows)
@@ -121,6 +124,7 @@ def build_plan(
             row.status, row.error = Status.INVALID, problem
             continue
         warnings = [w for w in (result.problem, empty_cell, _url_warning(row, kind, base_url)) if w]
+        row.phone_warning = bool(result.problem)
         row.error = row.warning = "; ".join(warnings)
     if rows and not any(r.jid for r in rows):
         problem = next((r.error for r in rows if r.error != "no phone number"), "no phone number")
@@ -129,10 +133,16 @@ def build_plan(
     for template in (message, media):
         notices += [n for n in (template.notices if template else []) if n not in notices]
     notices += [phone.notice] if phone.notice else []
+    if phone.country is not None:
+        notices.append(f"each row's number is read in the country its '{sheet.columns[phone.country]}' "
+                       f"cell names; rows without one: {country}.")  # fmt: skip
+    if phone.codes:
+        notices.append(f"the country code of each number is taken from "
+                       f"'{sheet.columns[phone.codes[0][1]]}'.")  # fmt: skip
     notices += [_hidden_notice(sheet, skip_hidden)] if sheet.hidden else []
     # The results keep the phone cells as text (Excel would show 9.72502E+11).
     sheet = replace(sheet, text_columns=frozenset(phone.indexes))
-    return Plan(sheet, kind, phone.names[0], rows, notices)
+    return Plan(sheet, kind, phone.names[0], rows, notices, country=country)
 
 
 def _left_out(jid: str | None, problem: str, number: int, hidden: bool, first_row: dict[str, int],
@@ -284,7 +294,8 @@ def load_suppressions(paths: Iterable[Path], *, country: str) -> dict[str, str]:
 
 
 def plan_campaign(opts: SendOptions, *, base_url: str = DEFAULT_BASE_URL,
-                  suppressed: Mapping[str, str] | None = None) -> Plan:
+                  suppressed: Mapping[str, str] | None = None,
+                  environ: Mapping[str, str] | None = None, cwd: Path | None = None) -> Plan:
     """Load the sheet and templates named by `opts` and build the plan (SPEC steps 1-6)."""
     if opts.template is not None and opts.message is not None:
         raise InputError("give the message as --template FILE or --message TEXT, not both.")
@@ -294,11 +305,7 @@ def plan_campaign(opts: SendOptions, *, base_url: str = DEFAULT_BASE_URL,
             "no message: give it as --template FILE or --message TEXT (Jinja2, e.g. "
             "'Hi {{ first_name }}')."
         )
-    country = opts.country.upper()
-    if country not in phonenumbers.SUPPORTED_REGIONS:
-        raise InputError(
-            f"--country {opts.country!r} is not a two-letter country code (e.g. IL, US, GB, DE)."
-        )
+    given = option_country(opts.country) if opts.country else None
     notes = check_files(opts.contacts, opts.template, opts.message)  # swapped, ~$, -m FILE
     if opts.media_url and kind.media_param is not None and "{" not in opts.media_url:
         _check_one_media_url(opts.media_url)  # one URL for all: one message, not one per row
@@ -309,6 +316,13 @@ def plan_campaign(opts: SendOptions, *, base_url: str = DEFAULT_BASE_URL,
             f"{sheet.label}: the column names are on row {sheet.header_row}, but no contact is "
             "below them. Check that this is the right file (or --sheet), or --header-row."
         )
+    explicit = [opts.phone_column] if isinstance(opts.phone_column, str) else list(opts.phone_column or ())
+    try:
+        home = home_country(sheet, explicit, given, os.environ if environ is None else environ,
+                            Path.cwd() if cwd is None else cwd)  # fmt: skip
+    except InputError as e:
+        raise InputError(f"{sheet.label}: {e}") from None
+    country = home.country
     if opts.template is not None:
         source, origin = read_template(opts.template), str(opts.template)
     else:
@@ -343,6 +357,7 @@ def plan_campaign(opts: SendOptions, *, base_url: str = DEFAULT_BASE_URL,
         skip_hidden=opts.skip_hidden,
     )
     plan.notices[:0] = notes
+    plan.country_line = home.line()
     if not kind.has_text and source.strip():
         plan.notices.append(f"{kind} messages have no caption: the message text is not sent.")
     if kind is MessageKind.TEXT and opts.media_url:

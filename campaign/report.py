@@ -29,8 +29,9 @@ def describe(plan: Plan, ui: Say) -> None:
     sheet = plan.sheet
     where = f" (sheet '{sheet.sheet_name}')" if sheet.sheet_name else ""
     n = len(plan.rows)
+    country = f", {plan.country_line}" if plan.country_line else ""
     ui.info(f"{sheet.path.name}{where}: {n} row{'' if n == 1 else 's'}, phone column "
-            f"'{plan.phone_column}', header on row {sheet.header_row}.")  # fmt: skip
+            f"'{plan.phone_column}', header on row {sheet.header_row}{country}.")  # fmt: skip
 
 
 def problems(plan: Plan, ui: Say, shown: int = 10) -> None:
@@ -110,6 +111,16 @@ def show_recent(recent: int, ui: Say) -> None:
                 "(any campaign on this computer).")  # fmt: skip
 
 
+def phone_warnings(plan: Plan, ui: Say, *, status: str) -> None:
+    """How many rows go (or went) out with a warning about their number: the reading chosen, an
+    extension dropped, a number outside the known ranges. They are in the results' `error`."""
+    n = sum(1 for r in plan.rows if r.status == status and r.phone_warning)
+    if n:
+        verb = "would be sent" if status == "ready" else "were sent"
+        ui.info(f"  {n} of them {verb} with a phone warning (see 'error' in the results): "
+                "check those numbers.")  # fmt: skip
+
+
 def show_counts(counts: Mapping[str, int], ui: Say) -> None:
     width = max((len(s) for s in counts), default=6)
     for status, n in counts.items():
@@ -142,6 +153,7 @@ def summary(report: RunReport, plan: Plan, ui: Say, argv: list[str], clock: Cloc
         ui.info(f"Sent {sent} of {len(plan.rows)} rows ({report.attempted} tried this run). Sent "
                 "means accepted by the API for delivery: it gives no delivery or read receipts.")  # fmt: skip
     show_counts(report.counts, ui)
+    phone_warnings(plan, ui, status="sent")
     if len(report.lanes) > 1:
         lanes_table(report, ui, clock)
     if report.results_error:

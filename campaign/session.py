@@ -58,6 +58,7 @@ from campaign.report import (
     describe,
     describe_pace,
     format_duration,
+    phone_warnings,
     problems,
     results_line,
     show_counts,
@@ -149,7 +150,8 @@ def run_send(
     argv = with_destination(argv, settings.base_url)
     with ExitStack() as stack:
         ledger = _ledger(opts, settings, environ, stack)
-        plan, results_path, kept = _plan(opts, settings, ledger, ui, home=home(environ), argv=argv)
+        plan, results_path, kept = _plan(opts, settings, ledger, ui, home=home(environ), argv=argv,
+                                        environ=environ, cwd=cwd)  # fmt: skip
         # Credentials are optional for a dry run (its estimate then counts the number's history).
         senders, configured = _senders(opts, environ, cwd, ledger, required=not opts.dry_run)
         # The sender column whenever several numbers are configured (even if --sender picks one).
@@ -233,13 +235,15 @@ def _ledger(opts: SendOptions, settings: Settings, environ: Mapping[str, str],
 
 
 def _plan(opts: SendOptions, settings: Settings, ledger: Ledger, ui: UI, *, home: Path,
-          argv: list[str]) -> tuple[Plan, Path, Path | None]:  # fmt: skip
+          argv: list[str], environ: Mapping[str, str], cwd: Path
+          ) -> tuple[Plan, Path, Path | None]:  # fmt: skip
     """Phase 3: the rows and their messages, with earlier runs' outcomes merged from the ledger.
     Returns the plan, where its results sheet goes, and (a dry run) the sheet it writes beside."""
     recent: dict[str, str] = {}
     if opts.skip_contacted_within is not None:
         recent = ledger.contacted_since(settings.clock.now() - opts.skip_contacted_within * DAY)
-    plan = plan_campaign(opts, base_url=settings.base_url, suppressed=recent)
+    plan = plan_campaign(opts, base_url=settings.base_url, suppressed=recent, environ=environ,
+                         cwd=cwd)  # fmt: skip
     results_path = opts.results or default_results_path(opts.contacts, settings.name,
                                                          rehearsal=settings.namespace.rehearsal)  # fmt: skip
     check_results_path(results_path, opts.contacts)
@@ -579,6 +583,7 @@ def _dry_run(plan: Plan, opts: SendOptions, ui: UI, write: Callable[[list[Row]],
     of = f" of a rehearsal to {namespace.description}" if namespace.rehearsal else ""
     ui.info(f"Dry run{of}: nothing was sent.")
     show_counts(counts, ui)
+    phone_warnings(plan, ui, status="ready")
     show_recent(recent, ui)
     show_forecast(todo, when, ui, clock, verb="Sending")
     ui.info(f"Pace: {describe_pace(opts.pace, pace)} (--pace careful|standard|fast; README, Pacing).")
@@ -640,7 +645,7 @@ def _test_to(plan: Plan, opts: SendOptions, ui: UI, client: IbotClient, settings
              ledger: Ledger, sender: tuple[Account, Schedule], *, via: str = "") -> ExitCode:  # fmt: skip
     """One real message to the user's own number. The campaign is untouched, but the number's
     pace and caps hold for it and count it, as for any send through the number."""
-    result = to_jid(opts.test_to or "", opts.country)
+    result = to_jid(opts.test_to or "", plan.country)  # the sheet's home country (issue 17)
     if result.jid is None:
         raise InputError(f"--test-to {opts.test_to!r}: {result.problem}.")
     if not any(r.status in SENDABLE for r in plan.rows):

@@ -28,6 +28,15 @@ def _no_real_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture(autouse=True)
+def _no_machine_country(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The home country is inferred from the locale and CAMPAIGN_COUNTRY too (issue 17): no test
+    # depends on the machine's. A test sets LANG or CAMPAIGN_COUNTRY to try them.
+    for name in ("LC_ALL", "LC_MESSAGES", "CAMPAIGN_COUNTRY"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("LANG", "C.UTF-8")
+
+
+@pytest.fixture(autouse=True)
 def campaign_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
     """The per-user state folder of every test (and of the CLI subprocesses it starts)."""
     home = tmp_path_factory.mktemp("campaign-home")

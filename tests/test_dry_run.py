@@ -104,7 +104,8 @@ def test_stdout_shows_the_first_messages_and_the_counts(cli: Cli, contacts: Path
     r = dry(cli, contacts, "-m", TEXT)
     out = r.stdout
     assert out.startswith(
-        "contacts.csv: 7 rows, phone column 'Phone', header on row 1.\n"
+        "contacts.csv: 7 rows, phone column 'Phone', header on row 1, country IL (inferred: 4 of "
+        "5 local numbers are IL mobiles; --country to change).\n"
         "--- row 2 → דנה (050-234-5678)\n"
         "שלום דנה! נתראה בתל אביב.\n"
         "--- row 6 → יוסי (+972 54 765 4321)\n"

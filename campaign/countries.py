@@ -1,0 +1,393 @@
+"""The home country of a sheet's numbers, and each row's own country (SPEC step 3).
+
+Numbers written without `+`/`00` are read in a home country. `--country` names it; without it,
+it is inferred: each candidate (the countries of the sheet's international numbers, the
+computer's locale region, `CAMPAIGN_COUNTRY`, and IL) is scored by how many local-format numbers
+are valid mobiles under it, and the output says which won and by how much. A column of countries
+(Country, Mailing Country, Land, País, ארץ, البلد, ...) gives each row its own.
+"""
+
+from __future__ import annotations
+
+import gettext
+import locale
+import re
+import unicodedata
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+import phonenumbers
+from phonenumbers import PhoneNumberType
+
+from campaign.contacts import Sheet
+from campaign.errors import InputError
+
+FALLBACK = "IL"  # the country this tool was first written for: the last candidate
+SAMPLE = 500  # local numbers scored per candidate; enough to tell, cheap on 100k rows
+MIN_DIGITS = 6  # fewer digits is not a phone number written locally
+_MOBILE_TYPES = (PhoneNumberType.MOBILE, PhoneNumberType.FIXED_LINE_OR_MOBILE)
+
+# Names people use that are not ISO's (ISO says 'United Kingdom', the sheet says 'UK', 'England').
+ALIASES = {
+    "UK": "GB", "U.K.": "GB", "England": "GB", "Scotland": "GB", "Wales": "GB",
+    "Northern Ireland": "GB", "Great Britain": "GB", "Britain": "GB", "United Kingdom": "GB",
+    "USA": "US", "U.S.A.": "US", "U.S.": "US", "America": "US", "United States of America": "US",
+    "United States": "US", "EEUU": "US", "EE.UU.": "US", "Estados Unidos": "US", "ארה\"ב": "US",
+    "ארהב": "US", "אמריקה": "US",
+    "בריטניה": "GB", "אנגליה": "GB", "רוסיה": "RU", "Holland": "NL", "The Netherlands": "NL", "Russia": "RU",
+    "South Korea": "KR", "Korea": "KR", "North Korea": "KP", "Iran": "IR", "Vietnam": "VN",
+    "Czech Republic": "CZ", "Czechia": "CZ", "Turkey": "TR", "Türkiye": "TR", "Turkiye": "TR",
+    "Ivory Coast": "CI", "Palestine": "PS", "UAE": "AE", "U.A.E.": "AE", "Emirates": "AE",
+    "KSA": "SA", "Saudi": "SA", "Macedonia": "MK", "Swaziland": "SZ", "Bolivia": "BO",
+    "Venezuela": "VE", "Tanzania": "TZ", "Syria": "SY", "Laos": "LA", "Moldova": "MD",
+    "Taiwan": "TW", "Hong Kong": "HK", "Macau": "MO", "Brunei": "BN", "Cape Verde": "CV",
+    "Vatican": "VA", "Kosovo": "XK", "Deutschland": "DE", "Österreich": "AT", "Schweiz": "CH",
+    "Suisse": "CH", "Svizzera": "CH", "España": "ES", "México": "MX", "Brasil": "BR",
+    "Perú": "PE", "Italia": "IT", "Sverige": "SE", "Norge": "NO", "Danmark": "DK", "Suomi": "FI",
+    "Polska": "PL", "Nederland": "NL", "België": "BE", "Belgique": "BE", "Ελλάδα": "GR",
+    "Россия": "RU", "Україна": "UA", "ישראל": "IL", "מדינת ישראל": "IL", "فلسطين": "PS",
+    "السعودية": "SA", "الإمارات": "AE", "مصر": "EG", "الأردن": "JO", "لبنان": "LB",
+    "المغرب": "MA", "تونس": "TN", "الجزائر": "DZ", "العراق": "IQ", "الكويت": "KW", "قطر": "QA",
+    "البحرين": "BH", "عمان": "OM", "اليمن": "YE", "سوريا": "SY", "ليبيا": "LY", "السودان": "SD",
+    "Česko": "CZ", "Magyarország": "HU", "România": "RO", "Ireland": "IE", "Éire": "IE",
+    "日本": "JP", "中国": "CN", "한국": "KR", "대한민국": "KR", "भारत": "IN", "Bharat": "IN",
+}  # fmt: skip
+# Cells that say "no country": 'NA' is "not available" in a sheet far more often than Namibia.
+NO_COUNTRY = frozenset({"na", "n/a", "none", "unknown", "other", "-", "--", "?", "null", "nan"})
+# Languages whose country names are read (pycountry's ISO 3166 translations).
+LANGUAGES = (
+    "he", "ar", "es", "fr", "de", "pt", "pt_BR", "it", "nl", "ru", "uk", "tr", "pl", "sv", "da",
+    "nb", "fi", "cs", "sk", "ro", "hu", "el", "bg", "hr", "sr", "ja", "zh_CN", "zh_TW", "ko",
+    "id", "ms", "vi", "th", "fa", "hi", "ca",
+)  # fmt: skip
+# Header words of a column of countries; 'Country Code' is one when its cells are letters.
+COUNTRY_WORDS = frozenset({
+    "country", "countries", "land", "pais", "pays", "paese", "ארץ", "מדינה", "بلد", "البلد",
+    "الدولة", "دولة", "страна", "ulke", "kraj", "zeme", "maa", "nation", "staat",
+})  # fmt: skip
+# A header that names a country of something else than where the person lives and is reached.
+NOT_COUNTRY_WORDS = frozenset({"birth", "origin", "nationality", "citizenship", "passport",
+                               "issue", "issuing", "language", "currency"})  # fmt: skip
+_TOKEN = re.compile(r"[^\W_]+")
+
+
+def _fold(text: str) -> str:
+    decomposed = unicodedata.normalize("NFKD", text.casefold())
+    text = "".join(c for c in decomposed if not unicodedata.combining(c))
+    text = re.sub(r"[.\u200e\u200f'\"׳״]", "", text)
+    text = re.sub(r"[\s\-_,()]+", " ", text).strip()
+    return text[4:] if text.startswith("the ") else text
+
+
+@cache
+def _names() -> dict[str, str]:
+    """Folded country name or code (any language) -> ISO 3166 alpha-2."""
+    import pycountry
+
+    index: dict[str, str] = {}
+
+    def add(name: str | None, code: str) -> None:
+        if name:
+            index.setdefault(_fold(name), code)
+
+    countries = list(pycountry.countries)
+    for alias, code in ALIASES.items():
+        add(alias, code)
+    for c in countries:
+        for name in (c.alpha_2, c.alpha_3, c.name, getattr(c, "common_name", None),
+                     getattr(c, "official_name", None)):  # fmt: skip
+            add(name, c.alpha_2)
+        if ", " in c.name:  # 'Korea, Republic of' -> also 'Republic of Korea'
+            head, _, tail = c.name.partition(", ")
+            add(f"{tail} {head}", c.alpha_2)
+    for language in LANGUAGES:
+        try:
+            tr = gettext.translation("iso3166-1", pycountry.LOCALES_DIR, languages=[language])
+        except OSError:
+            continue
+        for c in countries:
+            for name in (c.name, getattr(c, "common_name", None), getattr(c, "official_name", None)):
+                if name:
+                    add(tr.gettext(name), c.alpha_2)
+    return index
+
+
+def country_code(text: str) -> str | None:
+    """'United Kingdom', 'UK', 'GBR', 'gb', 'Royaume-Uni', 'בריטניה' -> 'GB'; None if unknown."""
+    folded = _fold(text)
+    if not folded:
+        return None
+    if folded in NO_COUNTRY:
+        return None
+    code = _names().get(folded)
+    return code if code in phonenumbers.SUPPORTED_REGIONS else None
+
+
+def option_country(value: str) -> str:
+    """`--country` / `CAMPAIGN_COUNTRY`: an ISO code ('UK' is taken as 'GB') or a name."""
+    upper = value.strip().upper()
+    if upper == "UK":
+        return "GB"
+    if upper in phonenumbers.SUPPORTED_REGIONS:
+        return upper
+    code = country_code(value)
+    if code is None:
+        raise InputError(
+            f"--country {value!r} is not a two-letter country code (e.g. IL, US, GB, DE)."
+        )
+    return code
+
+
+# --- the column of countries ------------------------------------------------------------------
+
+
+def country_column(columns: Sequence[str], rows: Sequence[Sequence[str]]) -> int | None:
+    """The column that gives each row its country (names or ISO codes), or None.
+
+    Named like one (Country, Mailing Country, Land, País, ארץ, البلد, 'Country Code' holding
+    letters) and at least half its filled cells name a country; the plainest name wins.
+    """
+    sample = rows[:200]
+    ranked = []
+    for i, name in enumerate(columns):
+        tokens = _TOKEN.findall(_fold(name))
+        if not any(t in COUNTRY_WORDS for t in tokens) or any(t in NOT_COUNTRY_WORDS for t in tokens):
+            continue
+        cells = [r[i] for r in sample if i < len(r) and r[i].strip()]
+        known = sum(1 for c in cells if country_code(c))
+        if cells and known * 2 >= len(cells):
+            ranked.append((len(tokens), i))
+    return min(ranked)[1] if ranked else None
+
+
+# --- the home country -------------------------------------------------------------------------
+
+
+def locale_region(environ: Mapping[str, str]) -> str | None:
+    """The region of this computer's locale (`LANG=en_GB.UTF-8` -> GB), or None."""
+    for name in ("LC_ALL", "LC_MESSAGES", "LANG"):
+        value = environ.get(name, "")
+        if value:
+            return _region_of(value)
+    try:
+        value = locale.getlocale()[0] or ""
+    except ValueError:
+        return None
+    return _region_of(value)
+
+
+def _region_of(value: str) -> str | None:
+    m = re.match(r"^[A-Za-z]{2,3}[_-]([A-Za-z]{2})(?:[.@]|$)", value)
+    if m:
+        region = m.group(1).upper()
+        return region if region in phonenumbers.SUPPORTED_REGIONS else None
+    if "_" in value:  # Windows: 'English_United Kingdom'
+        return country_code(value.split("_", 1)[1].split(".")[0])
+    return None
+
+
+def configured_country(environ: Mapping[str, str], cwd: Path) -> str | None:
+    """`CAMPAIGN_COUNTRY` from the environment, else from `.env` in the working directory."""
+    from campaign.client import _read_dotenv
+
+    value = (environ.get("CAMPAIGN_COUNTRY") or "").strip()
+    if not value:
+        try:
+            value = _read_dotenv(cwd / ".env").get("CAMPAIGN_COUNTRY", "").strip()
+        except InputError:
+            value = ""
+    if not value:
+        return None
+    try:
+        return option_country(value)
+    except InputError:
+        raise InputError(
+            f"CAMPAIGN_COUNTRY={value!r} is not a country code phonenumbers knows. Set it to the "
+            "two-letter ISO code of your numbers' country (GB, US, IL, DE, ...)."
+        ) from None
+
+
+@dataclass(frozen=True)
+class Home:
+    """The home country and how it was decided, as the output says it."""
+
+    country: str
+    how: str  # 'inferred: 25 of 27 local numbers are GB mobiles; --country to change'
+
+    def line(self) -> str:
+        return f"country {self.country} ({self.how})"
+
+
+def is_local(cell: str) -> bool:
+    """A number written without '+'/'00' (and not a JID or a link, which say their country)."""
+    from campaign.phones import clean
+
+    text = clean(cell)
+    if not text or text.startswith("+") or "@" in text:
+        return False
+    digits = sum(c.isdigit() for c in text)
+    return digits >= MIN_DIGITS and not text.lstrip("(").startswith("00")
+
+
+def international_regions(cells: Sequence[str]) -> Counter[str]:
+    """The countries of the cells written with '+'/'00' (or as links), by how often."""
+    from campaign.phones import clean
+
+    seen: Counter[str] = Counter()
+    for cell in cells:
+        text = clean(cell)
+        if not text or "@" in text:
+            continue
+        if text.startswith("+") or text.startswith("00"):
+            digits = "".join(c for c in text if c.isdigit())
+            digits = digits[2:] if text.startswith("00") else digits
+            try:
+                number = phonenumbers.parse("+" + digits, None)
+            except phonenumbers.NumberParseException:
+                continue
+            region = phonenumbers.region_code_for_number(number)
+            if region and region != "001":
+                seen[region] += 1
+    return seen
+
+
+@dataclass(frozen=True)
+class Score:
+    country: str
+    mobiles: int
+    valid: int
+
+
+def score(cells: Sequence[str], country: str) -> Score:
+    """How many of `cells` (local-format) read as valid numbers, and as mobiles, of `country`."""
+    from campaign.phones import to_jid
+
+    code = phonenumbers.country_code_for_region(country)
+    mobiles = valid = 0
+    for cell in cells:
+        jid = to_jid(cell, country).jid
+        if not jid or not jid.endswith("@s.whatsapp.net"):
+            continue
+        try:
+            number = phonenumbers.parse("+" + jid.partition("@")[0], None)
+        except phonenumbers.NumberParseException:
+            continue
+        if number.country_code != code or not phonenumbers.is_valid_number(number):
+            continue
+        valid += 1
+        if phonenumbers.number_type(number) in _MOBILE_TYPES:
+            mobiles += 1
+    return Score(country, mobiles, valid)
+
+
+def best_countries(cells: Sequence[str], *, limit: int = 3) -> list[Score]:
+    """Every country phonenumbers knows, scored on a small sample: for naming the right one."""
+    sample = list(cells[:60])
+    scores = [score(sample, r) for r in sorted(phonenumbers.SUPPORTED_REGIONS)]
+    scores = [s for s in scores if s.valid * 2 > len(sample)]
+    scores.sort(key=lambda s: (-s.mobiles, -s.valid, s.country))
+    return _one_per_code(scores)[:limit]
+
+
+def _one_per_code(scores: list[Score]) -> list[Score]:
+    """US, CA, and 20 other +1 regions read a US sheet alike: name the first of each code."""
+    out, codes = [], set()
+    for s in scores:
+        code = phonenumbers.country_code_for_region(s.country)
+        if code not in codes:
+            codes.add(code)
+            out.append(s)
+    return out
+
+
+def _names_of(scores: Sequence[Score], total: int) -> str:
+    return ", ".join(f"{s.country} ({s.mobiles} of {total} mobiles)" for s in scores)
+
+
+def decide_home(
+    cells: Sequence[str],
+    *,
+    given: str | None,
+    configured: str | None,
+    locale_country: str | None,
+) -> Home:
+    """The home country for the numbers in `cells` (the phone cells of the rows without a
+    country of their own). Exit 2 when no candidate reads most local numbers as valid, or when
+    the given or inferred country reads most of them as invalid."""
+    local = [c for c in cells if is_local(c)]
+    sample = local[:SAMPLE]
+    total = len(sample)
+    if given is not None:
+        if total:
+            got = score(sample, given)
+            if got.valid * 2 <= total:
+                _wrong_country(sample, given, got, "--country")
+        return Home(given, "--country")
+    abroad = international_regions(cells[: SAMPLE * 4])
+    candidates: list[str] = []
+    for c in (configured, locale_country, *(r for r, _ in abroad.most_common()), FALLBACK):
+        if c and c not in candidates:
+            candidates.append(c)
+    if not total:
+        return Home(candidates[0], "no number is written without its country code; --country "
+                                   "to change")  # fmt: skip
+    scores = [score(sample, c) for c in candidates]
+    # The most mobiles wins; then the most valid numbers; then the candidate order above.
+    best = max(scores, key=lambda s: (s.mobiles, s.valid, -candidates.index(s.country)))
+    if best.valid * 2 <= total:
+        found = best_countries(sample)
+        if not found:
+            # No country reads them: not a question of country (the plan names the bad cells).
+            return Home(best.country, f"inferred: {best.mobiles} of {total} local numbers are "
+                                      f"{best.country} mobiles; --country to change")  # fmt: skip
+        tried = ", ".join(f"{s.country} {s.valid}" for s in sorted(scores, key=lambda s: -s.valid))
+        raise InputError(
+            f"cannot tell the country of the {total} phone numbers written without a country "
+            f"code: none of the countries tried reads most of them as valid (valid numbers: "
+            f"{tried}). They read best as {_names_of(found, total)}. Give it with --country "
+            f"{found[0].country} (or set CAMPAIGN_COUNTRY={found[0].country} in .env)."
+        )
+    kind = "mobiles" if best.mobiles * 2 > total else "valid numbers"
+    count = best.mobiles if kind == "mobiles" else best.valid
+    return Home(best.country, f"inferred: {count} of {total} local numbers are {best.country} "
+                              f"{kind}; --country to change")  # fmt: skip
+
+
+def _wrong_country(sample: Sequence[str], country: str, got: Score, source: str) -> None:
+    found = [s for s in best_countries(sample) if s.country != country]
+    total = len(sample)
+    if not found or found[0].valid <= got.valid:
+        return  # no country reads them better: the plan names the bad cells row by row
+    raise InputError(
+        f"{source} {country}: only {got.valid} of the {total} phone numbers written without a "
+        f"country code are valid {country} numbers. Did you mean --country {found[0].country}? "
+        f"They read best as {_names_of(found, total)}."
+    )
+
+
+def home_country(sheet: Sheet, explicit: Sequence[str], given: str | None,
+                 environ: Mapping[str, str], cwd: Path) -> Home:  # fmt: skip
+    """SPEC step 3 for a sheet: the phone cells of the rows without a country of their own
+    (nor a country code beside the phone), and the candidates, to `decide_home`."""
+    from campaign.phones import candidate_columns, dial_code, dial_code_column
+
+    configured = configured_country(environ, cwd)
+    here = locale_region(environ)
+    tried = [c for c in (given, configured, here, FALLBACK) if c]
+    try:
+        columns = candidate_columns(sheet, explicit, list(dict.fromkeys(tried)))
+    except InputError:
+        columns = []  # the plan says what is wrong with --phone-column
+    own = country_column(sheet.columns, sheet.rows[:200])
+    code = dial_code_column(sheet, columns) if columns else None
+    cells: list[str] = []
+    for row in sheet.rows:
+        if own is not None and country_code(row[own]):
+            continue
+        if code is not None and dial_code(row[code]) is not None:
+            continue
+        cells.extend(row[i] for i in columns if row[i].strip())
+    return decide_home(cells, given=given, configured=configured, locale_country=here)
