@@ -289,7 +289,8 @@ def best_countries(cells: Sequence[str], *, limit: int = 3) -> list[Score]:
     scores = [score(sample, r) for r in sorted(phonenumbers.SUPPORTED_REGIONS)]
     scores = [s for s in scores if s.valid * 2 > len(sample)]
     scores.sort(key=lambda s: (-s.mobiles, -s.valid, s.country))
-    return _one_per_code(scores)[:limit]
+    scores = _one_per_code(scores)
+    return [s for s in scores if s.mobiles * 2 >= scores[0].mobiles][:limit] if scores else []
 
 
 def _one_per_code(scores: list[Score]) -> list[Score]:
