@@ -277,18 +277,35 @@ def score(cells: Sequence[str], country: str) -> Score:
             continue
         if number.country_code != code or not phonenumbers.is_valid_number(number):
             continue
+        # By calling code: GB and Guernsey, US and Canada read the same numbers the same way.
         valid += 1
         if phonenumbers.number_type(number) in _MOBILE_TYPES:
             mobiles += 1
     return Score(country, mobiles, valid)
 
 
-def best_countries(cells: Sequence[str], *, limit: int = 3) -> list[Score]:
+# Among countries that read a sheet equally well, the ones more sheets come from are named first:
+# the main region of each calling code, then roughly by how many people use WhatsApp there.
+_LIKELY = ("IN", "BR", "ID", "US", "MX", "RU", "PH", "TR", "DE", "IT", "ES", "GB", "FR", "AR",
+           "CO", "NG", "PK", "EG", "ZA", "SA", "IL", "AE", "NL", "PL", "KE", "MY", "PE", "CL",
+           "AU", "CA", "UA", "VN", "TH", "MA", "DZ", "SG", "PT", "BE", "CH", "AT", "SE", "GR",
+           "JP", "KR", "CN", "BD", "IR", "IQ", "VE", "EC", "GT", "KZ", "UZ", "GH", "ET", "TZ",
+           "NZ", "IE", "DK", "NO", "FI", "CZ", "RO", "HU", "JO", "LB", "KW", "QA", "OM", "BH")  # fmt: skip
+
+
+def _prior(country: str) -> int:
+    code = phonenumbers.country_code_for_region(country)
+    main = phonenumbers.region_code_for_country_code(code) == country
+    rank = _LIKELY.index(country) if country in _LIKELY else len(_LIKELY)
+    return rank + (0 if main else 1000)
+
+
+def best_countries(cells: Sequence[str], *, limit: int = 5) -> list[Score]:
     """Every country phonenumbers knows, scored on a small sample: for naming the right one."""
     sample = list(cells[:60])
     scores = [score(sample, r) for r in sorted(phonenumbers.SUPPORTED_REGIONS)]
     scores = [s for s in scores if s.valid * 2 > len(sample)]
-    scores.sort(key=lambda s: (-s.mobiles, -s.valid, s.country))
+    scores.sort(key=lambda s: (-s.mobiles, -s.valid, _prior(s.country), s.country))
     scores = _one_per_code(scores)
     return [s for s in scores if s.mobiles * 2 >= scores[0].mobiles][:limit] if scores else []
 
@@ -314,6 +331,7 @@ def decide_home(
     given: str | None,
     configured: str | None,
     locale_country: str | None,
+    row_countries: Sequence[str] = (),
 ) -> Home:
     """The home country for the numbers in `cells` (the phone cells of the rows without a
     country of their own). Exit 2 when no candidate reads most local numbers as valid, or when
@@ -329,11 +347,13 @@ def decide_home(
         return Home(given, "--country")
     abroad = international_regions(cells[: SAMPLE * 4])
     candidates: list[str] = []
-    for c in (configured, locale_country, *(r for r, _ in abroad.most_common()), FALLBACK):
+    around = [r for r, _ in Counter(row_countries).most_common()]
+    for c in (configured, locale_country, *around, *(r for r, _ in abroad.most_common()), FALLBACK):
         if c and c not in candidates:
             candidates.append(c)
     if not total:
-        return Home(candidates[0], "no number is written without its country code; --country "
+        return Home(candidates[0], "no local number to infer it from: each is written with its "
+                                   "country code or in a row that names its country; --country "
                                    "to change")  # fmt: skip
     scores = [score(sample, c) for c in candidates]
     # The most mobiles wins; then the most valid numbers; then the candidate order above.
@@ -385,10 +405,13 @@ def home_country(sheet: Sheet, explicit: Sequence[str], given: str | None,
     own = country_column(sheet.columns, sheet.rows[:200])
     code = dial_code_column(sheet, columns) if columns else None
     cells: list[str] = []
+    named: list[str] = []
     for row in sheet.rows:
-        if own is not None and country_code(row[own]):
+        if own is not None and (theirs := country_code(row[own])):
+            named.append(theirs)
             continue
         if code is not None and dial_code(row[code]) is not None:
             continue
         cells.extend(row[i] for i in columns if row[i].strip())
-    return decide_home(cells, given=given, configured=configured, locale_country=here)
+    return decide_home(cells, given=given, configured=configured, locale_country=here,
+                       row_countries=named)

@@ -614,7 +614,9 @@ def _one(text: str, country: str, strict: bool) -> PhoneResult:
     if fast is not None:
         return PhoneResult(fast + USER_JID, _warn(warnings))
     try:
-        if international:
+        if international and not text.startswith("+"):
+            number = _double_zero(digits, country)
+        elif international:
             number = _international(digits)
         else:
             number, ambiguity = _read_without_plus(digits, country, text)
@@ -622,7 +624,14 @@ def _one(text: str, country: str, strict: bool) -> PhoneResult:
                 warnings.append(ambiguity)
     except Refused as refused:
         return PhoneResult(None, f"'{text}' {refused}")
-    if number is None or not phonenumbers.is_possible_number(number):
+    if number is None or not _possible(number):
+        region, rest = country, digits
+        if international:
+            code, rest = split_country_code(digits)
+            region = phonenumbers.region_code_for_country_code(code or 0)
+        miss = near_miss(rest, region)
+        if miss:
+            return PhoneResult(None, f"'{text}' {_too(miss, region)}")
         return PhoneResult(
             None, f"'{text}' is not a possible phone number for {country} (wrong length or prefix)"
         )
@@ -659,6 +668,23 @@ def _international(digits: str) -> phonenumbers.PhoneNumber | None:
         if _score(without) >= _score(number):
             number = without
     return number
+
+
+def _double_zero(digits: str, country: str) -> phonenumbers.PhoneNumber | None:
+    """'00' + `digits`: dialled abroad, or a home number with its trunk zero typed twice
+    ('0015123456789' in DE: +1 512-345-6789, or 0151 23456789?). Both valid: refused."""
+    abroad = _international(digits)
+    md = PhoneMetadata.metadata_for_region(country)
+    if md is None or md.national_prefix != "0":
+        return abroad
+    home = _national("0" + digits, country)
+    if _score(home) < 3:
+        return abroad
+    if _score(abroad) >= 2 and abroad != home:
+        raise Refused(f"is either {_show(abroad)} dialled with 00, or the {country} number "
+                      f"{_show(home)} with its 0 typed twice: write it with + or without the "
+                      "extra 0")  # fmt: skip
+    return home
 
 
 def split_country_code(digits: str) -> tuple[int | None, str]:
@@ -699,6 +725,7 @@ def _mobile_shape(region: str) -> tuple[re.Pattern[str], tuple[int, ...]] | None
 
 
 def near_miss(nsn: str, region: str, *, tight: bool = False) -> str:
+    # `nsn`: the digits as written at home (a trunk prefix is dropped here) or after the code.
     """'short' or 'long' when `nsn` is a mobile of `region` a digit or two short or long (starts
     like one, or is one digit away from one), else ''. A typo'd home number is never another
     country's: '532 123 45 6' under TR is a TR mobile missing a digit, not +53 2123456 in Cuba.
@@ -709,20 +736,18 @@ def near_miss(nsn: str, region: str, *, tight: bool = False) -> str:
     if shape is None or not nsn.isdigit():
         return ""
     mobile, lengths = shape
+    written, nsn = nsn, national_digits(nsn, region)
+    if len(written) > 1 and mobile.fullmatch(national_digits(written[1:], region)):
+        return "long"  # a stray digit before the number: '2' + '0502345678'
     n = len(nsn)
     if n in lengths:
         return ""
     digits = "0123456789"
     for length in lengths:
         gap = length - n
-        if tight and abs(gap) == 1:
-            if (gap == 1 and any(mobile.fullmatch(nsn + d) for d in digits)) or (
-                gap == -1 and mobile.fullmatch(nsn[:-1])
-            ):
-                return "short" if gap == 1 else "long"
-        elif tight:
+        if tight and abs(gap) != 1:
             continue
-        elif gap == 1:
+        if gap == 1:
             if any(mobile.fullmatch(nsn[:i] + d + nsn[i:]) for i in range(n + 1) for d in digits):
                 return "short"
         elif gap == 2:
@@ -792,8 +817,14 @@ def _is_date(text: str) -> bool:
     return 1 <= month <= 12 and 1 <= day <= 31
 
 
+def _possible(number: phonenumbers.PhoneNumber) -> bool:
+    """Possible as a whole number: a 'local only' length (7 digits after +1) cannot be messaged."""
+    reason = phonenumbers.is_possible_number_with_reason(number)
+    return bool(reason == phonenumbers.ValidationResult.IS_POSSIBLE)
+
+
 def _score(number: phonenumbers.PhoneNumber | None) -> int:
-    if number is None or not phonenumbers.is_possible_number(number):
+    if number is None or not _possible(number):
         return 0
     if not phonenumbers.is_valid_number(number):
         return 1
@@ -817,8 +848,12 @@ def _read_without_plus(
         return national, ""
     home = str(phonenumbers.country_code_for_region(country))
     own = foreign.country_code == int(home)
+    if a == 2 and b == 3 and not own and near_miss(digits, country, tight=True):
+        # A home landline, or a home mobile with a stray digit, or a foreign mobile: refused.
+        raise Refused(f"{_too('long' if len(digits) > 9 else 'short', country)}; if it is "
+                      f"{_show(foreign)}, write it with its + in front")  # fmt: skip
     if a < 2 and not (own and b >= 2):
-        miss = near_miss(national_digits(digits, country), country, tight=b == 3)
+        miss = near_miss(digits, country, tight=b == 3)
         if miss:
             also = ""
             if b >= 2:
