@@ -680,7 +680,7 @@ def _double_zero(digits: str, country: str) -> phonenumbers.PhoneNumber | None:
     home = _national("0" + digits, country)
     if _score(home) < 3:
         return abroad
-    if _score(abroad) >= 2 and abroad != home:
+    if abroad is not None and home is not None and _score(abroad) >= 2 and abroad != home:
         raise Refused(f"is either {_show(abroad)} dialled with 00, or the {country} number "
                       f"{_show(home)} with its 0 typed twice: write it with + or without the "
                       "extra 0")  # fmt: skip
