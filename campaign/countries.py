@@ -332,6 +332,7 @@ def decide_home(
     configured: str | None,
     locale_country: str | None,
     row_countries: Sequence[str] = (),
+    sample_of_more: bool = False,
 ) -> Home:
     """The home country for the numbers in `cells` (the phone cells of the rows without a
     country of their own). Exit 2 when no candidate reads most local numbers as valid, or when
@@ -373,7 +374,8 @@ def decide_home(
         )
     kind = "mobiles" if best.mobiles * 2 > total else "valid numbers"
     count = best.mobiles if kind == "mobiles" else best.valid
-    return Home(best.country, f"inferred: {count} of {total} local numbers are {best.country} "
+    of = f"the first {total}" if sample_of_more else str(total)
+    return Home(best.country, f"inferred: {count} of {of} local numbers are {best.country} "
                               f"{kind}; --country to change")  # fmt: skip
 
 
@@ -406,7 +408,11 @@ def home_country(sheet: Sheet, explicit: Sequence[str], given: str | None,
     code = dial_code_column(sheet, columns) if columns else None
     cells: list[str] = []
     named: list[str] = []
+    more = False
     for row in sheet.rows:
+        if len(cells) >= SAMPLE * 4:
+            more = True
+            break  # a sample: 100k rows are not read twice
         if own is not None and (theirs := country_code(row[own])):
             named.append(theirs)
             continue
@@ -414,4 +420,4 @@ def home_country(sheet: Sheet, explicit: Sequence[str], given: str | None,
             continue
         cells.extend(row[i] for i in columns if row[i].strip())
     return decide_home(cells, given=given, configured=configured, locale_country=here,
-                       row_countries=named)
+                       row_countries=named, sample_of_more=more)
