@@ -217,6 +217,14 @@ def visible(text: str) -> str:
     return "".join(f"<U+{ord(ch):04X}>" if ord(ch) in _BIDI_CONTROLS else ch for ch in text)
 
 
+def _page_words(why: str, name: str, state: str) -> str:
+    """status's words for the terminal ("to go on: campaign resume NAME") as the page's, where
+    the Resume button is beside them."""
+    if "resume" in _actions(state):
+        why = why.replace(f"campaign resume {name}", "press Resume")
+    return why
+
+
 def _missing_journal(journal: object) -> str:
     """Words for a campaign whose progress file (its journal) is gone: its counts read as zero
     then, which must not pass for 'nothing sent'."""
@@ -290,7 +298,7 @@ def card(c: Mapping[str, Any], now: float) -> dict[str, Any]:
         # status's own words say how long ("next send in 43 s"): the time alone here
         "next_send": _moment(c.get("next_send"), now, ahead=False)
         or ("now" if state == "running" else ""),
-        "waiting_for": visible(str(c.get("waiting_for") or "")),
+        "waiting_for": _page_words(visible(str(c.get("waiting_for") or "")), name, state),
         # A paused or stopped run's estimate went stale when it stopped sending; so did one
         # that has passed (a run slower than it thought: another campaign shares its number).
         "finish": _moment(c.get("finish"), now)

@@ -771,3 +771,15 @@ def test_a_campaign_whose_progress_file_is_gone_says_so(tmp_path: Path) -> None:
     journal.parent.mkdir()
     journal.write_bytes(b"")
     assert "missing" not in card(gone, NOW)["missing"]
+
+
+def test_the_page_says_press_resume_where_the_terminal_says_the_command() -> None:
+    stopped = status_dict(state="stopped", waiting_for="its process ended (killed, crashed or "
+                          "rebooted?); to go on: campaign resume spring-sale")  # fmt: skip
+    assert card(stopped, NOW)["waiting_for"] == \
+        "its process ended (killed, crashed or rebooted?); to go on: press Resume"  # fmt: skip
+    paused = status_dict(state="paused", waiting_for="paused; to go on: campaign resume spring-sale")
+    assert card(paused, NOW)["waiting_for"] == "paused; to go on: press Resume"
+    # no Resume button, no such words
+    running = status_dict(waiting_for="window opens 09:00 (Tue); campaign resume spring-sale")
+    assert card(running, NOW)["waiting_for"].endswith("campaign resume spring-sale")
