@@ -112,7 +112,7 @@ def test_the_dry_run_and_the_plan_say_who_already_got_it(cli, shop, sandbox, san
     from campaign.cli import ConsoleUI
 
     first_send(cli, shop, sandbox_env)
-    (shop / "more.csv").write_text("Name,Phone\nDana,050-234-5678\nRina,0541112233\n", encoding="utf-8")
+    (shop / "more.csv").write_text("Name,Phone\nDana,050-234-5678\nRina,0531234567\n", encoding="utf-8")
     r = cli("send", shop / "more.csv", "-t", shop / "winter.txt", "--dry-run", env=sandbox_env)
     assert r.exit_code == 0, r.output
     assert "row 2: suppressed: already got this message on " in r.output

@@ -99,3 +99,14 @@ def test_a_history_from_before_message_identity_upgrades_in_place(tmp_path: Path
 def test_where_names_the_folder_with_home_as_a_tilde() -> None:
     assert where(str(Path.home() / "shop" / ".campaign" / "winter.sqlite3")) == str(Path("~/shop"))
     assert where("/srv/state/winter.sqlite3") == "/srv/state"
+
+
+def test_the_plan_looks_up_a_big_sheet_in_chunks(tmp_path: Path) -> None:
+    people = [f"97250{n:07d}@s.whatsapp.net" for n in range(1200)]
+    with History(tmp_path / "home") as history:
+        for n, jid in enumerate(people[::2]):
+            history.claim(ClaimRequest("live", "n1", jid, "old", "/old", 1000.0 + n,
+                                       digest=message_digest("text", "Hi", "")))  # fmt: skip
+        book = ledger(tmp_path, "new", history, repeat_within=WITHIN)
+        found = book.repeats({jid: ("Hi", "") for jid in people}, now=5000.0)
+    assert sorted(found) == sorted(people[::2])

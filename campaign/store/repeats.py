@@ -21,6 +21,7 @@ from campaign.store.history import REACHED, ClaimCheck, ClaimRequest, Verdict
 
 WITHIN = 30 * 86_400.0  # seconds: the same message within 30 days is a repeat
 RECENT = 86_400.0  # the plan counts recipients who heard from these numbers in the last day
+CHUNK = 500  # JIDs per lookup (SQLite allows 999 parameters in older builds)
 ALREADY_GOT = "already got this message "  # how a row suppressed as a repeat is explained
 _REACHED_SQL = "('" + "', '".join(map(str, REACHED)) + "')"  # may have reached the person
 
@@ -75,16 +76,22 @@ def not_repeated(within: float) -> ClaimCheck:
 def repeats(db: sqlite3.Connection, *, namespace: str, wanted: Mapping[str, str], since: float,
             journal: str) -> dict[str, str]:  # fmt: skip
     """JID -> why, for each recipient in `wanted` (JID -> the digest of their message) whom
-    another journal reached with that identical message since `since`. For the plan."""
+    another journal reached with that identical message since `since`. For the plan: looked up
+    by JID (the history's index), a few hundred at a time, so it costs the sheet's size, not the
+    history's."""
     out: dict[str, str] = {}
-    cur = db.execute(
-        "SELECT jid, digest, at, campaign, journal FROM sends WHERE namespace = ? AND at >= ?"
-        f" AND journal != ? AND digest != '' AND outcome IN {_REACHED_SQL} ORDER BY at",
-        (namespace, since, journal),
-    )
-    for jid, digest, at, campaign, other in cur:
-        if wanted.get(jid) == digest:
-            out[jid] = already_got(at, campaign, other)  # the latest wins (ordered by time)
+    jids = list(wanted)
+    for start in range(0, len(jids), CHUNK):
+        chunk = jids[start : start + CHUNK]
+        cur = db.execute(
+            "SELECT jid, digest, at, campaign, journal FROM sends WHERE namespace = ?"
+            f" AND jid IN ({', '.join('?' * len(chunk))}) AND at >= ? AND journal != ?"
+            f" AND digest != '' AND outcome IN {_REACHED_SQL} ORDER BY at",
+            (namespace, *chunk, since, journal),
+        )
+        for jid, digest, at, campaign, other in cur:
+            if wanted[jid] == digest:
+                out[jid] = already_got(at, campaign, other)  # the latest wins (ordered by time)
     return out
 
 
