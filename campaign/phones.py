@@ -40,7 +40,7 @@ def _words(*groups: str) -> frozenset[str]:
 # whole words (after folding), so 'Phonetic First Name' and 'Cancelled' are not phone columns.
 WHATSAPP_WORDS = _words("whatsapp wa jid וואטסאפ ווטסאפ واتساب واتس ватсап вотсап")
 MOBILE_WORDS = _words(
-    "mobile mobil mobiel mob cell cellphone cellular handy portable celular movil móvil telemovel "
+    "mobile mobil mobiel mob cell cellphone cellular handy portable celular movil móvil telemovel sms "
     "telemóvel cellulare gsm cep נייד פלאפון סלולרי סלולר جوال الجوال موبايل محمول мобильный "
     "мобильного сотовый mobilní komórkowy 手机 携帯"
 )
@@ -62,7 +62,8 @@ LANDLINE_WORDS = _words(
 # A phone word next to one of these names something that is not a number to message.
 NOT_PHONE_WORDS = _words(
     "type label fax pager yomi phonetic ext extension tty tdd telex isdn code country prefix "
-    "verified consent opt status carrier count valid marketing פקס فاكس факс"
+    "verified consent opt status carrier count valid marketing blacklisted blacklist blocked "
+    "unsubscribed optin optout פקס فاكس факс"
 )
 # A column of someone else's number (issue 17: a participant without a phone of their own was
 # messaged at their father's 'Emergency Contact Phone'): never used unless named.

@@ -522,3 +522,35 @@ def test_decide_home_refuses_when_nothing_reads_most_numbers() -> None:
     cells = [national(n) for n in mobiles("GB", 6)]
     with pytest.raises(InputError, match=r"They read best as [^.]*GB \(6 of 6 mobiles\)"):
         decide_home(cells, given=None, configured=None, locale_country=None)
+
+
+def test_shopify_customers_export(cli: Cli, tmp_path: Path, results: Results) -> None:
+    header = ["Customer ID", "First Name", "Last Name", "Email", "Accepts Email Marketing",
+              "Default Address Company", "Default Address Address1", "Default Address City",
+              "Default Address Province Code", "Default Address Country Code",
+              "Default Address Zip", "Default Address Phone", "Phone", "Accepts SMS Marketing",
+              "Total Spent"]  # fmt: skip
+    rows = [header]
+    for i in range(5):
+        rows.append([f"'{700 + i}", f"G{i}", "Smith", "", "yes", "", "1 High St", "Leeds", "ENG",
+                     "GB", "LS1 1AA", "", f"07400 12345{i}", "yes", "10.00"])  # fmt: skip
+    rows.append(["'799", "Joe", "Yank", "", "no", "", "5th Ave", "New York", "NY", "US", "10001",
+                 "", "(212) 736-5000", "yes", "5.00"])  # fmt: skip
+    contacts = write(tmp_path / "customers_export.csv", rows)
+    r = dry(cli, contacts, "--country", "GB")
+    assert r.exit_code == 0, r.output
+    assert "phone column 'Phone'" in r.stdout
+    assert [j for j, _, _ in statuses(results, contacts)] == [
+        *(f"44740012345{i}" + WA for i in range(5)), "12127365000" + WA]
+
+
+def test_brevo_sms_column_with_codes_but_no_plus(cli: Cli, tmp_path: Path, results: Results) -> None:
+    # Brevo's contacts export: ';'-separated, attribute names in capitals, SMS without '+'.
+    rows = [["CONTACT ID", "EMAIL", "FIRSTNAME", "LASTNAME", "SMS", "SMS_BLACKLISTED"],
+            ["1", "a@example.com", "Amy", "Lee", "447400123456", "false"],
+            ["2", "b@example.com", "Ben", "Ng", "4915123456789", "false"]]  # fmt: skip
+    contacts = write(tmp_path / "brevo.csv", rows, delimiter=";")
+    r = dry(cli, contacts, "--country", "GB")
+    assert r.exit_code == 0, r.output
+    assert "phone column 'SMS'" in r.stdout
+    assert [j for j, _, _ in statuses(results, contacts)] == ["447400123456" + WA, "4915123456789" + WA]
