@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
-import io
+import os
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -14,14 +14,23 @@ from campaign.display import format_value, general, read_styles
 from campaign.encodings import LEGACY, decode, describe
 from campaign.errors import EmptySheetError, InputError
 from campaign.inputfiles import check_regular
-from campaign.workbook_limits import check_workbook
+from campaign.workbook_limits import check_workbook, check_xls
 
 DELIMITED = {".csv", ".tsv", ".txt"}
 WORKBOOKS = {".xlsx", ".xlsm", ".xls", ".ods"}
 SUPPORTED = sorted(DELIMITED | WORKBOOKS)
 DELIMITERS = (",", ";", "\t")
-# A CSV cell may be this long (the file is in memory anyway); csv's own default is 128 KB.
-MAX_CSV_FIELD = 64 * 1024 * 1024
+# A CSV cell may be this long; csv's own default is 128 KB (a 70,000-character cell stopped the
+# campaign), and a message is at most 65,536 characters, so a longer cell only makes its row
+# invalid. Past 1 MB (as in a workbook) the file is refused.
+MAX_CSV_FIELD = 1024 * 1024
+# A delimited file is read whole: 64 MB is ~500,000 contacts of ten columns, years of sending.
+# A 100 MB one-line file took 891 MB; 10 million empty lines (10 MB) 58 s and 836 MB (issue 19).
+MAX_DELIMITED_BYTES = 64 * 1024 * 1024
+# Rows kept (trailing empty ones never are: Excel may export a million of them) and lines read.
+MAX_DELIMITED_ROWS = 1_000_000
+MAX_DELIMITED_LINES = 2_000_000
+_LINE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+")
 # How far down a title row, notes or blank lines may push the header before we stop looking.
 HEADER_SEARCH_ROWS = 20
 
@@ -279,21 +288,66 @@ def sniff_delimiter(text: str, suffix: str) -> str:
 
 
 def _read_delimited(path: Path, encoding: str | None) -> tuple[list[list[str]], str, str]:
-    text, used = decode(path.read_bytes(), path.name, encoding)
+    text, used = decode(_read_limited(path), path.name, encoding)
     # Excel writes and reads a first line `sep=;` naming the delimiter, and hides it: so do we.
     hint = re.match(r"sep=([,;\t|])\r?\n", text)
     if hint:
         text, delimiter = text[hint.end():], hint.group(1)
     else:
         delimiter = sniff_delimiter(text, path.suffix.lower())
+    # A cell over csv's 128 KB default stopped the whole campaign; it is read, and its row
+    # alone is then invalid when a message would use it (issue 19).
+    csv.field_size_limit(MAX_CSV_FIELD)
+    # Lines as StringIO(newline="") gives them, without its copy of the text (4 bytes a char).
+    lines = (m.group() for m in _LINE.finditer(text))
+    reader = csv.reader(lines, delimiter=delimiter)
+    grid: list[list[str]] = []
+    blank = 0  # empty lines not yet kept: kept only when a line with something follows
+    empty: list[str] = []  # one shared empty row for all of them
     try:
-        # A cell over csv's 128 KB default stopped the whole campaign; it is read, and its row
-        # alone is then invalid when a message would use it (issue 19).
-        csv.field_size_limit(max(csv.field_size_limit(), MAX_CSV_FIELD))
-        grid = list(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter))
+        for row in reader:
+            if reader.line_num > MAX_DELIMITED_LINES:
+                raise _too_many(path, reader.line_num)
+            if not any(row):
+                blank += 1
+                continue
+            if len(grid) + blank >= MAX_DELIMITED_ROWS:
+                raise _too_many(path, reader.line_num)
+            grid.extend([empty] * blank)
+            blank = 0
+            grid.append(row)
     except csv.Error as e:
+        if "field limit" in str(e):
+            raise InputError(
+                f"{path.name}: a cell ending on line {reader.line_num} holds more than "
+                f"{MAX_CSV_FIELD // 1024**2} MB of text, far more than any message (a quote "
+                "left open makes the rest of the file one cell). Close the quote or remove that "
+                "cell, and save again."
+            ) from None
         raise InputError(f"{path.name}: not a readable delimited file ({e}).") from None
     return grid, delimiter, used
+
+
+def _too_many(path: Path, line: int) -> InputError:
+    return InputError(
+        f"{path.name}: more than {MAX_DELIMITED_ROWS:,} rows (line {line:,} reached), more "
+        "than this tool reads at once, or years of sending. Split the contacts into several "
+        "files (one campaign each), or delete the empty lines."
+    )
+
+
+def _read_limited(path: Path) -> bytes:
+    """The file's bytes, refused (exit 2) before reading when larger than MAX_DELIMITED_BYTES."""
+    with path.open("rb") as f:
+        size = os.fstat(f.fileno()).st_size
+        data = f.read(MAX_DELIMITED_BYTES + 1) if size <= MAX_DELIMITED_BYTES else b""
+    if size > MAX_DELIMITED_BYTES or len(data) > MAX_DELIMITED_BYTES:
+        raise InputError(
+            f"{path.name} is {max(size, len(data)) / 1024**2:,.0f} MB, more than this tool reads "
+            f"({MAX_DELIMITED_BYTES // 1024**2} MB, about 500,000 contacts). Check that it is "
+            "the contacts file; split a real list into several files, one campaign each."
+        )
+    return data
 
 
 # --- workbooks --------------------------------------------------------------------------------
@@ -303,6 +357,8 @@ def _open_workbook(path: Path) -> tuple[object, list[str]]:
 
     if path.suffix.lower() in (".xlsx", ".xlsm", ".ods"):
         check_workbook(path)  # a tiny file can make calamine abort the process (issue 19)
+    elif path.suffix.lower() == ".xls":
+        check_xls(path)  # a 5.6 KB .xls asked calamine for 16.7 million cells
     try:
         wb = CalamineWorkbook.from_path(str(path))
     except Exception as e:  # calamine raises its own error types for corrupt/encrypted files

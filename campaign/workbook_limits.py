@@ -243,3 +243,153 @@ def _check_extent(path: Path, part: str, extent: _Extent) -> None:
         "this: in Excel press Ctrl+End to find it, delete the rows and columns after the table, "
         "and save; or export the contacts as CSV."
     )
+
+
+# --- .xls (BIFF in a Compound File) ----------------------------------------------------------
+# A 5.6 KB .xls with one cell at IV65536 made calamine build the whole 16.7-million-cell grid:
+# 1.2 GB and 9 s for a 2-row sheet (issue 19, round four). The cells' positions are read from
+# the workbook stream's records before calamine opens the file.
+
+MAX_XLS_BYTES = 256 * 1024**2
+_CFB_SIGNATURE = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+_END_OF_CHAIN = 0xFFFFFFFE
+_FREE = 0xFFFFFFFF
+# Records holding one cell, its row and column first (LABELSST, LABEL, NUMBER, RK, BOOLERR,
+# FORMULA, RSTRING; BIFF5 and BIFF8). Blank cells are left out: calamine ignores them.
+_CELL_RECORDS = frozenset({0x00FD, 0x0204, 0x0203, 0x027E, 0x0205, 0x0006, 0x0406, 0x00D6})
+_MULRK = 0x00BD  # row, first column, ..., last column: one record for several cells
+_BOF, _SST_RECORD = 0x0809, 0x00FC
+
+
+class _NotCompound(Exception):
+    """Not a compound file this check can walk: calamine's own error says what it is."""
+
+
+def check_xls(path: Path) -> None:
+    """Exit 2 (InputError) when a binary .xls holds cells that spread over more than MAX_CELLS,
+    or claims more shared strings than that; a file this check cannot walk is left to calamine."""
+    size = path.stat().st_size
+    if size > MAX_XLS_BYTES:
+        raise InputError(
+            f"{path.name} is {size / 1024**2:,.0f} MB, far more than a contacts sheet holds "
+            f"(this tool reads up to {MAX_XLS_BYTES // 1024**2} MB). Open it in Excel, delete "
+            "what is not the contacts, and save it as .xlsx, or export the contacts as CSV."
+        )
+    try:
+        stream = _workbook_stream(path.read_bytes())
+    except _NotCompound:
+        return
+    _scan_biff(path, stream)
+
+
+def _workbook_stream(data: bytes) -> bytes:
+    """The `Workbook` (BIFF8) or `Book` (BIFF5) stream of a compound file, read by its FAT."""
+    import struct
+
+    if len(data) < 512 or data[:8] != _CFB_SIGNATURE:
+        raise _NotCompound
+    shift, mini_shift = struct.unpack_from("<HH", data, 0x1E)
+    if not 7 <= shift <= 16 or not 2 <= mini_shift < shift:
+        raise _NotCompound
+    sector = 1 << shift
+    fat_count, first_dir = struct.unpack_from("<II", data, 0x2C)
+    cutoff, first_minifat, minifat_count, first_difat, difat_count = struct.unpack_from(
+        "<IIIII", data, 0x38)  # fmt: skip
+    sectors = (len(data) - sector) // sector  # how many the file holds: no chain is longer
+
+    def at(n: int) -> bytes:
+        if n >= sectors:
+            raise _NotCompound
+        return data[(n + 1) * sector : (n + 2) * sector]
+
+    difat = list(struct.unpack_from("<109I", data, 0x4C))
+    n = first_difat
+    for _ in range(min(difat_count, sectors)):
+        if n >= sectors:
+            break
+        words = struct.unpack(f"<{sector // 4}I", at(n))
+        difat.extend(words[:-1])
+        n = words[-1]
+    fat: list[int] = []
+    for n in difat[: min(fat_count, sectors)]:
+        if n in (_FREE, _END_OF_CHAIN):
+            continue
+        fat.extend(struct.unpack(f"<{sector // 4}I", at(n)))
+
+    def chain(start: int, table: list[int], limit: int) -> list[int]:
+        found, n, seen = [], start, set()
+        while n not in (_END_OF_CHAIN, _FREE) and len(found) < limit:
+            if n >= len(table) or n in seen:
+                raise _NotCompound  # a broken or looping chain
+            seen.add(n)
+            found.append(n)
+            n = table[n]
+        return found
+
+    def read(start: int, length: int) -> bytes:
+        return b"".join(at(n) for n in chain(start, fat, sectors))[:length]
+
+    directory = read(first_dir, len(data))
+    entries = {}
+    root = None
+    for offset in range(0, len(directory) - 127, 128):
+        entry = directory[offset : offset + 128]
+        name_length = struct.unpack_from("<H", entry, 0x40)[0]
+        name = entry[: max(name_length - 2, 0)].decode("utf-16-le", "replace")
+        kind, start, length = entry[0x42], *struct.unpack_from("<IQ", entry, 0x74)
+        if shift == 9:
+            length &= 0xFFFFFFFF  # version 3 files: the high word is undefined
+        if kind == 5:
+            root = (start, length)
+        elif kind == 2:
+            entries[name.casefold()] = (start, length)
+    found = entries.get("workbook") or entries.get("book")
+    if found is None or root is None:
+        raise _NotCompound
+    start, length = found
+    length = min(length, len(data))
+    if length >= cutoff:
+        return read(start, length)
+    mini = 1 << mini_shift  # a small stream lives in the root's mini stream, by the mini FAT
+    minifat_bytes = read(first_minifat, minifat_count * sector)
+    minifat = list(struct.unpack(f"<{len(minifat_bytes) // 4}I", minifat_bytes))
+    ministream = read(root[0], root[1])
+    return b"".join(ministream[n * mini : (n + 1) * mini]
+                    for n in chain(start, minifat, len(minifat)))[:length]  # fmt: skip
+
+
+def _scan_biff(path: Path, stream: bytes) -> None:
+    import struct
+
+    extent, sheet, offset = _Extent(), 0, 0
+    end = len(stream)
+    while offset + 4 <= end:
+        kind, length = struct.unpack_from("<HH", stream, offset)
+        body = offset + 4
+        offset = body + length
+        if kind == _BOF:
+            extent, sheet = _Extent(), sheet + 1
+        elif kind in _CELL_RECORDS and length >= 4:
+            row, column = struct.unpack_from("<HH", stream, body)
+            _grow(extent, row, column, 1)
+        elif kind == _MULRK and length >= 6:
+            row, first = struct.unpack_from("<HH", stream, body)
+            last = struct.unpack_from("<H", stream, body + length - 2)[0]
+            _grow(extent, row, max(first, last), max(last - first + 1, 1))
+        elif kind == _SST_RECORD and length >= 8:
+            claimed = max(struct.unpack_from("<II", stream, body))
+            if claimed > MAX_CELLS:
+                raise InputError(
+                    f"{path.name}: its shared strings claim {claimed:,} entries, more than this "
+                    f"tool reads ({MAX_CELLS:,}). Open it in Excel and save it again, or export "
+                    "the contacts as CSV."
+                )
+        else:
+            continue
+        _check_extent(path, f"sheet {max(sheet - 1, 1)}", extent)
+
+
+def _grow(extent: _Extent, row: int, column: int, cells: int) -> None:
+    extent.rows = max(extent.rows, row + 1)
+    extent.columns = max(extent.columns, column + 1)
+    extent.cells += cells

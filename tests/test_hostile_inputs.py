@@ -332,3 +332,73 @@ def test_a_csv_cell_past_the_csv_modules_own_limit_is_still_only_its_rows_proble
         assert [r["status"] for r in read_results(tmp_path / "out.csv")] == ["invalid", "ready"]
     finally:
         csv.field_size_limit(limit)
+
+
+# --- round four: huge delimited files and binary .xls ---------------------------------------
+
+
+def _one_gigabyte_line(path: Path) -> None:
+    with path.open("wb") as f:  # sparse: a gigabyte on paper, nothing on the disk
+        f.write(b"Name,Phone\nDana,0502345678\n")
+        f.seek(1024**3)
+        f.write(b"x")
+
+
+HUGE_CSV: dict[str, Callable[[Path], object]] = {
+    "one 1 GB line": _one_gigabyte_line,
+    "a quote left open": lambda p: p.write_text('Name,Phone\nDana,0502345678\n"' + "x" * 2**21),
+    "2.1 million empty lines": lambda p: p.write_text("Name,Phone\nDana,0502345678\n"
+                                                     + "\n" * 2_100_000),
+    "a million and one rows": lambda p: p.write_text("Name,Phone\n" + "x,1\n" * 1_000_001),
+}
+SAID = {"one 1 GB line": "is 1,024 MB, more than this tool reads (64 MB",
+        "a quote left open": "holds more than 1 MB of text",
+        "2.1 million empty lines": "more than 1,000,000 rows",
+        "a million and one rows": "more than 1,000,000 rows"}  # fmt: skip
+
+
+@pytest.mark.parametrize("attack", list(HUGE_CSV))
+def test_a_huge_csv_is_exit_2_small_and_fast(attack: str, tmp_path: Path) -> None:
+    contacts = tmp_path / "contacts.csv"
+    HUGE_CSV[attack](contacts)
+    ran = run_cli(["send", str(contacts), "-m", "Hi {{ Name }}", "--country", "IL", *DRY],
+                  cwd=tmp_path, env=cli_env(tmp_path / "home"))  # fmt: skip
+    # was: 1 GB read whole (a 100 MB line took 891 MB); 10 million empty lines 58 s and 836 MB
+    assert ran.code == 2, ran.out
+    assert SAID[attack] in ran.out and "Traceback" not in ran.out, ran.out
+    assert ran.seconds < 20 and ran.peak_mb < 500, (ran.seconds, ran.peak_mb)  # 2 shared cores
+    assert not (tmp_path / "out.csv").exists()
+
+
+def test_the_empty_rows_excel_exports_to_its_last_row_are_still_read(tmp_path: Path) -> None:
+    contacts = tmp_path / "contacts.csv"
+    contacts.write_text("Name,Phone\nDana,0502345678\n" + ",\n" * 1_048_000)
+    ran = run_cli(["send", str(contacts), "-m", "Hi {{ Name }}", "--country", "IL", *DRY],
+                  cwd=tmp_path, env=cli_env(tmp_path / "home"))  # fmt: skip
+    assert ran.code == 0, ran.out
+    assert [r["status"] for r in read_results(tmp_path / "out.csv")] == ["ready"]
+    assert ran.seconds < 20 and ran.peak_mb < 500, (ran.seconds, ran.peak_mb)
+
+
+@pytest.mark.parametrize(("corner", "code"), [((65535, 255), 2), ((1, 5), 0)])
+def test_a_small_xls_with_a_far_cell_is_exit_2(
+    corner: tuple[int, int], code: int, tmp_path: Path
+) -> None:
+    xlwt = pytest.importorskip("xlwt")
+    book = xlwt.Workbook()
+    sheet = book.add_sheet("Contacts")
+    for r, values in enumerate([("Name", "Phone"), ("Dana", "0502345678")]):
+        for c, value in enumerate(values):
+            sheet.write(r, c, value)
+    sheet.write(*corner, "stray")
+    contacts = tmp_path / "contacts.xls"
+    book.save(str(contacts))
+    assert contacts.stat().st_size < 10_000
+    ran = run_cli(["send", str(contacts), "-m", "Hi {{ Name }}", "--country", "IL", *DRY],
+                  cwd=tmp_path, env=cli_env(tmp_path / "home"))  # fmt: skip
+    assert ran.code == code, ran.out  # was: 1.2 GB and 9 s for a 5.6 KB file
+    if code == 2:
+        assert "is used down to cell IV65536" in ran.out and "Traceback" not in ran.out
+    else:
+        assert [r["status"] for r in read_results(tmp_path / "out.csv")] == ["ready"]
+    assert ran.seconds < 5 and ran.peak_mb < 500, (ran.seconds, ran.peak_mb)
