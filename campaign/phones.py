@@ -398,8 +398,15 @@ def phone_like(sheet: Sheet, country: str, *, besides: Sequence[int] = ()) -> li
 
 def _no_column_message(sheet: Sheet, country: str) -> str:
     listing = ", ".join(f"'{c}'" for c in sheet.columns if c)
-    return (f"no phone column found. The columns are: {listing}. "
-            "Name the one that holds the numbers with --phone-column NAME." + where_else(sheet))  # fmt: skip
+    roles = [c for c in sheet.columns if c and is_role_column(c)]
+    others = ""
+    if roles:
+        named = ", ".join(f"'{c}'" for c in roles)
+        others = (f" {named} hold{'s' if len(roles) == 1 else ''} someone else's number (an "
+                  "emergency contact, a parent, an office), never used unless named: to message "
+                  f"those people, give --phone-column '{roles[0]}'.")  # fmt: skip
+    return (f"no phone column found. The columns are: {listing}." + others +
+            " Name the one that holds the numbers with --phone-column NAME." + where_else(sheet))  # fmt: skip
 
 
 def where_else(sheet: Sheet) -> str:

@@ -331,6 +331,9 @@ def test_a_sheet_of_only_role_columns_is_not_read_by_content(cli: Cli, tmp_path:
     r = dry(cli, write(tmp_path / "c.csv", rows))
     assert r.exit_code == 2, r.output
     assert "no phone column found" in r.stderr
+    assert ("'Emergency Contact' holds someone else's number (an emergency contact, a parent, an "
+            "office), never used unless named: to message those people, give --phone-column "
+            "'Emergency Contact'.") in r.stderr  # fmt: skip
 
 
 # --- what exports hold ------------------------------------------------------------------------
