@@ -317,7 +317,8 @@ def _workbook_stream(data: bytes) -> bytes:
         fat.extend(struct.unpack(f"<{sector // 4}I", at(n)))
 
     def chain(start: int, table: list[int], limit: int) -> list[int]:
-        found, n, seen = [], start, set()
+        found: list[int] = []
+        n, seen = start, set()
         while n not in (_END_OF_CHAIN, _FREE) and len(found) < limit:
             if n >= len(table) or n in seen:
                 raise _NotCompound  # a broken or looping chain
