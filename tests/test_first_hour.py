@@ -166,6 +166,8 @@ def test_swapped_contacts_and_template_are_recognised(
         ("--jitter", "1.5m", "30 s + up to 90 s between sends"),
         ("--pause-for", "15m", "a 15 min pause every 30"),
         ("--pause-for", "1h", "a 60 min pause every 30"),
+        ("--pause-for", "1h30m", "a 90 min pause every 30"),
+        ("--pause-for", "90 seconds", "a 1.5 min pause every 30"),
     ],
 )
 def test_durations_take_units(cli: Cli, contacts: Path, option: str, value: str, shown: str) -> None:
@@ -177,7 +179,8 @@ def test_durations_take_units(cli: Cli, contacts: Path, option: str, value: str,
 
 def test_skip_contacted_within_and_timeout_take_units(cli: Cli, contacts: Path) -> None:
     for args in (["--skip-contacted-within", "7d"], ["--skip-contacted-within", "12h"],
-                 ["--skip-contacted-within", "2"], ["--timeout", "1m"], ["--timeout", "45s"]):  # fmt: skip
+                 ["--skip-contacted-within", "2"], ["--skip-contacted-within", "2 weeks"],
+                 ["--timeout", "1m"], ["--timeout", "45s"]):  # fmt: skip
         r = cli("send", contacts, "-m", "Hi", "--dry-run", *args)
         assert r.exit_code == 0, (args, r.output)
     r = cli("send", contacts, "-m", "Hi", "--dry-run", "--delay", "5x")
