@@ -60,20 +60,20 @@ def check_files(contacts: Path, template: Path | None, message: str | None) -> l
             f"a sheet of contacts. Give the workbook itself ({real}); save it in Excel first, as "
             "changes not saved are not in the file."
         )
-    swapped_template = template is not None and template.is_file() and looks_like_sheet(template)
+    sheet_template = template if template is not None and template.is_file() and looks_like_sheet(
+        template) else None  # fmt: skip
     swapped_contacts = contacts.is_file() and looks_like_template(contacts)
-    if swapped_template and swapped_contacts:
-        assert template is not None
+    if sheet_template is not None and swapped_contacts:
         raise InputError(
-            f"{contacts.name} looks like a text template and {template.name} like a spreadsheet: "
-            f"did you swap them? The contacts come first: campaign send {template} -t {contacts}"
+            f"{contacts.name} looks like a text template and {sheet_template.name} like a "
+            f"spreadsheet: did you swap them? The contacts come first: campaign send "
+            f"{sheet_template} -t {contacts}"
         )
-    if swapped_template:
-        assert template is not None
+    if sheet_template is not None:
         raise InputError(
-            f"-t {template}: the template looks like a spreadsheet, not a text template: did you "
-            "swap them? The contacts come first (campaign send CONTACTS -t TEMPLATE); the template "
-            "is a text file such as welcome.txt."
+            f"-t {sheet_template}: the template looks like a spreadsheet, not a text template: did "
+            "you swap them? The contacts come first (campaign send CONTACTS -t TEMPLATE); the "
+            "template is a text file such as welcome.txt."
         )
     if swapped_contacts:
         raise InputError(

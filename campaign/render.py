@@ -712,7 +712,10 @@ class MessageTemplate:
     def _row_failed(self, reason: str, values: Sequence[str], row_number: int | None,
                     hint: str = "") -> str:  # fmt: skip
         """A template that failed on one row's values, naming the row and the cells it reads."""
-        reason = reason.rstrip(".")
+        # Jinja2's words for a missing item are Python's: say them plainly.
+        reason = re.sub(r"^(\w+) object has no element (-?\d+)", r"the \1 has no item \2 (it is "
+                        r"empty or shorter)", reason.rstrip("."))  # fmt: skip
+        reason = re.sub(r"^'(\w+) object' has no attribute '([^']*)'", r"a \1 has no '\2'", reason)
         empty = [i for i in self._used if i < len(values) and not values[i].strip()]
         if empty:
             fix = (f" The row's cell {self._cells(empty, row_number)} is empty: fill it in, or "

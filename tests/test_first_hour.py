@@ -106,7 +106,8 @@ def test_unknown_filter_is_a_message_not_a_traceback(cli: Cli, contacts: Path) -
 def test_an_error_on_one_row_names_the_row_and_the_empty_cell(cli: Cli, contacts: Path) -> None:
     r = cli("send", contacts, "--dry-run", "-m", "Hi {{ city.split()[0] }}")
     error = assert_input_error(
-        r, "Error: --message: the template failed at row 3: list object has no element 0. "
+        r, "Error: --message: the template failed at row 3: the list has no item 0 (it is empty or "
+        "shorter). "
         "The row's cell E3 (City) is empty: fill it in, or give the template a fallback: "
         "{{ name | default('there') }}",
     )
