@@ -160,6 +160,15 @@ def _quote_hint(command: click.Command, argv: list[str]) -> str:
     return ""
 
 
+def _safe_usage(error: click.UsageError) -> click.UsageError:
+    """click's own usage errors quote what was typed (`Got unexpected extra argument (...)`):
+    the same message with control characters escaped, so an argument never reaches the
+    terminal raw (issue 19)."""
+    text = error.format_message()
+    safe = terminal_safe(text)
+    return error if safe == text else click.UsageError(safe, error.ctx)
+
+
 class _HintedCommand(click.Command):
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
         given = list(args)
@@ -168,11 +177,29 @@ class _HintedCommand(click.Command):
         except click.UsageError as e:
             hint = _quote_hint(self, given) if "unexpected extra argument" in e.message else ""
             if hint:
-                raise click.UsageError(f"{e.message}. {hint}", e.ctx) from None
-            raise
+                raise _safe_usage(click.UsageError(f"{e.message}. {hint}", e.ctx)) from None
+            raise _safe_usage(e) from None
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+class _SafeGroup(click.Group):
+    """The group's own usage errors (an unknown command or option) escaped as well."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        try:
+            return super().parse_args(ctx, args)
+        except click.UsageError as e:
+            raise _safe_usage(e) from None
+
+    def resolve_command(self, ctx: click.Context, args: list[str]
+                        ) -> tuple[str | None, click.Command | None, list[str]]:  # fmt: skip
+        try:
+            return super().resolve_command(ctx, args)
+        except click.UsageError as e:
+            raise _safe_usage(e) from None
+
+
+@click.group(cls=_SafeGroup,
+             context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(__version__, prog_name="campaign")
 def main() -> None:
     """Send a personalised WhatsApp message to every row of a spreadsheet (ibot-chat API)."""

@@ -255,6 +255,27 @@ def test_terminal_escapes_in_a_contact_never_reach_the_terminal(
     assert read_results(tmp_path / "out.csv")[0]["message"] == "Hi " + evil.strip()  # data kept
 
 
+EVIL = "x\x1b]0;pwned\x07\x1b[2J\r"
+
+
+@pytest.mark.parametrize("args", [
+    ["send", "contacts.csv", "extra" + EVIL],  # click's "Got unexpected extra argument (...)"
+    ["send", "contacts.csv", "--phone-column", "a", EVIL, "b.csv"],  # and the quoting hint
+    ["send", "contacts.csv", "--" + EVIL],  # "No such option"
+    [EVIL],  # "No such command"
+    ["send", "contacts.csv", "--header-row", EVIL],  # "Invalid value"
+    ["send", "contacts.csv", "--type", EVIL],
+])  # fmt: skip
+def test_clicks_own_usage_errors_never_print_control_characters(
+    args: list[str], tmp_path: Path, write_csv: Callable[..., Path]
+) -> None:
+    write_csv(PEOPLE)
+    ran = run_cli(args, cwd=tmp_path, env=cli_env(tmp_path / "home"))
+    assert ran.code == 2, ran.out
+    assert "Error:" in ran.out and "\\x1b" in ran.out, ran.out  # shown, escaped
+    assert not any(c in ran.out for c in "\x1b\x07\r"), ran.out
+
+
 @pytest.mark.parametrize(("configured", "expected"), [
     ("shop=abc123", [("shop", "abc123")]),
     ("main=Ab=c", [("main", "Ab=c")]),  # only the first '=' splits
