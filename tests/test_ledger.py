@@ -149,6 +149,28 @@ def test_a_journal_that_cannot_commit_leaves_the_history_saying_failed(books) ->
     assert seen_history(history) == {A: "failed"}  # it never left: caps do not count it
 
 
+def test_every_claim_checks_the_per_user_state_is_still_the_file_it_opened(books) -> None:  # type: ignore[no-untyped-def]
+    ledger, journal, history = books
+    account = ledger.account("n1")
+    held = []
+    check = history.check_same_file
+
+    def watched() -> None:
+        held.append(ledger._history_lock.locked())
+        check()
+
+    history.check_same_file = watched  # type: ignore[method-assign]
+    assert claim(ledger, account, A).granted
+    ledger.settle(account, A, status="sent", error="", sent_at="t", attempts=1, next_at_once=False)
+    history.path.unlink()  # deleted during the run: its caps and pacing could no longer hold
+    with pytest.raises(sqlite3.OperationalError, match="deleted or replaced during the run"):
+        claim(ledger, account, B)
+    assert seen_journal(journal) == {A: "sent"}  # B was never claimed: its request never left
+    # Checked at each claim, but not under the history's lock: a stat gives up the GIL, and the
+    # other lanes' claims waited on that lock meanwhile (bench/send.py's lanes figure).
+    assert held == [False, False]
+
+
 def test_the_cap_is_checked_inside_the_claim(books) -> None:  # type: ignore[no-untyped-def]
     ledger, _, history = books
     for i in range(3):  # another campaign filled the hour through n1

@@ -314,8 +314,10 @@ class Ledger:
             request = ClaimRequest(self.namespace, account.sender, jid, self.campaign,
                                    self.journal_id, at, message, media,
                                    message_digest(self.kind, message, media))  # fmt: skip
+            # Outside the lock: a stat releases the GIL, and with sixteen lanes getting it back
+            # while holding the history's lock kept the other lanes waiting for milliseconds.
+            self.history.check_same_file()
             with self._history_lock:
-                self.history.check_same_file()
                 send_id, verdict = self.history.claim(request, account.checks, settle=account.unsettled)
                 account.unsettled = None
             if verdict is not None:
