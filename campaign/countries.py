@@ -67,6 +67,7 @@ LANGUAGES = (
 COUNTRY_WORDS = frozenset({
     "country", "countries", "land", "pais", "pays", "paese", "ארץ", "מדינה", "بلد", "البلد",
     "الدولة", "دولة", "страна", "ulke", "kraj", "zeme", "maa", "nation", "staat",
+    "cc",  # Mailchimp's audience export: the ISO code of where the subscriber signed up
 })  # fmt: skip
 # A header that names a country of something else than where the person lives and is reached.
 NOT_COUNTRY_WORDS = frozenset({"birth", "origin", "nationality", "citizenship", "passport",
@@ -352,6 +353,13 @@ def decide_home(
     for c in (configured, locale_country, *around, *(r for r, _ in abroad.most_common()), FALLBACK):
         if c and c not in candidates:
             candidates.append(c)
+    # Digits that carry their country code without the '+' ('33612345678' in Brevo's SMS column)
+    # read the same under every candidate: they name a candidate, and are no local number.
+    bare = [r for c in sample if (r := _bare_international(c, candidates))]
+    if bare:
+        sample = [c for c in sample if not _bare_international(c, candidates)]
+        total = len(sample)
+        candidates += [r for r, _ in Counter(bare).most_common() if r not in candidates]
     if not total:
         return Home(candidates[0], "no local number to infer it from: each is written with its "
                                    "country code or in a row that names its country; --country "
@@ -372,11 +380,53 @@ def decide_home(
             f"{tried}). They read best as {_names_of(found, total)}. Give it with --country "
             f"{found[0].country} (or set CAMPAIGN_COUNTRY={found[0].country} in .env)."
         )
+    if best.mobiles * 2 <= total:
+        _mobiles_elsewhere(sample, best, scores)
     kind = "mobiles" if best.mobiles * 2 > total else "valid numbers"
     count = best.mobiles if kind == "mobiles" else best.valid
     of = f"the first {total}" if sample_of_more else str(total)
     return Home(best.country, f"inferred: {count} of {of} local numbers are {best.country} "
                               f"{kind}; --country to change")  # fmt: skip
+
+
+# Not read otherwise under these either (a US number that IL alone reads abroad is not bare).
+_PROBES = ("US", "GB", "IN", "BR", "DE")
+
+
+def _bare_international(cell: str, candidates: Sequence[str]) -> str | None:
+    """The country of a number written with its country code but no '+', when every candidate
+    reads it so (and as none of theirs), else None."""
+    from campaign.phones import to_jid
+
+    jids = {to_jid(cell, c).jid for c in candidates}
+    if len(jids) != 1 or not (jid := jids.pop()) or not jid.endswith("@s.whatsapp.net"):
+        return None
+    if any(to_jid(cell, c).jid not in (jid, None) for c in _PROBES):
+        return None
+    try:
+        number = phonenumbers.parse("+" + jid.partition("@")[0], None)
+    except phonenumbers.NumberParseException:
+        return None
+    region = phonenumbers.region_code_for_number(number)
+    codes = {phonenumbers.country_code_for_region(c) for c in candidates}
+    return region if region and region != "001" and number.country_code not in codes else None
+
+
+def _mobiles_elsewhere(sample: Sequence[str], best: Score, scores: Sequence[Score]) -> None:
+    """Valid but not mobiles here, mobiles there ('071 123 4567': Stuttgart landlines in DE,
+    South African mobiles): a WhatsApp sheet is the other country's, so ask rather than guess."""
+    total = len(sample)
+    found = [s for s in best_countries(sample)
+             if s.mobiles * 2 > total and s.mobiles > best.mobiles and s.mobiles >= best.valid]
+    if not found:
+        return
+    tried = ", ".join(f"{s.country} {s.mobiles}" for s in sorted(scores, key=lambda s: -s.mobiles))
+    raise InputError(
+        f"cannot tell the country of the {total} phone numbers written without a country code: "
+        f"{best.country} reads {best.valid} of them as valid but only {best.mobiles} as mobiles "
+        f"(mobiles: {tried}). They read best as {_names_of(found, total)}. Give it with --country "
+        f"{found[0].country} (or set CAMPAIGN_COUNTRY={found[0].country} in .env)."
+    )
 
 
 def _wrong_country(sample: Sequence[str], country: str, got: Score, source: str) -> None:

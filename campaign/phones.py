@@ -450,9 +450,10 @@ def row_jid(values: Sequence[str], phone: PhoneColumns, country: str, strict: bo
         if own != country:
             result = row_jid(values, replace(phone, country=None), own, strict)
             if result.jid is None:
-                # A billing country that is not where the phone is: a clean home reading stands.
+                # A billing country that is not where the phone is: a clean home reading stands,
+                # when it is a mobile (a typo'd US number is never a German landline).
                 home = row_jid(values, replace(phone, country=None), country, strict)
-                if home.jid is not None and not home.problem:
+                if home.jid is not None and not home.problem and _is_mobile(home.jid):
                     return PhoneResult(home.jid, f"warning: read as a {country} number; as a "
                                        f"number of the row's country, {own}: {result.problem}")  # fmt: skip
             return result

@@ -1,0 +1,116 @@
+"""Issue 17's acceptance, played again on a second set of real exports (their published column
+layouts, delimiters and encodings), each through the real dry run with no --country on a
+computer whose locale says another country (de_DE), judged by the results sheet."""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Callable
+from pathlib import Path
+
+from click.testing import Result
+
+Cli = Callable[..., Result]
+WA = "@s.whatsapp.net"
+GERMAN = {"LANG": "de_DE.UTF-8", "LC_ALL": "de_DE.UTF-8"}
+
+
+def write(path: Path, rows: list[list[str]], *, encoding: str = "utf-8", delimiter: str = ",") -> Path:
+    with open(path, "w", encoding=encoding, newline="") as f:
+        csv.writer(f, delimiter=delimiter).writerows(rows)
+    return path
+
+
+def dry(cli: Cli, contacts: Path, *args: object) -> Result:
+    return cli("send", contacts, "--dry-run", "-m", "Hello!", *args, env=GERMAN)
+
+
+def results(contacts: Path) -> list[tuple[str, str, str]]:
+    found = sorted(contacts.parent.glob(f"{contacts.stem}*.results.csv"))
+    assert len(found) == 1, found
+    text = found[0].read_text(encoding="utf-8-sig")
+    delimiter = max(",;\t", key=text.splitlines()[0].count)
+    rows = csv.DictReader(text.splitlines(), delimiter=delimiter)
+    return [(r["jid"], r["status"], r["error"]) for r in rows]
+
+
+HUBSPOT = ["Record ID", "First Name", "Last Name", "Email", "Phone Number", "Mobile Phone Number",
+           "Country/Region", "Contact owner", "Create Date"]  # fmt: skip
+
+
+def test_hubspot_a_typod_number_of_the_rows_country_is_never_a_home_landline(
+    cli: Cli, tmp_path: Path
+) -> None:
+    # '718-350-46' is a US number two digits short; under DE (the computer's locale) it reads as
+    # a valid Heilbronn landline, 4971835046. The row says United States: it is invalid.
+    rows = [HUBSPOT,
+            ["5001", "Joe", "Doe", "", "", "(201) 555-0123", "United States", "Me", ""],
+            ["5002", "Typo", "Doe", "", "", "718-350-46", "United States", "Me", ""],
+            # A billing country that is not where the phone is: a home *mobile* still stands.
+            ["5003", "Jan", "Roth", "", "", "0151 23456789", "United States", "Me", ""]]  # fmt: skip
+    contacts = write(tmp_path / "hubspot.csv", rows)
+    r = dry(cli, contacts)
+    assert r.exit_code == 0, r.output
+    got = results(contacts)
+    assert got[0][:2] == ("12015550123" + WA, "ready")
+    assert got[1][:2] == ("", "invalid") and "too short for US" in got[1][2]
+    assert got[2][:2] == ("4915123456789" + WA, "ready") and "read as a DE number" in got[2][2]
+
+
+MAILCHIMP = [
+    "Email Address", "First Name", "Last Name", "Address", "Phone Number", "Birthday",
+    "MEMBER_RATING", "OPTIN_TIME", "OPTIN_IP", "CONFIRM_TIME", "CONFIRM_IP", "LATITUDE",
+    "LONGITUDE", "GMTOFF", "DSTOFF", "TIMEZONE", "CC", "REGION", "LAST_CHANGED", "LEID", "EUID",
+    "NOTES", "TAGS",
+]  # fmt: skip
+ZA_MOBILES = ["071 123 4795", "071 123 4321", "082 123 4567", "071 123 4599", "083 765 4321"]
+
+
+def mailchimp(cc: str) -> list[list[str]]:
+    rows = [MAILCHIMP]
+    for i, phone in enumerate(ZA_MOBILES):
+        cells = dict.fromkeys(MAILCHIMP, "")
+        cells.update({"Email Address": f"z{i}@example.co.za", "First Name": f"Z{i}",
+                      "Address": "1 Long St  Cape Town  WC  8001  ZA", "Phone Number": phone,
+                      "MEMBER_RATING": "2", "TIMEZONE": "Africa/Johannesburg", "CC": cc})  # fmt: skip
+        rows.append(list(cells.values()))
+    return rows
+
+
+def test_mailchimp_cc_column_gives_each_row_its_country(cli: Cli, tmp_path: Path) -> None:
+    contacts = write(tmp_path / "members.csv", mailchimp("ZA"))
+    r = dry(cli, contacts)
+    assert r.exit_code == 0, r.output
+    assert [j for j, _, _ in results(contacts)] == [
+        "27711234795" + WA, "27711234321" + WA, "27821234567" + WA, "27711234599" + WA,
+        "27837654321" + WA]  # fmt: skip
+
+
+def test_local_numbers_that_are_home_landlines_but_mobiles_elsewhere_stop(
+    cli: Cli, tmp_path: Path
+) -> None:
+    # Without CC: '071 123 4795' is a valid Stuttgart landline under DE (the locale) and a South
+    # African mobile. Sent under DE, every message went to a German landline: it asks instead.
+    contacts = write(tmp_path / "members.csv", mailchimp(""))
+    r = dry(cli, contacts)
+    assert r.exit_code == 2, r.output
+    assert "only 0 as mobiles" in r.stderr and "--country ZA" in r.stderr
+    assert not list(tmp_path.glob("*.results.csv"))
+    r = dry(cli, contacts, "--country", "ZA")
+    assert r.exit_code == 0, r.output
+    assert results(contacts)[0][:2] == ("27711234795" + WA, "ready")
+
+
+def test_brevo_sms_and_whatsapp_columns_with_codes_but_no_plus(cli: Cli, tmp_path: Path) -> None:
+    # Brevo's contact export: ';'-separated, phones in SMS / WHATSAPP with the country code and no
+    # '+'. Nothing is written locally, so there is no country to ask about; an empty WHATSAPP
+    # takes the row's SMS.
+    rows = [["CONTACT ID", "EMAIL", "FIRSTNAME", "LASTNAME", "SMS", "WHATSAPP", "DOUBLE_OPT-IN"],
+            ["1", "a@example.fr", "Amélie", "Dupont", "33612345678", "", "Yes"],
+            ["2", "b@example.fr", "Bruno", "Petit", "33687654321", "33687654321", "Yes"],
+            ["3", "c@example.fr", "Chloé", "Moreau", "33611223344", "", "No"]]  # fmt: skip
+    contacts = write(tmp_path / "brevo.csv", rows, delimiter=";")
+    r = dry(cli, contacts)
+    assert r.exit_code == 0, r.output
+    assert results(contacts) == [("33612345678" + WA, "ready", ""), ("33687654321" + WA, "ready", ""),
+                                 ("33611223344" + WA, "ready", "")]  # fmt: skip
