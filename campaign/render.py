@@ -201,6 +201,9 @@ def _guard_str_method(method: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
 # --- filters: the built-in ones, each checked before (where it can grow) and after -----------
 
 
+MAX_JSON_INDENT = 16  # |tojson(indent=N): each line of each nesting level repeats it
+
+
 def _bounded_filter(name: str, func: Callable[..., Any]) -> Callable[..., Any]:
     skip = 1 if getattr(func, "jinja_pass_arg", None) is not None else 0
 
@@ -233,6 +236,11 @@ def _bounded_filter(name: str, func: Callable[..., Any]) -> Callable[..., Any]:
                 raise TemplateLimit(f"a replaced text would be over {MAX_TEXT:,} characters")
         elif name == "format" and isinstance(value, str):
             _check_printf(value, rest)
+        elif name == "tojson":  # json.dumps(indent=10**9) built a gigabyte per line (32 s, 3 GB)
+            indent = rest[0] if rest else kwargs.get("indent")
+            size = len(indent) if isinstance(indent, str) else indent
+            if isinstance(size, int) and size > MAX_JSON_INDENT:
+                raise TemplateLimit(f"an indent of {size:,} for |tojson is over {MAX_JSON_INDENT}")
         # The input too: |pprint and |tojson build their whole text before any check can see it.
         _check(value, f"the value given to |{name}")
         return _check(func(*args, **kwargs), f"the result of |{name}")

@@ -40,6 +40,22 @@ def test_nested_repetition_is_stopped_small_and_fast(
     assert_no_secret(ran.out, tmp_path)
 
 
+@pytest.mark.parametrize("source", [
+    "{{ dict(a=1)|tojson(indent=10**9) }}",  # was: 32 s and 3 GB, stopped only by the result
+    "{{ dict(a=[1])|tojson(10**8) }}",
+    "{{ dict(a=1)|tojson(indent='y'*10**4) }}",
+])  # fmt: skip
+def test_a_huge_json_indent_is_stopped_before_it_is_built(
+    source: str, tmp_path: Path, write_csv: Callable[..., Path]
+) -> None:
+    contacts = write_csv(PEOPLE)
+    ran = run_cli(["send", str(contacts), "-m", source, *DRY], cwd=tmp_path,
+                  env=cli_env(tmp_path / "home"))  # fmt: skip
+    assert ran.code == 2, ran.out
+    assert "for |tojson is over 16" in ran.out, ran.out
+    assert ran.seconds < 5 and ran.peak_mb < 500, (ran.seconds, ran.peak_mb)
+
+
 # --- 5. --results naming an input -----------------------------------------------------------
 
 
