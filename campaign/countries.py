@@ -306,7 +306,9 @@ def best_countries(cells: Sequence[str], *, limit: int = 5) -> list[Score]:
     sample = list(cells[:60])
     scores = [score(sample, r) for r in sorted(phonenumbers.SUPPORTED_REGIONS)]
     scores = [s for s in scores if s.valid * 2 > len(sample)]
-    scores.sort(key=lambda s: (-s.mobiles, -s.valid, _prior(s.country), s.country))
+    # Equal mobiles: the country more sheets come from first (a TR sheet whose one short number
+    # FI also calls valid is named TR, not FI); valid numbers only then.
+    scores.sort(key=lambda s: (-s.mobiles, _prior(s.country), -s.valid, s.country))
     scores = _one_per_code(scores)
     return [s for s in scores if s.mobiles * 2 >= scores[0].mobiles][:limit] if scores else []
 
