@@ -117,10 +117,11 @@ def test_brevo_sms_and_whatsapp_columns_with_codes_but_no_plus(cli: Cli, tmp_pat
 
 
 def test_typeform_turkish_numbers_without_country_name_tr_first(cli: Cli, tmp_path: Path) -> None:
-    # Typeform's response export, no country question: local Turkish mobiles and one a digit
-    # short, which Finland also calls a valid number. The run asks, naming TR first, not FI.
+    # Typeform's response export, no country question: local Turkish mobiles (0501..., which are
+    # Finnish mobiles too) and one a digit short, which Finland also calls a valid number. The
+    # run asks, naming TR first, not FI.
     rows = [["#", "First name", "Phone number", "Start Date (UTC)", "Submit Date (UTC)", "Network ID"],
-            *[[f"r{i}", f"T{i}", f"0532 123 45 {60 + i}", "2026-11-01 10:00:00", "2026-11-01 10:01:00",
+            *[[f"r{i}", f"T{i}", f"0501 234 56 {60 + i}", "2026-11-01 10:00:00", "2026-11-01 10:01:00",
                "n1"] for i in range(8)],
             ["r9", "Short", "532 123 45 6", "", "", ""]]  # fmt: skip
     contacts = write(tmp_path / "responses.csv", rows)
@@ -130,5 +131,5 @@ def test_typeform_turkish_numbers_without_country_name_tr_first(cli: Cli, tmp_pa
     r = dry(cli, contacts, "--country", "TR")
     assert r.exit_code == 0, r.output
     got = results(contacts)
-    assert got[0][:2] == ("905321234560" + WA, "ready")
+    assert got[0][:2] == ("905012345660" + WA, "ready")
     assert got[8][:2] == ("", "invalid") and "too short for TR" in got[8][2]
