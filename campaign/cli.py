@@ -270,9 +270,18 @@ main.command_class = _HintedCommand  # every command says which value to quote
               help="Ramp a new number's daily cap: 20 on its first day of sending seen on this "
               "computer, about 1.5x each day after (30, 45, 68, 101, ...), up to --max-per-day. "
               "Default: from --pace (on for careful).")
-@click.option("--window", help="Send only between HH:MM-HH:MM local time (may cross midnight).")
-@click.option("--timezone", help="Time zone name for --window and --skip-days "
-              "(default: this machine's), e.g. Asia/Jerusalem.")
+@click.option("--window", help="Quiet hours: send only between HH:MM-HH:MM (may cross midnight) "
+              "in the recipient's local time; default 09:00-20:00 in every preset; 'any': no "
+              "quiet hours.")
+@click.option("--timezone", help="Whose clock --window and --skip-days follow: 'recipient' (the "
+              "default: the zone of each number's country) or one time zone name for all, e.g. "
+              "Europe/London; a zone named here is --start-at's too.")
+@click.option("--start-at", metavar="WHEN", help="Send nothing before WHEN: '2026-12-01 09:00', "
+              "'09:00' (its next occurrence) or 'tomorrow 09:00', this computer's time (or "
+              "--timezone's); until then the campaign is 'scheduled'.")
+@click.option("--detach", is_flag=True, help="After the plan (and the confirmation), go on in the "
+              "background: the terminal can close. Prints the name, the log and the "
+              "status/pause commands.")
 @click.option("--skip-days", help="Days on which nothing is sent, e.g. sat or fri,sat.")
 @click.option("--stop-outside-window", is_flag=True,
               help="Outside the window or over a cap, exit 0 with rows pending instead of waiting "
@@ -605,12 +614,15 @@ class ConsoleUI:
         self._bar.update(1)
 
     def waiting(self, until: float, reason: str) -> None:
-        when = f"waiting until {dt.datetime.fromtimestamp(until):%a %d %b %H:%M} ({reason})"
+        """Why nothing is sent right now, in words: `next send in 43 s`, `paused`,
+        `window opens 09:00 (Tue)`, `300 today reached, next Tue 09:00`."""
         if self._bar is not None and not self._bar.disable:
-            self._bar.set_postfix_str(when, refresh=True)
-        elif when != self._last_wait:  # no bar (--quiet, or not a terminal): say it once
-            click.echo(when[0].upper() + when[1:] + ".", err=True)
-        self._last_wait = when
+            self._bar.set_postfix_str(reason, refresh=True)
+        elif reason != self._last_wait and not reason.startswith("next send in"):
+            # No bar (--quiet, or a log): each longer wait once, not every interval.
+            when = f"{dt.datetime.fromtimestamp(until):%a %d %b %H:%M}"
+            click.echo(f"{reason[0].upper()}{reason[1:]} (until {when}).", err=True)
+        self._last_wait = reason
 
     def note(self, text: str) -> None:
         """Something the user should see at once (a sender stopped), above the bar."""

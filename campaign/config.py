@@ -46,6 +46,8 @@ class SendOptions:
     timezone: str | None = None
     skip_days: str | None = None
     stop_outside_window: bool = False
+    start_at: str | None = None  # --start-at WHEN: nothing is sent before it
+    detach: bool = False  # --detach: after the plan and the confirmation, go on in the background
     skip_contacted_within: float | None = None
     resend: bool = False
     check_media: bool = False

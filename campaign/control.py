@@ -8,6 +8,7 @@ the options it had: its journal makes that exactly-once, as every resume is.
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import subprocess
 import sys
@@ -15,7 +16,8 @@ import time
 from pathlib import Path
 
 from campaign.errors import InputError
-from campaign.registry import (
+from campaign.status import state_of, unknown_campaign
+from campaign.store.registry import (
     Entry,
     connect,
     entries,
@@ -23,7 +25,6 @@ from campaign.registry import (
     process_start,
     update,
 )
-from campaign.status import state_of, unknown_campaign
 
 ACTIONS = ("pause", "resume", "cancel")
 # The environment variable a background run finds its log path in (set by `spawn`).
@@ -119,11 +120,33 @@ def start_again(home: Path, db: object, entry: Entry) -> tuple[int, str]:
         raise InputError(f"'{entry.name}' ran in {entry.cwd}, which no longer exists. Run its "
                          "command again by hand from where its files are now.")  # fmt: skip
     log = entry.log or str(log_path(home, entry.name))
-    pid = spawn(entry.argv, cwd=Path(entry.cwd), log=Path(log))
+    pid = spawn(pin_start(entry.argv, entry.start_at), cwd=Path(entry.cwd), log=Path(log))
     update(db, entry.name, pid=pid, proc_start=process_start(pid),  # type: ignore[arg-type]
            heartbeat=time.time(), state="running", request="", log=log, stopped="",
            exit_code=None)  # fmt: skip
     return pid, log
+
+
+def pin_start(argv: list[str], start_at: float | None) -> list[str]:
+    """`--start-at 09:00` means its next occurrence: a run started again keeps the moment it
+    was given first (an ISO time with its offset), so a restart never waits another day."""
+    if start_at is None:
+        return argv
+    when = dt.datetime.fromtimestamp(start_at).astimezone().isoformat(timespec="seconds")
+    out: list[str] = []
+    skip = False
+    for arg in argv:
+        if skip:
+            out.append(when)
+            skip = False
+        elif arg == "--start-at":
+            out.append(arg)
+            skip = True
+        elif arg.startswith("--start-at="):
+            out.append(f"--start-at={when}")
+        else:
+            out.append(arg)
+    return out
 
 
 def log_path(home: Path, name: str) -> Path:

@@ -11,9 +11,10 @@ from __future__ import annotations
 import bisect
 import copy
 import datetime as dt
+import functools
 import itertools
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -110,6 +111,17 @@ def pace_risks(pace: Pace, *, first_send: float | None = None, now: float = 0.0)
     return risks
 
 
+def wait_words(seconds: float) -> str:
+    """A wait as people say it: `43 s`, `12 min`, `3 h 05 min`."""
+    seconds = max(0, int(seconds + 0.5))
+    if seconds < 90:
+        return f"{seconds} s"
+    if seconds < 3600:
+        return f"{(seconds + 30) // 60} min"
+    hours, rest = divmod(seconds, 3600)
+    return f"{hours} h {rest // 60:02d} min"
+
+
 def warm_up_cap(day: int) -> int:
     """A new number's daily cap on its day `day` (0 = its first day): 20, 30, 45, 68, 101, ..."""
     return int(WARM_UP_FIRST_DAY * WARM_UP_GROWTH**day + 0.5)
@@ -136,6 +148,100 @@ class Pacer:
     @property
     def mean_interval(self) -> float:
         return self.delay + self.jitter / 2
+
+
+# The zone of a country's number, where the country has several: its most populous one (the
+# window is the recipient's local time; a number rarely says where in the country they are).
+POPULOUS_ZONE = {
+    "US": "America/New_York", "CA": "America/Toronto", "RU": "Europe/Moscow",
+    "BR": "America/Sao_Paulo", "AU": "Australia/Sydney", "MX": "America/Mexico_City",
+    "ID": "Asia/Jakarta", "KZ": "Asia/Almaty", "AR": "America/Argentina/Buenos_Aires",
+    "CL": "America/Santiago", "CD": "Africa/Kinshasa", "ES": "Europe/Madrid",
+    "PT": "Europe/Lisbon", "UA": "Europe/Kyiv", "UZ": "Asia/Tashkent", "NZ": "Pacific/Auckland",
+    "MN": "Asia/Ulaanbaatar", "EC": "America/Guayaquil", "GL": "America/Nuuk",
+    "CN": "Asia/Shanghai", "MY": "Asia/Kuala_Lumpur", "CY": "Asia/Nicosia", "DE": "Europe/Berlin",
+    "GB": "Europe/London", "IT": "Europe/Rome", "FI": "Europe/Helsinki", "NO": "Europe/Oslo",
+    "PG": "Pacific/Port_Moresby", "FM": "Pacific/Pohnpei", "MH": "Pacific/Majuro",
+    "KI": "Pacific/Tarawa", "PF": "Pacific/Tahiti", "EG": "Africa/Cairo",
+}  # fmt: skip
+
+
+def recipient_zone(jid: str) -> dt.tzinfo | None:
+    """The time zone of the country of a WhatsApp number (its most populous zone where it has
+    several), from phonenumbers' data; None for a group or a number it cannot place."""
+    digits, _, server = jid.partition("@")
+    if server not in ("", "s.whatsapp.net", "c.us") or not digits.isdigit():
+        return None
+    return _zone_for_digits(digits)
+
+
+_ZONE_BY_PREFIX: dict[str, dt.tzinfo | None] = {}
+
+
+def _zone_for_digits(digits: str) -> dt.tzinfo | None:
+    import phonenumbers
+
+    for size in (1, 2, 3):  # the country code: one region for most, parse only where shared
+        regions = phonenumbers.COUNTRY_CODE_TO_REGION_CODE.get(int(digits[:size]))
+        if regions:
+            break
+    else:
+        return None
+    # Where a code is shared (+1's area codes, +7, +44, ...) the next four digits tell the region.
+    prefix = digits[: size + (4 if len(regions) > 1 else 0)]
+    if prefix not in _ZONE_BY_PREFIX:
+        _ZONE_BY_PREFIX[prefix] = _zone_of_region(digits, regions)
+    return _ZONE_BY_PREFIX[prefix]
+
+
+def _zone_of_region(digits: str, regions: tuple[str, ...]) -> dt.tzinfo | None:
+    import phonenumbers
+    from phonenumbers import timezone as number_zones
+
+    number = None
+    if len(regions) == 1:
+        region = regions[0]
+    else:
+        try:
+            number = phonenumbers.parse("+" + digits)
+        except phonenumbers.NumberParseException:
+            return None
+        region = phonenumbers.region_code_for_number(number) or regions[0]
+    name = POPULOUS_ZONE.get(region) or _first_zone(region)
+    if name is None:  # not in tzdb's country table: phonenumbers' own zones for the number
+        try:
+            number = number or phonenumbers.parse("+" + digits)
+        except phonenumbers.NumberParseException:
+            return None
+        zones = [z for z in number_zones.time_zones_for_number(number) if z != "Etc/Unknown"]
+        name = zones[0] if zones else None
+    if name is None:
+        return None
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return None
+
+
+@functools.lru_cache(maxsize=1)
+def _zone_table() -> dict[str, str]:
+    """Country -> its first zone in tzdb's zone.tab (most populous first, where geography allows)."""
+    import importlib.resources
+
+    try:
+        text = importlib.resources.files("tzdata").joinpath("zoneinfo/zone.tab").read_text("utf-8")
+    except (ModuleNotFoundError, OSError):
+        return {}
+    out: dict[str, str] = {}
+    for line in text.splitlines():
+        parts = line.split("\t")
+        if len(parts) >= 3 and not line.startswith("#"):
+            out.setdefault(parts[0], parts[2])
+    return out
+
+
+def _first_zone(region: str) -> str | None:
+    return _zone_table().get(region)
 
 
 @dataclass(frozen=True)
@@ -185,8 +291,45 @@ def parse_skip_days(text: str) -> frozenset[int]:
     return frozenset(days)
 
 
+def parse_start_at(text: str, tz: dt.tzinfo, now: float) -> float:
+    """`--start-at`: `2026-12-01 09:00`, `09:00` (its next occurrence), `tomorrow 09:00`, or an
+    ISO time with an offset, in `tz` (this computer's zone, or --timezone's)."""
+    words = text.strip().lower().replace("t", " ", 1) if re.match(r"\d{4}-\d\d-\d\dt", text.strip().lower()) \
+        else text.strip().lower()  # fmt: skip
+    today = dt.datetime.fromtimestamp(now, tz).date()
+    m = re.fullmatch(r"(?:(today|tomorrow|\d{4}-\d{1,2}-\d{1,2})\s+)?(\d{1,2}):(\d{2})(?::(\d{2}))?", words)
+    try:
+        if m is None:
+            moment = dt.datetime.fromisoformat(text.strip())  # with an offset: absolute
+            if moment.tzinfo is None:
+                raise ValueError
+            return moment.timestamp()
+        day_word, hh, mm, ss = m.groups()
+        at = dt.time(int(hh), int(mm), int(ss or 0))
+        if day_word is None or day_word == "today":
+            day = today
+        elif day_word == "tomorrow":
+            day = today + dt.timedelta(days=1)
+        else:
+            day = dt.date.fromisoformat("-".join(f"{int(p):02d}" for p in day_word.split("-")))
+        moment_t = _first_at(day, at, tz, float("-inf"))
+        if day_word is None and moment_t <= now:  # a bare time: its next occurrence
+            moment_t = _first_at(day + dt.timedelta(days=1), at, tz, float("-inf"))
+        return moment_t
+    except ValueError:
+        raise InputError(
+            f"--start-at {text!r}: expected a date and time such as '2026-12-01 09:00', a time "
+            "such as '09:00' (its next occurrence) or 'tomorrow 09:00', in this computer's time "
+            "zone (or --timezone's)."
+        ) from None
+
+
+DEFAULT_WINDOW = Window(dt.time(9, 0), dt.time(20, 0))  # quiet hours in every preset
+
+
 def parse_timezone(name: str | None) -> dt.tzinfo:
-    if not name:
+    """An IANA zone; None or `recipient`: this computer's (the recipients' zones are per row)."""
+    if not name or name.strip().lower() == "recipient":
         local = dt.datetime.now().astimezone().tzinfo
         assert local is not None
         return local
@@ -215,13 +358,15 @@ class Schedule:
         pause_for: float = 0.0,
         warm_up: bool = False,
         first_send: float | None = None,
+        recipient: bool = False,
+        start_at: float | None = None,
     ) -> None:
         if len(skip_days) == 7:
             raise InputError("--skip-days skips every day of the week: nothing could be sent.")
         self.tz, self.window, self.skip_days = tz, window, skip_days
         self.caps = [(n, span, label) for n, span, label in
-                     ((max_per_hour, HOUR, "--max-per-hour"), (max_per_day, DAY, "--max-per-day"))
-                     if n]  # fmt: skip
+                     ((max_per_hour, HOUR, "{n} this hour reached"),
+                      (max_per_day, DAY, "{n} today reached")) if n]  # fmt: skip
         self.history = sorted(history)
         self.max_per_day = max_per_day
         self.pause_every: int | None = pause_every if pause_every and pause_for else None
@@ -229,6 +374,10 @@ class Schedule:
         # Warm-up: the day (in `tz`) of the number's first send seen on this computer; None: off.
         self.warm_up = warm_up
         self.first_send = first_send
+        # The window and the days off are each recipient's local time (their number's zone);
+        # `tz` still keeps the computer's days for the warm-up and says the times to the user.
+        self.recipient = recipient
+        self.start_at = start_at  # --start-at: nothing before it
 
     @property
     def counts_history(self) -> bool:
@@ -238,25 +387,44 @@ class Schedule:
     def record(self, at: float) -> None:
         bisect.insort(self.history, at)
 
-    def next_allowed(self, t: float) -> tuple[float, str]:
-        """(moment, reason); reason is "" when `t` itself is allowed."""
+    def next_allowed(self, t: float, zone: dt.tzinfo | None = None) -> tuple[float, str]:
+        """(moment, reason); reason is "" when `t` itself is allowed. `zone`: the recipient's
+        time zone for the window and the days off (default: the schedule's)."""
         reason = ""
+        if self.start_at is not None and t < self.start_at:
+            t, reason = self.start_at, f"starts {self._when(self.start_at, day=True)}"
         for _ in range(1000):  # each step moves forward; this bound is never reached in practice
             moved = False
             for n, span, label in self._caps_at(t):
                 i = bisect.bisect_right(self.history, t - span)
                 if len(self.history) - i >= n:
-                    t, reason, moved = self.history[-n] + span, f"{label} {n} reached", True
+                    t, moved = self.history[-n] + span, True
+                    reason = f"{label.format(n=n)}, next {self._when(t, day=span >= DAY)}"
             resume = self._pause_until()
             if resume > t:
                 t, moved = resume, True
-                reason = f"pausing {self.pause_for / 60:g} min after {self.pause_every} sends (--pause-every)"
-            opened = self._open_at(t)
+                reason = (f"pause of {self.pause_for / 60:g} min after {self.pause_every} sends, "
+                          f"next {self._when(t)}")  # fmt: skip
+            opened = self._open_at(t, zone or self.tz)
             if opened > t:
-                t, reason, moved = opened, self._why_closed(t), True
+                reason = self._why_closed(t, opened, zone or self.tz)
+                t, moved = opened, True
             if not moved:
                 return t, reason
         return t, reason
+
+    def _when(self, t: float, *, day: bool = False, tz: dt.tzinfo | None = None) -> str:
+        local = dt.datetime.fromtimestamp(t, tz or self.tz)
+        return f"{local:%a %H:%M}" if day else f"{local:%H:%M}"
+
+    def rebase(self, now: float) -> float:
+        """The clock went back: sends stamped after `now` count as made now (caps and pauses
+        hold, and never wait for as long as the clock jumped). Returns how far it went back."""
+        if not self.history or self.history[-1] <= now:
+            return 0.0
+        jump = self.history[-1] - now
+        self.history = [min(h, now) for h in self.history]
+        return jump
 
     def _caps_at(self, t: float) -> list[tuple[int, float, str]]:
         if not self.warm_up:
@@ -266,7 +434,7 @@ class Schedule:
         if self.max_per_day is not None and cap >= self.max_per_day:
             return self.caps
         others = [c for c in self.caps if c[1] != DAY]
-        return [*others, (cap, DAY, f"warm-up day {day + 1} cap")]
+        return [*others, (cap, DAY, f"warm-up day {day + 1}: {{n}} today reached")]
 
     def warm_up_day(self, t: float) -> int:
         """Days since the number's first send (0 on that day), in the schedule's time zone."""
@@ -288,31 +456,54 @@ class Schedule:
             return recent[-1] + self.pause_for
         return float("-inf")
 
-    def _why_closed(self, t: float) -> str:
-        local = dt.datetime.fromtimestamp(t, self.tz)
+    def _why_closed(self, t: float, opened: float, tz: dt.tzinfo) -> str:
+        local, then = dt.datetime.fromtimestamp(t, tz), dt.datetime.fromtimestamp(opened, tz)
+        where = f" {tz}" if self.recipient else ""
         if local.weekday() in self.skip_days:
-            return f"{DAYS[local.weekday()]} is skipped"
-        return f"outside the window {self.window}"
+            return f"{DAYS[local.weekday()]} is skipped{where}, window opens {then:%H:%M} ({then:%a})"
+        return f"window opens {then:%H:%M} ({then:%a}){where}"
 
-    def _open_at(self, t: float) -> float:
+    def _open_at(self, t: float, tz: dt.tzinfo) -> float:
+        """The first moment at or after `t` when the local clock of `tz` is inside the window on
+        a day not skipped. Summer time included: a start the clock passes twice (fall back) opens
+        at the first pass that is not before `t`; a start inside the spring-forward gap opens
+        the moment the clock jumps past it."""
         if self.window is None and not self.skip_days:
             return t
+        start = dt.time(0) if self.window is None else self.window.start
         for _ in range(30):
-            local = dt.datetime.fromtimestamp(t, self.tz)
+            local = dt.datetime.fromtimestamp(t, tz)
             if local.weekday() in self.skip_days:
-                t = _at(local.date() + dt.timedelta(days=1), dt.time(0), self.tz)
+                t = _first_at(local.date() + dt.timedelta(days=1), dt.time(0), tz, t)
                 continue
             if self.window is None or self.window.contains(local.time().replace(microsecond=0)):
                 return t
             day = local.date()
-            if local.time() >= self.window.start:
-                day += dt.timedelta(days=1)
-            t = _at(day, self.window.start, self.tz)
+            opening = _first_at(day, start, tz, t)
+            if opening <= t:  # today's start has passed: tomorrow's
+                opening = _first_at(day + dt.timedelta(days=1), start, tz, t)
+            t = opening
         return t
 
 
-def _at(day: dt.date, time: dt.time, tz: dt.tzinfo) -> float:
-    return dt.datetime.combine(day, time, tzinfo=tz).timestamp()
+def _first_at(day: dt.date, time: dt.time, tz: dt.tzinfo, not_before: float) -> float:
+    """The first moment, not before `not_before` if it can be, when the wall clock of `tz` reads
+    `time` on `day` (or, inside a spring-forward gap, jumps past it); `not_before` - 1 if both
+    passes of the wall time on that day are over."""
+    naive = dt.datetime.combine(day, time)
+    passes = sorted({naive.replace(tzinfo=tz, fold=f).timestamp() for f in (0, 1)})
+    real = [p for p in passes if dt.datetime.fromtimestamp(p, tz).replace(tzinfo=None) == naive]
+    if not real:  # the wall time does not exist that day: the moment the clock jumps over it
+        lo, hi = passes[0], passes[-1]
+        while hi - lo > 0.5:
+            mid = (lo + hi) / 2
+            if dt.datetime.fromtimestamp(mid, tz).replace(tzinfo=None) >= naive:
+                hi = mid
+            else:
+                lo = mid
+        real = [float(round(hi))]
+    later = [p for p in real if p >= not_before]
+    return later[0] if later else not_before - 1
 
 
 @dataclass(frozen=True)
@@ -327,10 +518,12 @@ SIMULATED_SENDS = 20000  # beyond this the forecast extrapolates (a 100k-row dry
 
 
 def forecast(todo: int, *, mean_interval: float, schedule: Schedule, start: float,
-             lanes: int = 1) -> Forecast:  # fmt: skip
+             lanes: int = 1, zones: Mapping[dt.tzinfo | None, int] | None = None) -> Forecast:  # fmt: skip
     """Simulate the schedule at the mean interval: caps, pauses, warm-up, window, days off.
 
     Each of `lanes` senders takes an equal share and runs its own schedule at the same time.
+    `zones` (recipients per time zone) when the window is each recipient's: a lane sends to
+    whoever's window is open, as the runner does.
     """
     share = -(-todo // max(1, lanes))
     if share == 0:
@@ -340,8 +533,25 @@ def forecast(todo: int, *, mean_interval: float, schedule: Schedule, start: floa
     per_day: dict[dt.date, list[float]] = {}
     t = start
     simulated = min(share, SIMULATED_SENDS)
+    left: dict[dt.tzinfo | None, float] = {None: float(simulated)}
+    if schedule.recipient and zones:
+        total = sum(zones.values()) or 1
+        left = {z: n * simulated / total for z, n in sorted(zones.items(), key=lambda kv: -kv[1])}
     for i in range(simulated):
-        t, _ = sim.next_allowed(t + (mean_interval if i else 0.0))
+        base = t + (mean_interval if i else 0.0)
+        best: tuple[float, dt.tzinfo | None] | None = None
+        for zone, n in left.items():
+            if n <= 0:
+                continue
+            due, _ = sim.next_allowed(base, zone)
+            if best is None or due < best[0]:
+                best = (due, zone)
+            if due <= base:
+                break
+        if best is None:
+            break
+        t = best[0]
+        left[best[1]] -= 1
         sim.history.append(t)
         day = per_day.setdefault(dt.datetime.fromtimestamp(t, schedule.tz).date(), [0, t])
         day[0] += lanes

@@ -19,7 +19,7 @@ from typing import Protocol
 
 from campaign.client import IbotClient, Outcome
 from campaign.errors import ExitCode, InputError, describe_failure
-from campaign.pacing import Pacer, Schedule
+from campaign.pacing import Pacer, Schedule, recipient_zone, wait_words
 from campaign.plan import SENDABLE, Row, count_statuses
 from campaign.senders import assign_all
 from campaign.store.ledger import MACHINE_FAILURES, Account, Ledger
@@ -33,6 +33,7 @@ WRITE_EVERY_SECONDS = 30.0
 WRITE_EVERY_ROWS = 50
 WRITE_SHARE = 0.04
 PAUSE_POLL = 1.0  # seconds between two looks at a paused campaign's registry row
+CLOCK_SLACK = 5.0  # a clock stepped back by more than this is said out loud
 
 
 class Progress(Protocol):
@@ -124,6 +125,7 @@ class Lane:
     retired_at: float | None = None
     busy: bool = False  # a row taken, its outcome not yet recorded
     running: bool = False  # its loop has not ended
+    clock_back: bool = False  # the clock was seen stepped back (said once per jump)
 
     @property
     def book(self) -> Account:
@@ -196,6 +198,7 @@ class Runner:
         self._write_cost = 0.0
         self._counts: dict[str, int] = {}
         self._failure: BaseException | None = None
+        self._zones: dict[str, dt.tzinfo | None] = {}  # JID -> its country's zone
 
     # --- the run ----------------------------------------------------------------------------
 
@@ -304,9 +307,10 @@ class Runner:
                 row = self._next_row(lane)
                 if row is None:
                     return
-                if not self._wait_turn(lane, report, inline_saves=inline_saves):
-                    self._put_back(lane, row)
+                picked = self._wait_turn(lane, report, row, inline_saves=inline_saves)
+                if picked is None:
                     return
+                row = picked
                 outcome = self._send(lane, row)
                 if isinstance(outcome, _Wait):  # not this lane's turn after all: wait, then again
                     self._put_back(lane, row)
@@ -398,18 +402,23 @@ class Runner:
                     return None
                 self._idle.wait(0.5)
 
-    def _wait_turn(self, lane: Lane, report: RunReport, *, inline_saves: bool) -> bool:
-        """Sleep until pacing, window and caps allow the lane's next send. False: stop the lane."""
+    def _wait_turn(self, lane: Lane, report: RunReport, row: Row, *,
+                   inline_saves: bool) -> Row | None:  # fmt: skip
+        """Sleep until pacing, caps and a recipient's window allow the lane's next send; the row
+        to send (with recipients' windows, the first in the queue whose window is open), or None
+        to stop the lane (its row is back in the queue)."""
         schedule = lane.schedule
         while True:
             if self.stop.is_set():
                 with self._lock:
                     report.stopped = report.stopped or "interrupted"
-                return False
+                self._put_back(lane, row)
+                return None
             now = self.clock.now()
             asked = self._asked(report)
             if asked == "cancel":
-                return False
+                self._put_back(lane, row)
+                return None
             if asked == "pause":  # the request in flight was recorded; nothing new starts
                 self.ledger.flush(lane.book)
                 self.progress.waiting(now, "paused")
@@ -418,18 +427,24 @@ class Runner:
             # Other campaigns sending through this number meanwhile hold its --delay and count
             # toward its caps and pauses, even while running.
             self.ledger.catch_up(lane.book, lane.pacer, schedule, now)
-            due, reason = schedule.next_allowed(max(now, lane.pacer.due()))
+            self._rebase(lane, now)
+            base = max(now, lane.pacer.due())
+            if schedule.recipient:
+                row, due, reason = self._pick(lane, row, base)
+            else:
+                due, reason = schedule.next_allowed(base)
             if due <= now:
-                return True
+                return row
             if reason and self.stop_outside_window:
                 with self._lock:
                     if report.resume_at is None or due < report.resume_at:
                         report.stopped, report.resume_at = f"paused: {reason}", due
-                return False
+                self._put_back(lane, row)
+                return None
             self.ledger.flush(lane.book)  # the last outcome is on disk before any wait
+            who = f"{lane.label}: " if len(self.lanes) > 1 else ""
+            self.progress.waiting(due, who + (reason or f"next send in {wait_words(due - now)}"))
             if reason:
-                who = f"{lane.label}: " if len(self.lanes) > 1 else ""
-                self.progress.waiting(due, who + reason)
                 if inline_saves:
                     self._save(report, force=True)  # a long wait: make the sheet current first
                 else:
@@ -438,6 +453,48 @@ class Runner:
             # The real sleep wakes at once on Ctrl-C; slices re-read the wall clock, which jumps
             # when a laptop wakes from suspend.
             self.clock.sleep(min(due - now, 60.0))
+
+    def _rebase(self, lane: Lane, now: float) -> None:
+        """A clock stepped back (by hand, NTP, a dead battery): sends stamped after now count as
+        made now, so the run never waits for as long as the clock jumped, and says so once."""
+        jump = lane.schedule.rebase(now)
+        if lane.pacer.last_start is not None and lane.pacer.last_start > now:
+            jump = max(jump, lane.pacer.last_start - now)
+            lane.pacer.last_start = now
+        if jump > CLOCK_SLACK and not lane.clock_back:
+            who = f"sender {lane.label}: " if len(self.lanes) > 1 else ""
+            self.progress.note(f"The computer's clock went back {wait_words(jump)} ({who}a send is "
+                               "stamped later than now): pacing, pauses and caps go on from the "
+                               "new time, counting those sends as made now.")  # fmt: skip
+        lane.clock_back = jump > CLOCK_SLACK
+
+    def _pick(self, lane: Lane, row: Row, base: float) -> tuple[Row, float, str]:
+        """The first row of the lane (`row`, then its queue) whose recipient's window is open at
+        `base`, or the one whose window opens first; (row, when, why it waits)."""
+        with self._lock:
+            lane.queue.appendleft(row)
+            seen: dict[object, tuple[float, str]] = {}
+            best: tuple[int, float, str] | None = None
+            for i, candidate in enumerate(lane.queue):
+                zone = self._zone(candidate)
+                if zone not in seen:
+                    seen[zone] = lane.schedule.next_allowed(base, zone)
+                due, why = seen[zone]
+                if best is None or due < best[1]:
+                    best = (i, due, why)
+                if due <= base:
+                    break
+            assert best is not None
+            i, due, why = best
+            chosen = lane.queue[i]
+            del lane.queue[i]
+            return chosen, due, why
+
+    def _zone(self, row: Row) -> dt.tzinfo | None:
+        jid = row.jid or ""
+        if jid not in self._zones:
+            self._zones[jid] = recipient_zone(jid)
+        return self._zones[jid]
 
     def _asked(self, report: RunReport) -> str:
         asked = self.control()

@@ -13,13 +13,13 @@ import os
 import sqlite3
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Protocol
 
-from campaign import registry
 from campaign.client import (
     DEFAULT_BASE_URL,
     IbotClient,
@@ -32,6 +32,7 @@ from campaign.config import SendOptions
 from campaign.errors import ExitCode, InputError
 from campaign.pacing import (
     DAY,
+    DEFAULT_WINDOW,
     Forecast,
     Pace,
     Pacer,
@@ -40,8 +41,10 @@ from campaign.pacing import (
     forecast,
     pace_risks,
     parse_skip_days,
+    parse_start_at,
     parse_timezone,
     parse_window,
+    recipient_zone,
     resolve_pace,
 )
 from campaign.phones import to_jid
@@ -77,7 +80,7 @@ from campaign.results import (
 )
 from campaign.runner import Clock, Lane, Runner, RunReport, send_test
 from campaign.senders import Sender, assign_all, choose, parse_senders
-from campaign.store import ATTEMPTING
+from campaign.store import ATTEMPTING, registry
 from campaign.store.ledger import MACHINE_FAILURES, Account, Ledger, Record
 from campaign.store.namespaces import Namespace, namespace_for
 from campaign.store.paths import campaign_name, default_journal_dir, home, journal_path
@@ -86,10 +89,6 @@ from campaign.tracking import Tracker
 from campaign.vocabulary import Status
 
 SANDBOX_CREDENTIAL = "sandbox"
-# --sandbox paces on a short clock, an hour to a second: at a minute to a second a night's quiet
-# hours would still hold the README's first command for 13 minutes (issue 18). A loopback
-# --base-url rehearsal is the dress rehearsal and keeps the real clock.
-SHORT_CLOCK = 3600.0
 # --sandbox paces on a short clock, an hour to a second: at a minute to a second a night's quiet
 # hours would still hold the README's first command for 13 minutes (issue 18). A loopback
 # --base-url rehearsal is the dress rehearsal and keeps the real clock.
@@ -124,6 +123,8 @@ class Settings:
     namespace: Namespace
     name: str  # the campaign's identity
     journal: Path
+    recipient: bool = True  # the window is each recipient's local time (--timezone recipient)
+    start_at: float | None = None  # --start-at: nothing is sent before it
 
     def new_schedule(self) -> Schedule:
         """One per sender: each number has its own caps and pauses."""
@@ -131,7 +132,8 @@ class Settings:
         return Schedule(tz=self.tz, window=self.window, skip_days=self.skip_days,
                         max_per_hour=pace.max_per_hour, max_per_day=pace.max_per_day,
                         pause_every=pace.pause_every, pause_for=pace.pause_for,
-                        warm_up=pace.warm_up)  # fmt: skip
+                        warm_up=pace.warm_up, recipient=self.recipient,
+                        start_at=self.start_at)  # fmt: skip
 
 
 def run_send(
@@ -192,6 +194,9 @@ def run_send(
             http_client(), base_url=base_url, token=s.token, instance_id=s.instance_id))  # fmt: skip
         if not _confirm(plan, opts, ui, lanes, settings, ledger):
             return ExitCode.OK
+        if opts.detach:
+            return _detach(plan, opts, ui, ledger, lanes, settings, argv, home=home(environ), cwd=cwd,
+                           results=results_path, senders=senders)  # fmt: skip
         tracker = _track(plan, opts, ui, ledger, lanes, settings, argv, home=home(environ), cwd=cwd,
                          results=results_path, senders=senders)  # fmt: skip
         stack.callback(tracker.close_db)
@@ -207,8 +212,11 @@ def _settings(opts: SendOptions, environ: Mapping[str, str], clock: Clock | None
     pace = resolve_pace(opts.pace, delay=opts.delay, jitter=opts.jitter, pause_every=opts.pause_every,
                         pause_for=opts.pause_for, max_per_hour=opts.max_per_hour,
                         max_per_day=opts.max_per_day, warm_up=opts.warm_up)  # fmt: skip
-    window = parse_window(opts.window) if opts.window else None
+    # Quiet hours in every preset: 09:00-20:00 in each recipient's own time unless told otherwise.
+    window = DEFAULT_WINDOW if opts.window is None else parse_window(opts.window)
     skip_days = parse_skip_days(opts.skip_days) if opts.skip_days else frozenset()
+    recipient = (opts.timezone or "recipient").strip().lower() == "recipient"
+    start_at = None if opts.start_at is None else parse_start_at(opts.start_at, tz, clock.now())
     if opts.test_to and opts.dry_run:
         raise InputError("--test-to sends one real message; it cannot be combined with --dry-run.")
     base_url = resolve_base_url(opts.base_url, environ)  # exit 2 for a bad or empty URL
@@ -218,7 +226,8 @@ def _settings(opts: SendOptions, environ: Mapping[str, str], clock: Clock | None
     # default journal gets the namespace's suffix, so a rehearsal never lands in the real one.
     journal = opts.state or journal_path(default_journal_dir(opts.contacts) / f"{name}.sqlite3",
                                          namespace.journal_suffix)  # fmt: skip
-    return Settings(clock, tz, pace, window, skip_days, base_url, namespace, name, journal)
+    return Settings(clock, tz, pace, window, skip_days, base_url, namespace, name, journal,
+                    recipient=recipient, start_at=start_at)
 
 
 def _ledger(opts: SendOptions, settings: Settings, environ: Mapping[str, str],
@@ -231,6 +240,7 @@ def _ledger(opts: SendOptions, settings: Settings, environ: Mapping[str, str],
                            namespace=namespace.key, skip_within=skip_within, identity=identity,
                            kind=opts.kind, repeat_within=None if opts.resend else WITHIN)  # fmt: skip
     stack.callback(ledger.close)
+    ledger.checks.append(registry.no_request)  # `campaign pause`/`cancel`, inside each claim
     return ledger
 
 
@@ -391,7 +401,8 @@ def _confirm(plan: Plan, opts: SendOptions, ui: UI, lanes: list[Lane], settings:
             f"about to send {todo} message(s), but there is no terminal to confirm on. "
             "Add --yes to send without confirmation (try --dry-run first)."
         )
-    when = _estimate(todo, lanes[0].pacer, lanes[0].schedule, settings.clock, lanes=len(lanes))
+    when = _estimate(todo, lanes[0].pacer, lanes[0].schedule, settings.clock, lanes=len(lanes),
+                     rows=plan.rows)  # fmt: skip
     recent = _heard_recently(plan, ledger, [lane.key for lane in lanes], settings.clock.now())
     show_plan(plan, ui, todo, when, settings.namespace, settings.clock, recent=recent)
     risks = pace_risks(settings.pace, first_send=lanes[0].schedule.first_send,
@@ -413,19 +424,46 @@ def _question(todo: int, pace: Pace, preset: str, namespace: Namespace, *, risky
 
 def _track(plan: Plan, opts: SendOptions, ui: UI, ledger: Ledger, lanes: list[Lane],
            settings: Settings, argv: list[str], *, home: Path, cwd: Path, results: Path,
-           senders: list[Sender]) -> Tracker:  # fmt: skip
+           senders: list[Sender], pid: int | None = None) -> Tracker:  # fmt: skip
     """The run's row in the registry of campaigns (`campaign status`, pause, cancel)."""
     sendable = sum(r.status in SENDABLE for r in plan.rows)
     todo = sendable if opts.limit is None else min(opts.limit, sendable)
-    clock, pace = settings.clock, settings.pace
-    forecast_ = _estimate(todo, lanes[0].pacer, lanes[0].schedule, clock, lanes=len(lanes))
+    clock, pace, start_at = settings.clock, settings.pace, settings.start_at
+    forecast_ = _estimate(todo, lanes[0].pacer, lanes[0].schedule, clock, lanes=len(lanes),
+                          rows=plan.rows)  # fmt: skip
+    scheduled = start_at is not None and start_at > clock.now()
     return Tracker.start_run(
         home, ui, name=settings.name, journal=ledger.journal_id, contacts=opts.contacts,
-        cwd=cwd, namespace=settings.namespace.key, argv=argv, total=_total(plan.rows), state="running",
-        start_at=None, finish=clock.now() + forecast_.seconds, results=str(results.resolve()),
+        cwd=cwd, namespace=settings.namespace.key, argv=argv, total=_total(plan.rows),
+        state="scheduled" if scheduled else "running", start_at=start_at,
+        finish=clock.now() + forecast_.seconds, results=str(results.resolve()),
         senders=[{"label": s.label} for s in senders],
-        caps={"max_per_day": pace.max_per_day, "max_per_hour": pace.max_per_hour},
+        caps={"max_per_day": pace.max_per_day, "max_per_hour": pace.max_per_hour}, pid=pid,
     )  # fmt: skip
+
+
+def _detach(plan: Plan, opts: SendOptions, ui: UI, ledger: Ledger, lanes: list[Lane],
+            settings: Settings, argv: list[str], *, home: Path, cwd: Path, results: Path,
+            senders: list[Sender]) -> ExitCode:  # fmt: skip
+    """--detach: after the plan and the confirmation, the same command goes on in a process of
+    its own, in a new session, its output in a log in the per-user state."""
+    from campaign import control
+
+    tracker = _track(plan, opts, ui, ledger, lanes, settings, argv, home=home, cwd=cwd,
+                     results=results, senders=senders, pid=0)  # fmt: skip
+    try:
+        ledger.close()  # the background run takes the journal's lock
+        log = control.log_path(home, tracker.name)
+        pid = control.spawn(control.pin_start(argv, settings.start_at), cwd=cwd, log=log)
+        tracker.set_process(pid, str(log))
+    finally:
+        tracker.close_db()
+    ui.info(f"Campaign '{tracker.name}' goes on in the background (process {pid}); this terminal "
+            "can close.")  # fmt: skip
+    ui.info(f"Log: {log}")
+    ui.info(f"Status: campaign status {tracker.name}")
+    ui.info(f"Pause: campaign pause {tracker.name}   (then: campaign resume {tracker.name})")
+    return ExitCode.OK
 
 
 def _run(plan: Plan, opts: SendOptions, ui: UI, ledger: Ledger, lanes: list[Lane],
@@ -557,10 +595,16 @@ def _senders(opts: SendOptions, environ: Mapping[str, str], cwd: Path, ledger: L
 MESSAGE_PARTS = (("kind", "the message type"), ("text", "the template"), ("media", "the media URL"))
 
 
-def _estimate(todo: int, pacer: Pacer, schedule: Schedule, clock: Clock, *, lanes: int = 1) -> Forecast:
-    """When `todo` messages would be sent: pacing, pauses, caps, warm-up, window (mean jitter)."""
+def _estimate(todo: int, pacer: Pacer, schedule: Schedule, clock: Clock, *, lanes: int = 1,
+              rows: list[Row] | None = None) -> Forecast:  # fmt: skip
+    """When `todo` messages would be sent: pacing, pauses, caps, warm-up, window (mean jitter),
+    with each recipient's quiet hours in their own time zone."""
+    zones: Counter[dt.tzinfo | None] = Counter()
+    if schedule.recipient and (schedule.window is not None or schedule.skip_days):
+        zones.update(recipient_zone(r.jid) or schedule.tz for r in rows or ()
+                     if r.status in SENDABLE and r.jid)  # fmt: skip
     return forecast(todo, mean_interval=pacer.mean_interval, schedule=schedule, start=clock.now(),
-                    lanes=lanes)  # fmt: skip
+                    lanes=lanes, zones=zones)  # fmt: skip
 
 
 def _dry_run(plan: Plan, opts: SendOptions, ui: UI, write: Callable[[list[Row]], Path],
@@ -577,7 +621,7 @@ def _dry_run(plan: Plan, opts: SendOptions, ui: UI, write: Callable[[list[Row]],
     if opts.limit is not None:
         todo = min(todo, opts.limit)
     pacer = Pacer(delay=pace.delay, jitter=pace.jitter, rand=clock.rand)
-    when = _estimate(todo, pacer, schedule, clock, lanes=lanes)
+    when = _estimate(todo, pacer, schedule, clock, lanes=lanes, rows=plan.rows)
     seconds = when.seconds
     counts = count_statuses(plan.rows)
     of = f" of a rehearsal to {namespace.description}" if namespace.rehearsal else ""

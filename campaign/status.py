@@ -14,8 +14,9 @@ from pathlib import Path
 from typing import Any
 
 from campaign.errors import InputError
-from campaign.registry import LIVE_STATES, Entry, connect_readonly, entries
+from campaign.pacing import wait_words
 from campaign.store.reader import journal_summary
+from campaign.store.registry import LIVE_STATES, Entry, connect_readonly, entries
 
 LAST_ERRORS = 5
 
@@ -137,16 +138,6 @@ def _next(entry: Entry, state: str, now: float) -> tuple[float | None, str]:
     if entry.next_send <= now:
         return entry.next_send, "sending"
     return entry.next_send, entry.waiting_for or f"next send in {wait_words(entry.next_send - now)}"
-
-
-def wait_words(seconds: float) -> str:
-    seconds = max(0, int(seconds + 0.5))
-    if seconds < 90:
-        return f"{seconds} s"
-    if seconds < 90 * 60:
-        return f"{(seconds + 30) // 60} min"
-    hours, rest = divmod(seconds, 3600)
-    return f"{hours} h {rest // 60:02d} min"
 
 
 def _read_journal(path: Path) -> dict[str, Any]:

@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Protocol
 
-from campaign.registry import Entry, connect, process_start, register, request_of, update
+from campaign.store.registry import Entry, connect, process_start, register, request_of, update
 
 HEARTBEAT_EVERY = 20.0  # seconds between the registry writes of a run that is sending
 
@@ -43,10 +43,12 @@ class Tracker:
     def start_run(cls, home: Path, ui: ProgressUI, *, name: str, journal: str, contacts: Path,
                   cwd: Path, namespace: str, argv: list[str], total: int, state: str,
                   start_at: float | None, finish: float | None, results: str,
-                  senders: list[dict[str, str]], caps: dict[str, int | None]) -> Tracker:  # fmt: skip
+                  senders: list[dict[str, str]], caps: dict[str, int | None],
+                  pid: int | None = None) -> Tracker:  # fmt: skip
+        pid = os.getpid() if pid is None else pid
         entry = Entry(name=name, journal=journal, campaign=name, folder=str(contacts.resolve().parent),
                       contacts=str(contacts.resolve()), cwd=str(cwd), namespace=namespace,
-                      argv=argv, pid=os.getpid(), proc_start=process_start(os.getpid()),
+                      argv=argv, pid=pid, proc_start=process_start(pid) if pid else "",
                       started=time.time(), heartbeat=time.time(),
                       log=os.environ.get("CAMPAIGN_LOG", ""), state=state, request="",
                       total=total, start_at=start_at, finish=finish, results=results,
@@ -109,6 +111,10 @@ class Tracker:
         if preview:
             changes["preview"] = preview
         self._set(**changes)
+
+    def set_process(self, pid: int, log: str) -> None:
+        """A background run was started for this campaign (--detach)."""
+        self._set(pid=pid, proc_start=process_start(pid), log=log)
 
     def close_db(self) -> None:
         if self.db is not None:

@@ -27,8 +27,9 @@ from campaign.sandbox import Received
 SANDBOX_TOKEN = "SENTINEL-TOKEN-5f3a9c"
 SANDBOX_INSTANCE = "SENTINEL-INSTANCE-77e1"
 
-# A run with no pauses, no prompt and no progress bar: what every sending test passes.
-FAST = ("--yes", "--pace", "fast", "--delay", "0", "--jitter", "0", "--quiet")
+# A run with no pauses, no quiet hours, no prompt and no progress bar: what every sending test
+# passes (quiet hours would make a test depend on the hour it runs at).
+FAST = ("--yes", "--pace", "fast", "--delay", "0", "--jitter", "0", "--window", "any", "--quiet")
 HI = ("-m", "Hi {{ name }}")
 
 

@@ -149,7 +149,7 @@ def test_the_sandbox_keeps_the_standard_pace_in_order_on_a_short_clock(cli, writ
     rows = results(contacts.with_name("contacts-message.rehearsal.results.csv"))
     assert [row["status"] for row in rows] == ["sent"] * 40
     # The pause after 30 sends, said as it happens; sent_at is the wall clock's, never the future.
-    assert r.output.count("(pausing 10 min after 30 sends (--pause-every))") == 1, r.output
+    assert r.output.count("Pause of 10 min after 30 sends, next ") == 1, r.output
     assert max(dt.datetime.fromisoformat(row["sent_at"]) for row in rows) <= dt.datetime.now(dt.UTC)
 
 

@@ -182,7 +182,7 @@ def test_a_changed_template_is_allowed_and_reported(tmp_path, write_csv, cli, sa
     contacts = write_csv(PEOPLE)
     tpl = tmp_path / "t.txt"
     tpl.write_text("Hi {{ name }}", encoding="utf-8")
-    base = ("--yes", "--pace", "fast", "--delay", "0", "--jitter", "0", "--quiet")
+    base = ("--yes", "--pace", "fast", "--delay", "0", "--jitter", "0", "--window", "any", "--quiet")
     assert cli("send", contacts, "-t", tpl, *base, "--limit", "2", env=sandbox_env).exit_code == 0
     tpl.write_text("Hello {{ name }}!", encoding="utf-8")
     r = cli("send", contacts, "-t", tpl, *base, env=sandbox_env)

@@ -87,7 +87,7 @@ def test_stop_outside_window_exits_with_rows_pending(tmp_path: Path) -> None:
         report, sent = run(rows, fake, journal, schedule, delay=30, stop_outside=True)
     assert len(sent) == 2
     assert report.exit_code == 0
-    assert report.stopped.startswith("paused: outside the window 09:00-20:00")
+    assert report.stopped == "paused: window opens 09:00 (Tue)"
     assert local(report.resume_at) == dt.datetime(2026, 11, 24, 9, 0, tzinfo=TZ)
     assert [r.status for r in rows] == ["sent", "sent", "pending", "pending", "pending"]
 

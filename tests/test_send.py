@@ -55,7 +55,7 @@ def test_one_request_in_flight_and_starts_at_least_delay_apart(
 ):
     sandbox.faults = Faults(latency=0.02)
     r = cli("send", contacts, "-m", TEXT, "--yes", "--delay", "0.06", "--jitter", "0",
-            env=sandbox_env)  # fmt: skip
+            "--window", "any", env=sandbox_env)  # fmt: skip
     assert r.exit_code == 0, r.output
     assert sandbox.max_concurrent == 1
     # The starts the journal recorded (the sandbox's acceptance times jitter with thread
@@ -161,14 +161,14 @@ def test_on_a_terminal_the_plan_is_shown_and_no_means_no(
     cli, contacts, sandbox, sandbox_env, monkeypatch
 ):
     monkeypatch.setattr(ConsoleUI, "is_interactive", lambda self: True)
-    r = cli("send", contacts, "-m", TEXT, "--pace", "fast", "--delay", "0", "--jitter", "0", env=sandbox_env,
-            input="n\n")  # fmt: skip
+    r = cli("send", contacts, "-m", TEXT, "--pace", "fast", "--delay", "0", "--jitter", "0",
+            "--window", "any", env=sandbox_env, input="n\n")  # fmt: skip
     assert r.exit_code == 0
     assert "4 message(s) to send" in r.output
     assert "שלום דנה! נתראה בתל אביב." in r.output
     assert sandbox.requests == 0
-    r = cli("send", contacts, "-m", TEXT, "--pace", "fast", "--delay", "0", "--jitter", "0", env=sandbox_env,
-            input="y\n")  # fmt: skip
+    r = cli("send", contacts, "-m", TEXT, "--pace", "fast", "--delay", "0", "--jitter", "0",
+            "--window", "any", env=sandbox_env, input="y\n")  # fmt: skip
     assert r.exit_code == 0 and len(sandbox.received) == 4
 
 

@@ -23,6 +23,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from campaign.store.history import ClaimRequest, Verdict
+
 TABLE = """
 CREATE TABLE IF NOT EXISTS campaigns (
     name TEXT PRIMARY KEY,
@@ -212,6 +214,17 @@ def update(db: sqlite3.Connection, name: str, **changes: object) -> None:
     sets = ", ".join(f"{k} = ?" for k in changes)
     with _tx(db):
         db.execute(f"UPDATE campaigns SET {sets} WHERE name = ?", [*changes.values(), name])
+
+
+def no_request(db: sqlite3.Connection, request: ClaimRequest) -> Verdict | None:
+    """A claim's check: `campaign pause` or `cancel` stops the claim. It runs inside the claim's
+    transaction, and the request is written in a transaction on the same database, so each send
+    is either claimed before the request (and finishes, recorded) or not at all."""
+    try:
+        row = db.execute("SELECT request FROM campaigns WHERE journal = ?", (request.journal,)).fetchone()
+    except sqlite3.OperationalError:  # no campaign registered on this computer yet
+        return None
+    return Verdict(wait=True) if row and row[0] else None
 
 
 def request_of(db: sqlite3.Connection, journal: str) -> str:
