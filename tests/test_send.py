@@ -141,7 +141,7 @@ def test_test_to_counts_toward_the_numbers_caps_like_any_send(cli, contacts, san
     assert first.exit_code == 0, first.output
     second = cli(*args, env=sandbox_env)
     assert second.exit_code == 2, second.output
-    assert "--test-to: nothing was sent" in second.output and "1 reached" in second.output
+    assert "--test-to: nothing was sent" in second.output and "1 this hour reached" in second.output
     assert len(sandbox.received) == 1  # the second test message was held by the hourly cap
     r = cli("send", contacts, "-m", TEXT, *FAST, "--max-per-hour", "1", "--stop-outside-window",
             env=sandbox_env)  # fmt: skip
