@@ -451,8 +451,10 @@ class Runner:
                     self._save_requested = True
                     self._wake.set()
             # The real sleep wakes at once on Ctrl-C; slices re-read the wall clock, which jumps
-            # when a laptop wakes from suspend.
-            self.clock.sleep(min(due - now, 60.0))
+            # when a laptop wakes from suspend. Measured from the clock as it reads now: the
+            # looks above (the registry, the history behind another lane's claim, a flush, a save)
+            # took time, and `due - now` would oversleep the delay by that much.
+            self.clock.sleep(max(0.0, min(due - self.clock.now(), 60.0)))
 
     def _rebase(self, lane: Lane, now: float) -> None:
         """A clock stepped back (by hand, NTP, a dead battery): sends stamped after now count as

@@ -258,3 +258,28 @@ def test_the_delay_holds_between_two_campaigns_sending_through_one_number(tmp_pa
     offsets = run_beside_another_campaign(tmp_path, resolve_pace("fast", delay=10, jitter=0), 2,
                                           one_send_at_4s)  # fmt: skip
     assert offsets == [0, 14]  # 10 s after the other campaign's send at 4 s, not at 10 s
+
+
+def test_the_wait_for_the_next_send_ends_when_it_is_due_however_long_the_looks_before_it_took(
+        tmp_path: Path) -> None:  # fmt: skip
+    """The delay is a minimum, and the wait is no longer than it: a slow look at the registry
+    (pause/cancel) before the wait is not slept again on top of the delay."""
+    fake = FakeTime(local(at(2026, 3, 2, 10, 0)))
+    sent: list[tuple[float, str]] = []
+
+    def slow_registry() -> str:  # `campaign pause`/`cancel` asked? a busy disk answers slowly
+        fake.t += 0.25
+        return ""
+
+    with Journal(tmp_path / "c.sqlite3") as journal:
+        Runner(
+            make_rows(4), kind="text", client=recording_client(fake, sent), ledger=Ledger(journal),
+            write=lambda rows: Path("unused"), clock=Clock(now=fake.now, sleep=fake.sleep, tz=TZ),
+            pacer=Pacer(delay=2.0, jitter=0, rand=lambda: 0.5), schedule=Schedule(tz=TZ),
+            stop=threading.Event(), control=slow_registry,
+        ).run()  # fmt: skip
+        starts = [r.started_at for r in sorted(journal.records().values(), key=lambda r: r.row_number)]
+    # Each start is 2 s after the last plus the one look at the registry after waking (0.25 s);
+    # a wait measured from before the look before it slept 0.25 s more each time.
+    assert [b - a for a, b in itertools.pairwise(starts)] == pytest.approx([2.25] * 3)
+    assert len(sent) == 4
