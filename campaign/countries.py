@@ -249,8 +249,10 @@ def international_regions(cells: Sequence[str]) -> Counter[str]:
                 number = phonenumbers.parse("+" + digits, None)
             except phonenumbers.NumberParseException:
                 continue
-            region = phonenumbers.region_code_for_number(number)
-            if region and region != "001":
+            # Outside every known range ('+44 7700 900123'): still its calling code's country.
+            region = phonenumbers.region_code_for_number(number) or (
+                phonenumbers.region_code_for_country_code(number.country_code or 0))
+            if region and region not in ("001", "ZZ"):
                 seen[region] += 1
     return seen
 
@@ -346,13 +348,16 @@ def decide_home(
     if given is not None:
         if total:
             got = score(sample, given)
-            if got.valid * 2 <= total:
+            # Outside the known ranges like the sheet's own '+44 7700 900123': not a wrong country.
+            like_theirs = given in {_main(r) for r in international_regions(cells[: SAMPLE * 4])}
+            if got.valid * 2 <= total and not (like_theirs and _possible(sample, given) * 2 > total):
                 _wrong_country(sample, given, got, "--country")
         return Home(given, "--country")
     abroad = international_regions(cells[: SAMPLE * 4])
     candidates: list[str] = []
     around = [r for r, _ in Counter(row_countries).most_common()]
-    for c in (configured, locale_country, *around, *(r for r, _ in abroad.most_common()), FALLBACK):
+    for c in (configured, locale_country, *around, *(_main(r) for r, _ in abroad.most_common()),
+              FALLBACK):  # fmt: skip
         if c and c not in candidates:
             candidates.append(c)
     # Digits that carry their country code without the '+' ('33612345678' in Brevo's SMS column)
@@ -361,7 +366,7 @@ def decide_home(
     if bare:
         sample = [c for c in sample if not _bare_international(c, candidates)]
         total = len(sample)
-        candidates += [r for r, _ in Counter(bare).most_common() if r not in candidates]
+        candidates += [m for r, _ in Counter(bare).most_common() if (m := _main(r)) not in candidates]
     if not total:
         return Home(candidates[0], "no local number to infer it from: each is written with its "
                                    "country code or in a row that names its country; --country "
@@ -369,6 +374,13 @@ def decide_home(
     scores = [score(sample, c) for c in candidates]
     # The most mobiles wins; then the most valid numbers; then the candidate order above.
     best = max(scores, key=lambda s: (s.mobiles, s.valid, -candidates.index(s.country)))
+    theirs = [_main(r) for r, _ in abroad.most_common()]
+    if best.valid * 2 <= total or best.mobiles * 2 <= total:
+        possible = _possible_in_their_country(sample, best, theirs)
+        if possible and best.valid * 2 <= total:
+            return Home(best.country, f"inferred: {possible} of {total} local numbers are possible "
+                                      f"{best.country} numbers, like the ones written with its "
+                                      f"code; --country to change")  # fmt: skip
     if best.valid * 2 <= total:
         found = best_countries(sample)
         if not found:
@@ -395,6 +407,14 @@ def decide_home(
 _PROBES = ("US", "GB", "IN", "BR", "DE")
 
 
+def _main(region: str) -> str:
+    """The country a number's region belongs to: '+44 7911 123456' is in Guernsey's block
+    of the UK's numbering, and the sheet is GB's (NANP's and +7's countries are their own)."""
+    code = phonenumbers.country_code_for_region(region)
+    main = phonenumbers.region_code_for_country_code(code)
+    return region if code in (1, 7) or main in ("ZZ", "001") else main
+
+
 def _bare_international(cell: str, candidates: Sequence[str]) -> str | None:
     """The country of a number written with its country code but no '+', when every candidate
     reads it so (and as none of theirs), else None."""
@@ -412,6 +432,35 @@ def _bare_international(cell: str, candidates: Sequence[str]) -> str | None:
     region = phonenumbers.region_code_for_number(number)
     codes = {phonenumbers.country_code_for_region(c) for c in candidates}
     return region if region and region != "001" and number.country_code not in codes else None
+
+
+def _possible_in_their_country(sample: Sequence[str], best: Score, theirs: Sequence[str]) -> int:
+    """No candidate reads most local numbers as mobiles, but the country of the sheet's own
+    international numbers reads them as possible numbers of its own ('07700 900123' beside
+    '+44 7700 900123': not in GB's known ranges, yet valid German landlines): ask for it.
+    The count when that country is the best candidate already, else 0."""
+    total = len(sample)
+    for country in dict.fromkeys(theirs):
+        possible = _possible(sample, country)
+        if possible * 2 > total and country == best.country:
+            return possible
+        if possible * 2 > total:
+            raise InputError(
+                f"cannot tell the country of the {total} phone numbers written without a country "
+                f"code: {best.country} reads {best.valid} of them as valid numbers but only "
+                f"{best.mobiles} as mobiles, and the sheet's numbers written with a country code "
+                f"are {country}'s, under which {possible} of them are possible numbers. Did you "
+                f"mean --country {country}? (Or set CAMPAIGN_COUNTRY={country} in .env.)"
+            )
+    return 0
+
+
+def _possible(sample: Sequence[str], country: str) -> int:
+    """How many of `sample` read as numbers of `country`'s code (possible, valid or not)."""
+    from campaign.phones import to_jid
+
+    prefix = str(phonenumbers.country_code_for_region(country))
+    return sum(1 for c in sample if (to_jid(c, country).jid or "").startswith(prefix))
 
 
 def _mobiles_elsewhere(sample: Sequence[str], best: Score, scores: Sequence[Score]) -> None:

@@ -133,3 +133,44 @@ def test_typeform_turkish_numbers_without_country_name_tr_first(cli: Cli, tmp_pa
     got = results(contacts)
     assert got[0][:2] == ("905012345660" + WA, "ready")
     assert got[8][:2] == ("", "invalid") and "too short for TR" in got[8][2]
+
+
+def uk_sheet(base: str) -> list[list[str]]:
+    """A new user's 27 UK customers, the phone written four ways as people type it."""
+    rows = [["Name", "Email", "Phone"]]
+    for i in range(27):
+        m = base.format(i)
+        phone = [f"0{m[:4]} {m[4:]}", f"+44 {m[:4]} {m[4:]}", f"44{m}", f"{m[:4]} {m[4:]}"][i % 4]
+        rows.append([f"Customer {i}", f"c{i}@example.co.uk", phone])
+    return rows
+
+
+def test_a_uk_shop_whose_numbers_are_in_guernseys_block_is_gb(cli: Cli, tmp_path: Path) -> None:
+    # '+44 7911 123456' is, to phonenumbers, Guernsey's block of the UK's numbering: the sheet
+    # is GB's all the same, and the output says so.
+    contacts = write(tmp_path / "customers.csv", uk_sheet("79111234{:02d}"))
+    r = dry(cli, contacts)
+    assert r.exit_code == 0, r.output
+    assert "country GB (inferred: " in r.stdout and "; --country to change)" in r.stdout
+    got = results(contacts)
+    assert got == [(f"4479111234{i:02d}" + WA, "ready", "") for i in range(27)]
+
+
+def test_a_uk_shop_in_ofcoms_drama_range_is_asked_about_not_read_as_german_landlines(
+    cli: Cli, tmp_path: Path
+) -> None:
+    # '07700 900123' is outside GB's known ranges (Ofcom keeps it for drama) and a valid German
+    # landline (area code 07700): never DE on a German computer.
+    contacts = write(tmp_path / "customers.csv", uk_sheet("7700900{:03d}"))
+    r = dry(cli, contacts)
+    assert r.exit_code == 2, r.output
+    assert "Did you mean --country GB?" in r.stderr
+    assert not list(tmp_path.glob("*.results.csv"))
+    r = dry(cli, contacts, "--country", "GB")
+    assert r.exit_code == 0, r.output
+    want = [(f"447700900{i:03d}" + WA, "ready") for i in range(27)]
+    assert [(j, s) for j, s, _ in results(contacts)] == want
+    assert "27 of them would be sent with a phone warning" in r.stdout
+    r = cli("send", contacts, "--dry-run", "-m", "Hello!", env={"LANG": "en_GB.UTF-8"})
+    assert r.exit_code == 0, r.output
+    assert "country GB (inferred: 20 of 20 local numbers are possible GB numbers" in r.stdout
