@@ -437,9 +437,18 @@ def _track(plan: Plan, opts: SendOptions, ui: UI, ledger: Ledger, lanes: list[La
         cwd=cwd, namespace=settings.namespace.key, argv=argv, total=_total(plan.rows),
         state="scheduled" if scheduled else "running", start_at=start_at,
         finish=clock.now() + forecast_.seconds, results=str(results.resolve()),
-        senders=[{"label": s.label} for s in senders],
+        senders=[{"label": s.label} for s in senders], preview=_preview_of(results),
         caps={"max_per_day": pace.max_per_day, "max_per_hour": pace.max_per_hour}, pid=pid,
     )  # fmt: skip
+
+
+def _preview_of(results: Path) -> str:
+    """The dry run's preview page of this campaign, when one was made."""
+    for sheet in (dry_run_results_path(results), results):
+        page = sheet.with_name(f"{sheet.name.rsplit('.', 1)[0]}.preview.html")
+        if page.is_file():
+            return str(page.resolve())
+    return ""
 
 
 def _detach(plan: Plan, opts: SendOptions, ui: UI, ledger: Ledger, lanes: list[Lane],

@@ -137,7 +137,9 @@ def _next(entry: Entry, state: str, now: float) -> tuple[float | None, str]:
         return None, entry.waiting_for
     if entry.next_send <= now:
         return entry.next_send, "sending"
-    return entry.next_send, entry.waiting_for or f"next send in {wait_words(entry.next_send - now)}"
+    if not entry.waiting_for or entry.waiting_for.startswith("next send in"):  # said afresh
+        return entry.next_send, f"next send in {wait_words(entry.next_send - now)}"
+    return entry.next_send, entry.waiting_for
 
 
 def _read_journal(path: Path) -> dict[str, Any]:
@@ -156,9 +158,7 @@ def lines(found: list[dict[str, Any]]) -> list[str]:
         counts = f"{c['sent']} of {c['total']} sent"
         if c["failed"] or c["unknown"]:
             counts += f", {c['failed']} failed, {c['unknown']} unknown"
-        tail = f"; {c['waiting_for']}" if c["waiting_for"] else ""
-        if c["next_send"] and c["waiting_for"] not in ("sending", ""):
-            tail += f" (next send {_short(c['next_send'])})"
+        tail = f"; {c['waiting_for']}" if c["waiting_for"] else ""  # each reason says its time
         if c["finish"] and c["pending"]:
             tail += f"; done ~{_short(c['finish'])}"
         out.append(f"{c['name']}  {c['state']}  {counts}{tail}  [{c['folder']}]")

@@ -44,14 +44,14 @@ class Tracker:
                   cwd: Path, namespace: str, argv: list[str], total: int, state: str,
                   start_at: float | None, finish: float | None, results: str,
                   senders: list[dict[str, str]], caps: dict[str, int | None],
-                  pid: int | None = None) -> Tracker:  # fmt: skip
+                  pid: int | None = None, preview: str = "") -> Tracker:  # fmt: skip
         pid = os.getpid() if pid is None else pid
         entry = Entry(name=name, journal=journal, campaign=name, folder=str(contacts.resolve().parent),
                       contacts=str(contacts.resolve()), cwd=str(cwd), namespace=namespace,
                       argv=argv, pid=pid, proc_start=process_start(pid) if pid else "",
                       started=time.time(), heartbeat=time.time(),
                       log=os.environ.get("CAMPAIGN_LOG", ""), state=state, request="",
-                      total=total, start_at=start_at, finish=finish, results=results,
+                      total=total, start_at=start_at, finish=finish, results=results, preview=preview,
                       senders=senders, caps=caps)  # fmt: skip
         return cls(home, entry, ui)
 

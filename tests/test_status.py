@@ -19,6 +19,9 @@ ANY_TIME = (*FAST, "--window", "any")
 def test_a_finished_campaign_is_listed_with_its_counts(cli, write_csv, sandbox_env, sandbox,
                                                        campaign_home: Path) -> None:  # fmt: skip
     contacts = write_csv(PEOPLE)
+    assert cli("send", contacts, "-m", "Hi {{ name }}", "--name", "winter", "--dry-run",
+               env=sandbox_env).exit_code == 0  # fmt: skip
+    assert cli("status").output.startswith("No campaigns yet")  # a dry run is not a campaign yet
     assert cli("send", contacts, "-m", "Hi {{ name }}", "--name", "winter", *ANY_TIME,
                env=sandbox_env).exit_code == 0  # fmt: skip
     r = cli("status")
@@ -29,6 +32,7 @@ def test_a_finished_campaign_is_listed_with_its_counts(cli, write_csv, sandbox_e
     assert found["senders"] == [{"label": "#1", "sent": 3, "failed": 0, "unknown": 0, "pending": 0}]
     assert sum(d["sent"] for d in found["per_day"]) == len(sandbox.received) == 3
     assert found["results"].endswith("winter.rehearsal.results.csv")
+    assert found["preview"].endswith(".preview.html") and Path(found["preview"]).is_file()
     assert status.collect(campaign_home, name="winter")[0] == found
 
 
