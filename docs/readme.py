@@ -34,9 +34,12 @@ ROOT = Path(__file__).resolve().parents[1]
 README = ROOT / "README.md"
 REGENERATE = "python docs/readme.py"
 REGION = re.compile(r"(<!-- \[\[\[(?P<spec>.+?)\]\]\] -->\n)(?P<body>.*?)(<!-- \[\[\[end\]\]\] -->)", re.S)
-# What differs between two honest runs: the forecast's finish time, the sandbox's port.
+# What differs between two honest runs: the forecast (its finish time, and with quiet hours in
+# every preset its length and days depend on the hour it runs at), the sandbox's port.
 VARIES = [
     (re.compile(r"\(finish ~\w{3} \d{2} \w{3} \d{2}:\d{2}\)"), "(finish ~<time>)"),
+    (re.compile(r"would take about [^\n(]*\(finish"), "would take about <duration> (finish"),
+    (re.compile(r"\n  \w{3} \d{2} \w{3}: \d+ message\(s\), the day's last ~\d{2}:\d{2}"), ""),
     (re.compile(r"http://127\.0\.0\.1:\d+"), "http://127.0.0.1:<port>"),
 ]
 # Folders of package data (no Python in them): what each holds.
