@@ -330,7 +330,7 @@ def send(contacts: Path | None, **kw: Any) -> None:
     """Send one personalised message per row of CONTACTS (.csv .tsv .txt .xlsx .xlsm .xls .ods)."""
     from campaign.config import SendOptions
     from campaign.inputfiles import check_regular
-    from campaign.results import check_results_path
+    from campaign.results import check_results_path, check_state_path
     from campaign.session import run_send
 
     if contacts is None:
@@ -342,15 +342,17 @@ def send(contacts: Path | None, **kw: Any) -> None:
     opts = SendOptions(contacts=Path(contacts), **kw)
     ui = ConsoleUI(quiet=opts.quiet)
     try:
-        if opts.results is not None:  # never an input: the template, an opt-out list, the config
-            inputs = [("the template", opts.template)] if opts.template is not None else []
-            inputs += [("an opt-out list (--suppress)", p) for p in opts.suppress]
-            config = click.get_current_context().meta.get("campaign.config")
-            inputs += [("the config file", Path(config))] if config else []
-            inputs += [("the .env file", Path(".env"))]
+        # Never an input: the template, an opt-out list, the config, .env.
+        inputs = [("the template", opts.template)] if opts.template is not None else []
+        inputs += [("an opt-out list (--suppress)", p) for p in opts.suppress]
+        config = click.get_current_context().meta.get("campaign.config")
+        inputs += [("the config file", Path(config))] if config else []
+        inputs += [("the .env file", Path(".env"))]
+        if opts.results is not None:
             check_results_path(opts.results, opts.contacts, inputs=inputs)
         if opts.state is not None:  # SQLite on a FIFO or a device would hang or fail midway
             check_regular(opts.state, label="--state")
+            check_state_path(opts.state, [("the contacts file", opts.contacts), *inputs])
         code = run_send(opts, ui, argv=_command_line(click.get_current_context()))
     except CampaignError as e:
         raise cli_error(e) from None

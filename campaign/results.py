@@ -119,6 +119,22 @@ def _same_file(a: Path, b: Path) -> bool:
         return False
 
 
+def preview_path(results: Path) -> Path:
+    """The preview page written beside the results: out.csv -> out.preview.html."""
+    return results.with_name(f"{results.name.rsplit('.', 1)[0]}.preview.html")
+
+
+def check_state_path(state: Path, inputs: Sequence[tuple[str, Path]]) -> None:
+    """Refuse a --state that is an input (exit 2): an empty opt-out list given as --state was
+    turned into a progress file (issue 19, round four)."""
+    for what, path in inputs:
+        if _same_file(state, path):
+            raise InputError(
+                f"--state {state} is {what} ({path}); the progress file never replaces an "
+                "input. Point --state at a file of its own, e.g. .campaign/NAME.sqlite3."
+            )
+
+
 def check_results_path(results: Path, contacts: Path, *,
                        inputs: Sequence[tuple[str, Path]] = ()) -> None:  # fmt: skip
     """Refuse a results path that is an input (exit 2). `inputs`: (what, path) of the other
@@ -134,6 +150,12 @@ def check_results_path(results: Path, contacts: Path, *,
             raise InputError(
                 f"--results {results} is {what} ({path}); the results never overwrite an input. "
                 "Choose another path, such as the default beside the contacts (leave out --results)."
+            )
+        if _same_file(preview_path(results), path):  # `-t out.preview.html --results out.csv`
+            raise InputError(
+                f"--results {results} would write its preview page {preview_path(results).name} "
+                f"over {what} ({path}); the results never overwrite an input. Choose another "
+                "path, or rename the input."
             )
     if results.suffix.lower() not in (".csv", ".tsv", ".txt", ".xlsx", ".xlsm"):
         raise InputError(

@@ -87,6 +87,33 @@ def test_results_never_replace_an_input(
     assert "Traceback" not in ran.out
 
 
+def test_the_results_preview_page_never_replaces_the_template(
+    tmp_path: Path, write_csv: Callable[..., Path]
+) -> None:
+    contacts = write_csv(PEOPLE)
+    template = tmp_path / "out.preview.html"  # what --results out.csv writes its preview to
+    template.write_text("Hi {{ name }}", encoding="utf-8")
+    ran = run_cli(["send", str(contacts), "-t", template.name, *DRY], cwd=tmp_path,
+                  env=cli_env(tmp_path / "home"))  # fmt: skip
+    assert ran.code == 2, ran.out  # was: exit 0, the template replaced by the preview page
+    assert "would write its preview page out.preview.html over the template" in ran.out
+    assert template.read_text(encoding="utf-8") == "Hi {{ name }}"
+
+
+def test_an_empty_opt_out_list_is_never_made_the_progress_file(
+    tmp_path: Path, write_csv: Callable[..., Path]
+) -> None:
+    contacts = write_csv(PEOPLE)
+    optout = tmp_path / "optout.csv"
+    optout.write_bytes(b"")  # an opt-out list with nobody on it yet
+    ran = run_cli(["send", str(contacts), "-m", "Hi", "--suppress", optout.name, "--state",
+                   optout.name, "--sandbox", "--yes", "--pace", "fast", "--results", "out.csv"],
+                  cwd=tmp_path, env=cli_env(tmp_path / "home"))  # fmt: skip
+    assert ran.code == 2, ran.out  # was: exit 0, the list turned into a 28 KB SQLite file
+    assert "--state optout.csv is an opt-out list (--suppress)" in ran.out
+    assert optout.read_bytes() == b""
+
+
 # --- 6. tiny workbooks that unpack huge -----------------------------------------------------
 
 _NS = 'xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"'
