@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -262,10 +263,12 @@ def empty_cell_notice(rows: Iterable[Row]) -> str | None:
     if not hit:
         return None
     listing = ", ".join(str(r.number) for r in hit[:10]) + (", ..." if len(hit) > 10 else "")
+    named = re.search(r"give it a fallback: (\{\{.*?\}\})", hit[0].warning)
+    fallback = named.group(1).replace("'...'", "'there'") if named else "{{ name | default('there') }}"
     return (
         f"{len(hit)} message(s) print an empty cell as nothing (rows {listing}), e.g. "
         f"{hit[0].message[:60]!r}. They are sent so, with a warning in 'error'; to say something "
-        "instead, give a fallback: {{ first_name | default('there') }}, or wrap the words in "
+        f"instead, give a fallback: {fallback}, or wrap the words in "
         "{% if city %}...{% endif %}."
     )
 

@@ -317,6 +317,20 @@ def pick(*options: Any) -> Any:
 _TITLES = frozenset({"mr", "mrs", "ms", "miss", "mx", "dr", "prof", "sir", "רב", "ד\"ר"})
 
 
+_FIRST_NAME_WORDS = frozenset({"first_name", "firstname", "fname", "first", "given_name"})
+
+
+def _name_column(columns: Sequence[str]) -> str | None:
+    """The column holding whole names ('Full name', 'Name', 'Customer name', 'שם מלא'), or None."""
+    other = {"first", "given", "last", "family", "sur", "company", "business", "user", "file",
+             "product", "store", "shop"}  # fmt: skip
+    for col in columns:
+        words = set(snake_case(col).casefold().split("_"))
+        if words & {"name", "שם"} and not words & other:
+            return col
+    return None
+
+
 def first_name(name: object) -> str:
     """The first word of a name: 'Dana Levi' -> 'Dana', 'Levi, Dana' -> 'Dana', 'Dr. Dana' -> 'Dana'."""
     text = "" if name is None or isinstance(name, jinja2.Undefined) else str(name)
@@ -711,6 +725,13 @@ class MessageTemplate:
             else None)  # fmt: skip
         return dict(self._row_keys).get(key) if isinstance(key, str) else None
 
+    def _fallback(self, column: int) -> str:
+        """The fallback to write for an empty cell of `column`, in the name the user sees."""
+        name = next((n for n, i in self._names if i == column), None)
+        if name is None:  # a template word: reachable only as row['...']
+            name = next((f"row[{col!r}]" for col, i in self._row_keys if i == column), "...")
+        return "{{ " + name + " | default('...') }}"
+
     def _cells(self, columns: Iterable[int], row_number: int | None) -> str:
         """Columns as a spreadsheet user names cells: C7 (City)."""
         names = {i: col for col, i in self._row_keys}
@@ -739,6 +760,12 @@ class MessageTemplate:
         where = f"{self.origin}, line {line}" if line else self.origin
         close = difflib.get_close_matches(name, available, n=1, cutoff=0.6)
         hint = f" Did you mean '{close[0]}'?" if close else ""
+        whole = _name_column([col for col, _ in self._row_keys])
+        if snake_case(name) in _FIRST_NAME_WORDS and whole is not None:
+            # The README's {{ first_name }} on a sheet with one name column ("Full name"): the
+            # first word of it is a filter away, which difflib's 'full_name' does not say.
+            hint = (f" No column is called that; for the first word of the '{whole}' column "
+                    f"write {{{{ {whole} | first_name }}}}.")  # fmt: skip
         return (
             f"{where}: unknown variable '{name}'.{hint} "
             f"Available columns: {', '.join(available)} (or row['Column Name'])."
@@ -762,7 +789,7 @@ class MessageTemplate:
             if state.empty:
                 self.warning = (
                     f"warning: empty cell {self._cells(state.empty, row_number)} printed as "
-                    "nothing; give it a fallback: {{ ... | default('...') }}"
+                    f"nothing; give it a fallback: {self._fallback(state.empty[0])}"
                 )
             return text
         except jinja2.UndefinedError as e:

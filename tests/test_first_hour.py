@@ -134,7 +134,7 @@ def test_an_empty_cell_printed_is_sent_with_a_warning_and_counted(
     assert [(row["status"], row["message"], row["error"]) for row in rows] == [
         ("ready", "Hi Haifa!", ""),
         ("ready", "Hi !", "warning: empty cell E3 (City) printed as nothing; give it a fallback: "
-                          "{{ ... | default('...') }}"),
+                          "{{ City | default('...') }}"),
     ]
     # A fallback, or a guard, is not warned about.
     r = cli("send", contacts, "--dry-run", "-m", "Hi{% if city %} {{ City }}{% endif %}!")
