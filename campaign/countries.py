@@ -372,8 +372,15 @@ def decide_home(
                                    "country code or in a row that names its country; --country "
                                    "to change")  # fmt: skip
     scores = [score(sample, c) for c in candidates]
-    # The most mobiles wins; then the most valid numbers; then the candidate order above.
-    best = max(scores, key=lambda s: (s.mobiles, s.valid, -candidates.index(s.country)))
+    # The most mobiles wins; then CAMPAIGN_COUNTRY; then, among those reading most as mobiles,
+    # the country the sheet's own numbers with a code and rows' countries name most ('312 345
+    # 6485' is a Chicago number and an Italian mobile: beside '+39 ...' numbers it is Italian,
+    # whatever the computer's locale);
+    # then the most valid numbers; then the candidate order above.
+    said = Counter(_main(r) for r in abroad.elements()) + Counter(row_countries)
+    best = max(scores, key=lambda s: (s.mobiles, s.country == configured,
+                                      said[s.country] if s.mobiles * 2 > total else 0, s.valid,
+                                      -candidates.index(s.country)))  # fmt: skip
     theirs = [_main(r) for r, _ in abroad.most_common()]
     if best.valid * 2 <= total or best.mobiles * 2 <= total:
         possible = _possible_in_their_country(sample, best, theirs)
@@ -399,8 +406,12 @@ def decide_home(
     kind = "mobiles" if best.mobiles * 2 > total else "valid numbers"
     count = best.mobiles if kind == "mobiles" else best.valid
     of = f"the first {total}" if sample_of_more else str(total)
+    code = phonenumbers.country_code_for_region(best.country)
+    also = [s.country for s in scores if s.mobiles == best.mobiles and s.mobiles * 2 > total
+            and phonenumbers.country_code_for_region(s.country) != code]  # fmt: skip
+    too = f" ({' and '.join(also)} reads them as mobiles too)" if also else ""
     return Home(best.country, f"inferred: {count} of {of} local numbers are {best.country} "
-                              f"{kind}; --country to change")  # fmt: skip
+                              f"{kind}{too}; --country to change")  # fmt: skip
 
 
 # Not read otherwise under these either (a US number that IL alone reads abroad is not bare).

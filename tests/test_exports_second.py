@@ -174,3 +174,21 @@ def test_a_uk_shop_in_ofcoms_drama_range_is_asked_about_not_read_as_german_landl
     r = cli("send", contacts, "--dry-run", "-m", "Hello!", env={"LANG": "en_GB.UTF-8"})
     assert r.exit_code == 0, r.output
     assert "country GB (inferred: 20 of 20 local numbers are possible GB numbers" in r.stdout
+
+
+def test_calendly_italian_mobiles_on_an_american_computer_are_italian(cli: Cli, tmp_path: Path) -> None:
+    # Calendly's invitee export: 'Text Reminder Number' as invitees typed it. '312 345 6485' is
+    # an Italian mobile and a Chicago number; beside the sheet's '+39 ...' numbers it is Italian.
+    header = ["Invitee Name", "Invitee First Name", "Invitee Last Name", "Invitee Email",
+              "Text Reminder Number", "Event Type Name", "Start Date & Time", "End Date & Time",
+              "Invitee Time Zone", "Canceled"]  # fmt: skip
+    phones = ["312 345 6485", "+39 312 345 6486", "312 345 6487", "+39 312 345 6488"]
+    rows = [header] + [[f"P{i} Rossi", f"P{i}", "Rossi", "", phone, "30 Minute Meeting",
+                        "2026-12-01 10:00", "2026-12-01 10:30", "Europe/Rome", "false"]
+                       for i, phone in enumerate(phones)]  # fmt: skip
+    contacts = write(tmp_path / "events.csv", rows)
+    r = cli("send", contacts, "--dry-run", "-m", "Hello!", env={"LANG": "en_US.UTF-8"})
+    assert r.exit_code == 0, r.output
+    assert ("country IT (inferred: 2 of 2 local numbers are IT mobiles (US reads them as mobiles "
+            "too); --country to change)") in r.stdout  # fmt: skip
+    assert results(contacts) == [(f"39312345648{5 + i}" + WA, "ready", "") for i in range(4)]
