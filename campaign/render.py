@@ -353,7 +353,7 @@ def _default(value: Any, default_value: Any = "", boolean: bool = False) -> Any:
     return value
 
 
-def _cell_out(column: int, value: Any) -> Any:
+def _cell_out(value: Any, column: int) -> Any:
     """A column printed by {{ }}: remember it when it printed nothing (an empty-cell warning)."""
     if type(value) is str and not value.strip():
         state = _STATE.get()
@@ -374,12 +374,12 @@ class _Sandbox(ImmutableSandboxedEnvironment):
         self.filters = {n: _bounded_filter(n, f) for n, f in
                         {**self.filters, "default": _default, "d": _default,
                          "first_name": first_name}.items()}  # fmt: skip
+        self.filters[f"{_INTERNAL}cell"] = _cell_out  # marks a column printed empty; cheap, unbounded
         # lipsum(n) writes n paragraphs: of no use in a message, and a way to fill memory.
         self.globals = {
             "range": _bounded_range, "dict": dict, "cycler": Cycler, "joiner": Joiner,
             "namespace": Namespace, "pick": pick, f"{_INTERNAL}pick": _pick_at,
             f"{_INTERNAL}loop": _loop, f"{_INTERNAL}concat": _concat, f"{_INTERNAL}check": _check,
-            f"{_INTERNAL}cell": _cell_out,
         }  # fmt: skip
 
     def is_safe_attribute(self, obj: Any, attr: str, value: Any) -> bool:
@@ -449,10 +449,9 @@ class _Instrument(NodeTransformer):
                 while isinstance(root, nodes.Filter) and root.node is not None:
                     root = root.node
                 column = self.column_of(root)
-                if column is not None:
-                    node.nodes[i] = nodes.Call(nodes.Name(f"{_INTERNAL}cell", "load"),
-                                               [nodes.Const(column), expr], [], None, None,
-                                               lineno=expr.lineno)  # fmt: skip
+                if column is not None:  # a filter: called directly, not through the sandbox's call
+                    node.nodes[i] = nodes.Filter(expr, f"{_INTERNAL}cell", [nodes.Const(column)], [],
+                                                 None, None, lineno=expr.lineno)  # fmt: skip
         return node
 
     def _checked(self, node: nodes.Expr) -> nodes.Node:
