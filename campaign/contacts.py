@@ -14,7 +14,7 @@ from campaign.display import format_value, general, read_styles
 from campaign.encodings import LEGACY, decode, describe
 from campaign.errors import EmptySheetError, InputError
 from campaign.inputfiles import check_regular
-from campaign.workbook_limits import check_workbook, check_xls
+from campaign.workbook_limits import MAX_CELLS, check_workbook, check_xls
 
 DELIMITED = {".csv", ".tsv", ".txt"}
 WORKBOOKS = {".xlsx", ".xlsm", ".xls", ".ods"}
@@ -132,10 +132,21 @@ def _load_workbook(
     others = [n for n in names if n != chosen]
     notice = ""
     if sheet is None and prefer is not None and others and not prefer(result.columns):
-        matches = []
+        matches: list[Sheet] = []
+        looked = 0  # cells of the other sheets read so far
         for name in others:
+            # Only a single match is used: a second ends the search. And the other sheets are
+            # read within half a sheet's worth of cells: a 2.9 MB workbook of six sheets at the
+            # size limit took 35 s and 810 MB here, kept whole (issue 19, round four). Sheets
+            # left unread may hold phones too, so no match is then taken as the only one.
+            if len(matches) > 1 or looked > MAX_CELLS // 2:
+                if len(matches) == 1:
+                    matches.append(matches[0])  # not known to be the only one
+                break
             try:
-                candidate = _to_sheet(path, _read_table(path, wb, name), header_row, name, ",", ())
+                table = _read_table(path, wb, name)
+                looked += sum(map(len, table.grid))
+                candidate = _to_sheet(path, table, header_row, name, ",", ())
             except InputError:
                 continue
             if prefer(candidate.columns):
