@@ -414,7 +414,7 @@ def classify_response(
     body = _snippet(content.decode(response.encoding or "utf-8", errors="replace"), secrets)
     try:
         data = json.loads(content)
-    except ValueError:  # covers JSONDecodeError and undecodable bytes
+    except (ValueError, RecursionError):  # JSONDecodeError, undecodable bytes, [[[[... deep
         data = None
     success = _flag(data.get("success")) if isinstance(data, dict) else None
     api_message = ""

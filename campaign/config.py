@@ -148,6 +148,11 @@ def load_config(path: Path, known: Mapping[str, str],
             f"--config {path}: not valid TOML ({e}). Write options as key = value, "
             'e.g. phone_column = "Phone".'
         ) from None
+    except RecursionError:  # `pace = [[[[...` 100,000 deep: tomllib recurses per level
+        raise InputError(
+            f"--config {path}: nested too deeply to read (brackets or braces inside each other "
+            'thousands of times). Write options as key = value, e.g. phone_column = "Phone".'
+        ) from None
     # A [send] table is accepted too, so one file can grow other sections later.
     if isinstance(data.get("send"), dict):
         data = {**{k: v for k, v in data.items() if k != "send"}, **data["send"]}

@@ -515,3 +515,18 @@ def test_the_other_sheets_are_searched_within_a_budget(
     if code == 0:  # the one sheet with phones is still found
         assert "using 'S2', the one with a phone column" in ran.out
     assert ran.seconds < 30 and ran.peak_mb < 500, (ran.seconds, ran.peak_mb)
+
+
+@pytest.mark.parametrize("toml", ["pace = " + "[" * 100_000 + "]" * 100_000,
+                                  "a = " + "{b=" * 5_000 + "1" + "}" * 5_000],
+                         ids=["brackets", "braces"])
+def test_a_config_nested_thousands_deep_is_exit_2(
+    toml: str, tmp_path: Path, write_csv: Callable[..., Path]
+) -> None:
+    contacts = write_csv(PEOPLE)
+    (tmp_path / "deep.toml").write_text(toml + "\n", encoding="utf-8")
+    ran = run_cli(["send", str(contacts), "-m", "Hi", "--config", "deep.toml", *DRY],
+                  cwd=tmp_path, env=cli_env(tmp_path / "home"))  # fmt: skip
+    assert ran.code == 2, ran.out  # was: exit 1, a RecursionError traceback
+    assert "--config deep.toml: nested too deeply to read" in ran.out
+    assert "Traceback" not in ran.out

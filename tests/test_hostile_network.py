@@ -299,3 +299,21 @@ def test_no_proxy_is_honoured_and_odd_entries_never_crash() -> None:
                 with contextlib.suppress(httpx.HTTPError):
                     http.get(url)
         assert proxy.seen == ["CONNECT api.example.invalid:443 HTTP/1.1"]  # the others: direct
+
+
+# --- round four: a reply nested deeper than the JSON reader recurses -------------------------
+
+
+@pytest.mark.parametrize(("status", "body", "expected"), [
+    (200, b"[" * 30_000 + b"]" * 30_000, "unknown"),  # 60 KB: under the reply's size cap
+    (400, b'{"a":' * 10_000 + b"1" + b"}" * 10_000, "failed"),
+], ids=["200-lists", "400-objects"])  # fmt: skip
+def test_a_deeply_nested_reply_is_classified_not_a_crash(
+    status: int, body: bytes, expected: str, tmp_path: Path, write_csv: Callable[..., Path]
+) -> None:
+    contacts = write_csv(PEOPLE)
+    with hostile(lambda method, path: (status, {"Content-Type": "application/json"}, body)) as srv:
+        ran = send(contacts, cli_env(tmp_path / "home", url_of(srv)))
+    assert ran.code == 1, ran.out  # was: a RecursionError traceback, the rows left pending
+    assert [s for s, _ in statuses(tmp_path)] == [expected, expected]
+    assert_no_secret(ran.out, tmp_path)
