@@ -7,8 +7,10 @@ the per-user history in step, and the order of its calls here is the exactly-onc
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import random
+import sys
 import threading
 import time
 from collections import deque
@@ -19,7 +21,7 @@ from typing import Protocol
 
 from campaign.client import IbotClient, Outcome
 from campaign.errors import ExitCode, InputError, describe_failure
-from campaign.pacing import Pacer, Schedule, recipient_zone, wait_words
+from campaign.pacing import DAY, Pacer, Schedule, recipient_zone, wait_words
 from campaign.plan import SENDABLE, Row, count_statuses
 from campaign.senders import assign_all
 from campaign.store.ledger import MACHINE_FAILURES, Account, Ledger
@@ -55,6 +57,16 @@ class NoProgress:
 SHORTEST_SLEEP = 0.02  # seconds: a short clock's sleeps are scaled down to no less than this
 
 
+def real_elapsed() -> float:
+    """Seconds on a clock that counts a suspend and is never set: Linux's boot time, the
+    monotonic clock of macOS's clock_gettime (its time.monotonic stops in sleep), else Python's."""
+    for name in ("CLOCK_BOOTTIME", "CLOCK_MONOTONIC"):
+        clock_id = getattr(time, name, None)
+        if clock_id is not None and sys.platform != "win32":
+            return time.clock_gettime(clock_id)
+    return time.monotonic()
+
+
 @dataclass
 class Clock:
     """Wall time, sleep and randomness in one injectable place."""
@@ -64,6 +76,13 @@ class Clock:
     rand: Callable[[], float] = random.random
     tz: dt.tzinfo | None = None
     wall: Callable[[], float] | None = None  # the wall clock, when `now` runs short (shorten)
+    # Real time passed, suspend included, never stepped: tells a wall clock set forward from a
+    # night of sleep. None: not watched (an injected `now` without one, a short clock).
+    elapsed: Callable[[], float] | None = None
+
+    def __post_init__(self) -> None:
+        if self.elapsed is None and self.now is time.time:
+            self.elapsed = real_elapsed
 
     def shorten(self, scale: float, *, resume_from: float | None = None) -> None:
         """Time runs `scale` times faster from now on: `now()` reads it, `sleep(s)` waits s/scale
@@ -73,7 +92,7 @@ class Clock:
         carries on from there rather than waiting for the wall clock to catch up."""
         real_now, real_sleep, origin = self.now, self.sleep, self.now()
         start = max(origin, resume_from or origin)
-        self.wall = real_now
+        self.wall, self.elapsed = real_now, None
         self.now = lambda: start + (real_now() - origin) * scale
         self.sleep = lambda seconds: real_sleep(min(seconds, max(seconds / scale, SHORTEST_SLEEP)))
 
@@ -126,6 +145,8 @@ class Lane:
     busy: bool = False  # a row taken, its outcome not yet recorded
     running: bool = False  # its loop has not ended
     clock_back: bool = False  # the clock was seen stepped back (said once per jump)
+    seen: tuple[float, float] | None = None  # (wall, real elapsed) when the lane last looked
+    forward: list[tuple[float, float]] = field(default_factory=list)  # (when, how far) it jumped
 
     @property
     def book(self) -> Account:
@@ -428,11 +449,12 @@ class Runner:
             # toward its caps and pauses, even while running.
             self.ledger.catch_up(lane.book, lane.pacer, schedule, now)
             self._rebase(lane, now)
-            base = max(now, lane.pacer.due())
+            view, pacer_due = self._as_of(lane)
+            base = max(now, pacer_due)
             if schedule.recipient:
-                row, due, reason = self._pick(lane, row, base)
+                row, due, reason = self._pick(lane, row, base, view)
             else:
-                due, reason = schedule.next_allowed(base)
+                due, reason = view.next_allowed(base)
             if due <= now:
                 return row
             if reason and self.stop_outside_window:
@@ -458,7 +480,10 @@ class Runner:
 
     def _rebase(self, lane: Lane, now: float) -> None:
         """A clock stepped back (by hand, NTP, a dead battery): sends stamped after now count as
-        made now, so the run never waits for as long as the clock jumped, and says so once."""
+        made now, so the run never waits for as long as the clock jumped, and says so once. A
+        clock set forward (not a suspend: real time did not pass) makes earlier sends look older
+        than they are: they count at their real age, so no cap is passed."""
+        self._forward(lane, now)
         jump = lane.schedule.rebase(now)
         if lane.pacer.last_start is not None and lane.pacer.last_start > now:
             jump = max(jump, lane.pacer.last_start - now)
@@ -470,7 +495,37 @@ class Runner:
                                "new time, counting those sends as made now.")  # fmt: skip
         lane.clock_back = jump > CLOCK_SLACK
 
-    def _pick(self, lane: Lane, row: Row, base: float) -> tuple[Row, float, str]:
+    def _as_of(self, lane: Lane) -> tuple[Schedule, float]:
+        """The lane's schedule and next interval, with sends made before the clock was set
+        forward counted at their real age (moved forward by as much as the clock jumped)."""
+        if not lane.forward:
+            return lane.schedule, lane.pacer.due()
+        view = copy.copy(lane.schedule)
+        history, due = list(lane.schedule.history), lane.pacer.due()
+        for at, ahead in lane.forward:
+            history = [h + ahead if h < at else h for h in history]
+            if lane.pacer.last_start is not None and lane.pacer.last_start < at:
+                due += ahead
+        view.history = sorted(history)
+        return view, due
+
+    def _forward(self, lane: Lane, now: float) -> None:
+        """Notice the wall clock moving further than real time did since the lane last looked."""
+        if self.clock.elapsed is None:
+            return
+        real = self.clock.elapsed()
+        if lane.seen is not None:
+            ahead = (now - lane.seen[0]) - (real - lane.seen[1])
+            if ahead > CLOCK_SLACK:
+                lane.forward.append((now, ahead))
+                who = f"sender {lane.label}: " if len(self.lanes) > 1 else ""
+                self.progress.note(f"The computer's clock went forward {wait_words(ahead)} ({who}"
+                                   "more than time passed): earlier sends count at their real "
+                                   "age, so the caps hold.")  # fmt: skip
+        lane.seen = (now, real)
+        lane.forward = [(at, ahead) for at, ahead in lane.forward if at > now - DAY - 3600]
+
+    def _pick(self, lane: Lane, row: Row, base: float, schedule: Schedule) -> tuple[Row, float, str]:
         """The first row of the lane (`row`, then its queue) whose recipient's window is open at
         `base`, or the one whose window opens first; (row, when, why it waits)."""
         with self._lock:
@@ -480,7 +535,7 @@ class Runner:
             for i, candidate in enumerate(lane.queue):
                 zone = self._zone(candidate)
                 if zone not in seen:
-                    seen[zone] = lane.schedule.next_allowed(base, zone)
+                    seen[zone] = schedule.next_allowed(base, zone)
                 due, why = seen[zone]
                 if best is None or due < best[1]:
                     best = (i, due, why)

@@ -93,7 +93,8 @@ def run(rows: list[Row], wall: Wall, schedule: Schedule, tmp: Path, *, delay: fl
                         base_url="https://api.test/v1", token="t", instance_id="i")  # fmt: skip
     with Journal(tmp / "j.sqlite3") as journal:
         Runner(rows, kind="text", client=client, ledger=Ledger(journal), write=lambda r: tmp / "unused",
-               clock=Clock(now=wall.now, sleep=wall.sleep, rand=lambda: 0.5, tz=TZ),
+               clock=Clock(now=wall.now, sleep=wall.sleep, rand=lambda: 0.5, tz=TZ,
+                           elapsed=lambda: wall.real),
                pacer=Pacer(delay=delay, jitter=0, rand=lambda: 0.5), schedule=schedule,
                stop=threading.Event(), progress=heard).run()  # fmt: skip
     return sent
@@ -222,6 +223,24 @@ def test_a_clock_stepped_back_never_waits_as_long_as_it_jumped(tmp_path: Path, h
     # The cap holds in real time: no six sends within any real hour.
     reals = [real for _, real, _ in sent]
     assert all(b - a >= 3600 for a, b in zip(reals, reals[5:], strict=False))
+
+
+def test_a_clock_set_forward_passes_no_cap(tmp_path: Path) -> None:
+    wall = Wall(dt.datetime(2026, 11, 23, 12, 0, tzinfo=TZ))
+
+    def step_forward(n: int) -> None:
+        if n == 5:
+            wall.t += 3 * 3600  # the wall clock only: no real time passes
+
+    heard = Heard()
+    rows = rows_for(*(f"9725255501{i:02d}" for i in range(12)))
+    sent = run(rows, wall, Schedule(tz=TZ, max_per_hour=5), tmp_path, delay=60, on_send=step_forward,
+               heard=heard)  # fmt: skip
+    assert len(sent) == 12
+    reals = [real for _, real, _ in sent]
+    assert all(b - a >= 3600 for a, b in zip(reals, reals[5:], strict=False))  # in real time too
+    assert min(b - a for a, b in itertools.pairwise(reals)) >= 60  # and no burst
+    assert any("clock went forward 3 h 00 min" in n for n in heard.notes), heard.notes
 
 
 def test_a_night_of_suspend_brings_no_burst_and_caps_hold(tmp_path: Path) -> None:
