@@ -453,7 +453,8 @@ def row_jid(values: Sequence[str], phone: PhoneColumns, country: str, strict: bo
                 # A billing country that is not where the phone is: a clean home reading stands,
                 # when it is a mobile (a typo'd US number is never a German landline).
                 home = row_jid(values, replace(phone, country=None), country, strict)
-                if home.jid is not None and not home.problem and _is_mobile(home.jid):
+                if (home.jid is not None and not home.problem and _is_mobile(home.jid)
+                        and not _near_miss_of(values, phone, own, result.problem)):
                     return PhoneResult(home.jid, f"warning: read as a {country} number; as a "
                                        f"number of the row's country, {own}: {result.problem}")  # fmt: skip
             return result
@@ -472,6 +473,19 @@ def row_jid(values: Sequence[str], phone: PhoneColumns, country: str, strict: bo
         if first is None or (first.problem == "no phone number" and values[i].strip()):
             first = result
     return first or PhoneResult(None, "no phone number")
+
+
+def _near_miss_of(values: Sequence[str], phone: PhoneColumns, own: str, problem: str) -> bool:
+    """The row's country's number a digit or two off ('07400 12345' in a GB row), never sent to
+    whoever has it at home; a number that cannot begin so there ('0412 345 678' in a US row: no
+    US number starts with 0) is not one."""
+    if "too short for" not in problem and "too long for" not in problem:
+        return False
+    cell = next((values[i] for i in phone.indexes if values[i].strip()), "")
+    digits = _digits(_clean(cell))
+    trunk = phonenumbers.PhoneMetadata.metadata_for_region(own)
+    prefix = (trunk.national_prefix if trunk is not None else None) or ""
+    return not (digits.startswith("0") and prefix != "0")
 
 
 def row_country(cell: str, home: str) -> str:

@@ -214,3 +214,27 @@ def test_salesforce_report_footer_is_not_contacts(cli: Cli, tmp_path: Path) -> N
     assert "the 5 lines below the table ('Contacts Report', 'Copyright (c)" in r.stderr
     assert "2 rows" in r.stdout
     assert results(path) == [("447400123456" + WA, "ready", ""), ("12015550123" + WA, "ready", "")]
+
+
+def test_woocommerce_a_typo_of_the_billing_countrys_number_is_never_a_home_mobile(
+    cli: Cli, tmp_path: Path
+) -> None:
+    # WooCommerce's order export in a French shop: '07400 12345' is a UK mobile a digit short in
+    # a GB order, and a valid French mobile (07 40 01 23 45) at home: never sent to that stranger.
+    header = ["order_id", "order_date", "status", "billing_first_name", "billing_last_name",
+              "billing_email", "billing_phone", "billing_country", "order_total"]  # fmt: skip
+    rows = [header,
+            ["901", "2026-11-01 10:00", "wc-completed", "Amy", "Lee", "", "07400 123456", "GB", "9.90"],
+            ["902", "2026-11-01 10:00", "wc-completed", "Bob", "Kay", "", "07400 12345", "GB", "9.90"],
+            ["903", "2026-11-01 10:00", "wc-completed", "Léa", "Roy", "", "06 12 34 56 78", "FR", "9.90"],
+            # A French mobile billed to a US address: no US number begins with 0, so it is French.
+            ["904", "2026-11-01 10:00", "wc-completed", "Eve", "Dai", "", "06 12 34 56 79", "US",
+             "9.90"]]  # fmt: skip
+    contacts = write(tmp_path / "orders.csv", rows)
+    r = cli("send", contacts, "--dry-run", "-m", "Hello!", env={"LANG": "fr_FR.UTF-8"})
+    assert r.exit_code == 0, r.output
+    got = results(contacts)
+    assert got[0][:2] == ("447400123456" + WA, "ready")
+    assert got[1][:2] == ("", "invalid") and "too short for GB" in got[1][2]
+    assert got[2][:2] == ("33612345678" + WA, "ready")
+    assert got[3][:2] == ("33612345679" + WA, "ready") and "read as a FR number" in got[3][2]
