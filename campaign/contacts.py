@@ -325,7 +325,11 @@ def sniff_delimiter(text: str, suffix: str) -> str:
 
 
 def _read_delimited(path: Path, encoding: str | None) -> tuple[list[list[str]], str, str]:
-    text, used = decode(_read_limited(path), path.name, encoding)
+    data = _read_limited(path)
+    if data.count(b"\n") > MAX_DELIMITED_LINES:  # known before any decoding
+        raise _too_many(path, MAX_DELIMITED_LINES)
+    text, used = decode(data, path.name, encoding)
+    del data
     # Excel writes and reads a first line `sep=;` naming the delimiter, and hides it: so do we.
     hint = re.match(r"sep=([,;\t|])\r?\n", text)
     if hint:
