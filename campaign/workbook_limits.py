@@ -23,6 +23,10 @@ from campaign.errors import InputError
 MAX_CELLS = 5_000_000
 # Decompressed XML per part: a 100,000-row contacts sheet is ~10-60 MB.
 MAX_PART_BYTES = 256 * 1024**2
+# Parts read whole into a tree here (display.read_styles): Excel allows 64,000 cell styles, a
+# few MB of XML. A 555 KB file whose styles.xml unpacked to 230 MB took 3.9 GB (issue 19, round 4).
+MAX_TREE_PART_BYTES = 32 * 1024**2
+TREE_PARTS = frozenset({"xl/styles.xml", "xl/workbook.xml", "xl/_rels/workbook.xml.rels"})
 # Text between two tags: Excel's own cells hold at most 32,767 characters (~200 KB as XML).
 MAX_TEXT_BYTES = 1024**2
 _CHUNK = 1024**2
@@ -124,6 +128,12 @@ def _scan(path: Path, z: zipfile.ZipFile, info: zipfile.ZipInfo, sheet: bool) ->
                 prefix = found.group(1) or b"" if found else b""
                 _check_claimed(path, info.filename, chunk)
             size += len(chunk)
+            if info.filename in TREE_PARTS and size > MAX_TREE_PART_BYTES:
+                raise InputError(
+                    f"{path.name}: its part {info.filename} unpacks to more than "
+                    f"{MAX_TREE_PART_BYTES // 1024**2} MB, far more than any workbook's styles or "
+                    "sheet list. Open it in Excel and save it again, or export the contacts as CSV."
+                )
             if size > MAX_PART_BYTES:
                 raise InputError(
                     f"{path.name}: its part {info.filename} unpacks to more than "

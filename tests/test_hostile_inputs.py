@@ -530,3 +530,19 @@ def test_a_config_nested_thousands_deep_is_exit_2(
     assert ran.code == 2, ran.out  # was: exit 1, a RecursionError traceback
     assert "--config deep.toml: nested too deeply to read" in ran.out
     assert "Traceback" not in ran.out
+
+
+def test_a_styles_part_that_unpacks_huge_is_exit_2(tmp_path: Path) -> None:
+    contacts = _workbook(tmp_path / "contacts.xlsx")
+    with zipfile.ZipFile(contacts, "a", zipfile.ZIP_DEFLATED, compresslevel=9) as z, \
+            z.open("xl/styles.xml", "w", force_zip64=True) as part:  # fmt: skip
+        part.write(f'<styleSheet {_NS}><cellXfs count="1">'.encode())
+        for _ in range(50):
+            part.write(b'<xf numFmtId="14"/>' * 50_000)  # 47 MB in all, a few hundred KB zipped
+        part.write(b"</cellXfs></styleSheet>")
+    assert contacts.stat().st_size < 1_000_000
+    ran = run_cli(["send", str(contacts), "-m", "Hi {{ Name }}", "--country", "IL", *DRY],
+                  cwd=tmp_path, env=cli_env(tmp_path / "home"))  # fmt: skip
+    assert ran.code == 2, ran.out  # was: a 555 KB file took 3.9 GB, then a MemoryError
+    assert "its part xl/styles.xml unpacks to more than 32 MB" in ran.out
+    assert ran.seconds < 5 and ran.peak_mb < 500, (ran.seconds, ran.peak_mb)
