@@ -546,3 +546,24 @@ def test_a_styles_part_that_unpacks_huge_is_exit_2(tmp_path: Path) -> None:
     assert ran.code == 2, ran.out  # was: a 555 KB file took 3.9 GB, then a MemoryError
     assert "its part xl/styles.xml unpacks to more than 32 MB" in ran.out
     assert ran.seconds < 5 and ran.peak_mb < 500, (ran.seconds, ran.peak_mb)
+
+
+def test_a_sheet_part_near_its_size_limit_is_read_in_pieces(tmp_path: Path) -> None:
+    contacts = tmp_path / "contacts.xlsx"
+    rows = (f'<row r="1">{_cell("A1", "Name")}{_cell("B1", "Phone")}</row>'
+            f'<row r="2">{_cell("A2", "Dana")}{_cell("B2", "0502345678")}</row>')  # fmt: skip
+    with zipfile.ZipFile(contacts, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as z:
+        for name, text in _PARTS.items():
+            z.writestr(name, text)
+        z.writestr("xl/sharedStrings.xml", f'<sst {_NS} count="0" uniqueCount="0"></sst>')
+        with z.open("xl/worksheets/sheet1.xml", "w", force_zip64=True) as part:
+            part.write(f'<?xml version="1.0"?><worksheet {_NS}><sheetData>{rows}</sheetData>'.encode())
+            for _ in range(250):
+                part.write(b"<x/>" * 250_000)  # 250 MB of empty tags, 245 KB zipped
+            part.write(b"</worksheet>")
+    ran = run_cli(["send", str(contacts), "-m", "Hi {{ Name }}", "--country", "IL", *DRY],
+                  cwd=tmp_path, env=cli_env(tmp_path / "home"))  # fmt: skip
+    assert ran.code == 0, ran.out
+    assert [r["status"] for r in read_results(tmp_path / "out.csv")] == ["ready"]
+    assert ran.peak_mb < 300, ran.peak_mb  # was: 534 MB, the part read whole for its styles
+    assert ran.seconds < 60, ran.seconds
