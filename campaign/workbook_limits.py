@@ -378,6 +378,8 @@ def _scan_biff(path: Path, stream: bytes) -> None:
         kind, length = struct.unpack_from("<HH", stream, offset)
         body = offset + 4
         offset = body + length
+        if offset > end:
+            break  # a record cut off by the end of the stream: calamine's to judge
         if kind == _BOF:
             extent, sheet = _Extent(), sheet + 1
         elif kind in _CELL_RECORDS and length >= 4:

@@ -567,3 +567,13 @@ def test_a_sheet_part_near_its_size_limit_is_read_in_pieces(tmp_path: Path) -> N
     assert [r["status"] for r in read_results(tmp_path / "out.csv")] == ["ready"]
     assert ran.peak_mb < 300, ran.peak_mb  # was: 534 MB, the part read whole for its styles
     assert ran.seconds < 60, ran.seconds
+
+
+@pytest.mark.parametrize("record", [b"\xfd\x00\x0a\x00\x01", b"\xbd\x00\x06\x00\x01\x00"],
+                         ids=["cell", "mulrk"])
+def test_an_xls_record_cut_off_by_the_end_of_its_stream_is_left_to_the_reader(
+    record: bytes, tmp_path: Path
+) -> None:
+    from campaign.workbook_limits import _scan_biff
+
+    _scan_biff(tmp_path / "contacts.xls", record)  # was: struct.error, a traceback
