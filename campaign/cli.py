@@ -40,6 +40,34 @@ class Finite(click.FloatRange):
         return number
 
 
+    def _describe_range(self) -> str:  # "0 to 1", not click's "0<=x<=1"
+        return f"{self.min:g} to {self.max:g}"
+
+
+class Count(click.IntRange):
+    """A whole number in plain words: `--limit N` and "'abc' is not a whole number", "at least
+    1", never click's "INTEGER RANGE", "not a valid integer range" or "x>=1"."""
+
+    name = "whole number"
+
+    def get_metavar(self, param: click.Parameter, ctx: click.Context | None = None) -> str:
+        return "N"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        try:
+            return super().convert(value, param, ctx)
+        except click.BadParameter as e:
+            if "is not in the range" not in e.message:
+                raise
+            self.fail(f"{value} is out of range: give a whole number, {self._describe_range()}.",
+                      param, ctx)  # fmt: skip
+
+    def _describe_range(self) -> str:
+        if self.max is None:
+            return f"{self.min} or more" if self.min == 0 else f"at least {self.min}"
+        return f"{self.min} to {self.max}"
+
+
 DAY_SECONDS = 86_400.0
 
 
@@ -222,7 +250,7 @@ main.command_class = _HintedCommand  # every command says which value to quote
 @click.option("--media-url", help='Media URL for image/video/audio/doc; a Jinja2 template, so a '
               'column can hold it: "{{ brochure }}". Must be https://.')
 @click.option("--sheet", help="Workbook sheet to read (default: the first; others are listed).")
-@click.option("--header-row", type=click.IntRange(min=1),
+@click.option("--header-row", type=Count(min=1),
               help="Row number of the column names (default: found automatically).")
 @click.option("--phone-column", multiple=True, help="Column holding the phone numbers (default: "
               "detected from headers like Phone, Mobile, WhatsApp, טלפון, נייד, and from the "
@@ -241,7 +269,7 @@ main.command_class = _HintedCommand  # every command says which value to quote
 @click.option("--dry-run", is_flag=True,
               help="Do everything but send: write the results sheet with 'ready' rows and show "
               "the first messages.")
-@click.option("--limit", type=click.IntRange(min=1),
+@click.option("--limit", type=Count(min=1),
               help="Send at most N messages in this run (a pilot batch); the rest stay pending.")
 @click.option("--pace", type=click.Choice(["careful", "standard", "fast"]), default="standard",
               show_default=True, help="A preset of the pacing options below, from published "
@@ -254,16 +282,16 @@ main.command_class = _HintedCommand  # every command says which value to quote
 @click.option("--jitter", type=Duration(0, DAY_SECONDS),
               help="Random extra 0..S seconds (or 30s, 1m) added to each interval, so sends don't "
               "look robotic. Default: from --pace.")
-@click.option("--pause-every", type=click.IntRange(min=0), metavar="N",
+@click.option("--pause-every", type=Count(min=0), metavar="N",
               help="After every N sends by one number, a longer pause (--pause-for); 0: never. "
               "Default: from --pace.")
 @click.option("--pause-for", type=Duration(0, DAY_SECONDS), metavar="S",
               help="Seconds (or 10m, 1h) of the pause after --pause-every sends; 0: no pauses. "
               "Default: from --pace.")
-@click.option("--max-per-hour", type=click.IntRange(min=0),
+@click.option("--max-per-hour", type=Count(min=0),
               help="At most N sends through this number in any 60 minutes, by every campaign on "
               "this computer, across restarts; 0: no cap. Default: from --pace.")
-@click.option("--max-per-day", type=click.IntRange(min=0),
+@click.option("--max-per-day", type=Count(min=0),
               help="At most N sends through this number in any 24 hours, by every campaign on this "
               "computer, across restarts; 0: no cap. Default: from --pace.")
 @click.option("--warm-up/--no-warm-up", default=None,
@@ -296,12 +324,12 @@ main.command_class = _HintedCommand  # every command says which value to quote
 @click.option("--check-media", is_flag=True,
               help="Before sending, fetch each distinct media URL once; unreachable ones make rows "
               "invalid.")
-@click.option("--retries", type=click.IntRange(min=0), default=3, show_default=True,
+@click.option("--retries", type=Count(min=0), default=3, show_default=True,
               help="Retries for errors that prove nothing was sent (connection refused, 429).")
 @click.option("--timeout", type=Duration(0.1, 3600), default=30.0, show_default=True,
               help="Deadline in seconds (or 1m) for one whole request (connect, send, the entire reply); "
               "past it the row is 'unknown'.")
-@click.option("--max-consecutive-failures", type=click.IntRange(min=0), default=5,
+@click.option("--max-consecutive-failures", type=Count(min=0), default=5,
               show_default=True, help="Stop after N failed or unknown sends in a row (0: never).")
 @click.option("--retry-unknown", is_flag=True,
               help="Also resend rows whose earlier outcome is unknown (they may get it twice).")
@@ -366,7 +394,7 @@ def send(contacts: Path | None, **kw: Any) -> None:
 
 
 @main.command()
-@click.option("--port", type=click.IntRange(0, 65535), default=8765, show_default=True,
+@click.option("--port", type=Count(0, 65535), default=8765, show_default=True,
               help="Port on 127.0.0.1 to listen on (0: any free port).")
 @click.option("--token", help="Accept only this token (default: any non-empty token).")
 @click.option("--instance-id", multiple=True, help="Accept only this instance ID (default: any). "
@@ -383,18 +411,18 @@ def send(contacts: Path | None, **kw: Any) -> None:
 @click.option("--endless", is_flag=True,
               help="Accept each message, then send a 200 reply that never ends (rehearse the "
               "64 KB reply cap).")
-@click.option("--rate-limited", type=click.IntRange(min=0), default=0, show_default=True,
+@click.option("--rate-limited", type=Count(min=0), default=0, show_default=True,
               help="Answer the first N requests HTTP 429 Too Many Requests (rehearse retries).")
 @click.option("--retry-after", type=Duration(0, DAY_SECONDS), default=30.0, show_default=True,
               help="Seconds sent as Retry-After with those 429 replies.")
-@click.option("--disconnect-after", type=click.IntRange(min=0),
+@click.option("--disconnect-after", type=Count(min=0),
               help="After N accepted messages, answer 'Instance not connected'.")
 @click.option("--disconnect-instance", multiple=True, metavar="ID=N",
               help="After N messages accepted through instance ID, answer 'Instance not "
               "connected' for it alone (rehearse one sender of several dropping out). Repeatable.")
 @click.option("--invalid-jid", multiple=True,
               help="A number or JID to answer 'Invalid JID' for. Repeatable.")
-@click.option("--error-status", type=click.IntRange(100, 599), default=200, show_default=True,
+@click.option("--error-status", type=Count(100, 599), default=200, show_default=True,
               help="HTTP status of the documented error replies (the real service's is unknown).")
 @click.option("--seed", type=int, help="Random seed for the failure and drop draws.")
 def sandbox(port: int, token: str | None, instance_id: tuple[str, ...], failure_rate: float,
@@ -501,7 +529,7 @@ def cancel(name: str) -> None:
 
 
 @main.command()
-@click.option("--port", type=click.IntRange(0, 65535), default=8766, show_default=True,
+@click.option("--port", type=Count(0, 65535), default=8766, show_default=True,
               help="Port on 127.0.0.1 to listen on (0: any free port).")
 @click.option("--open", "open_browser", is_flag=True, help="Open the page in the web browser.")
 def dashboard(port: int, open_browser: bool) -> None:

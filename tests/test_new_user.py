@@ -48,3 +48,24 @@ def test_the_empty_cell_fallback_names_the_column_the_user_has(
         "warning: empty cell A3 (Full name) printed as nothing; give it a fallback: "
         "{{ Full name | default('...') }}",
     ]
+
+
+def test_whole_number_options_read_in_plain_words(cli: Cli, write_csv: Callable[..., Path]) -> None:
+    # Help and errors without click's "INTEGER RANGE", "valid integer range" or "x>=1".
+    for command in (("send",), ("sandbox",), ("dashboard",)):
+        r = cli(*command, "--help")
+        assert r.exit_code == 0, r.output
+        assert "INTEGER RANGE" not in r.output and "x>=" not in r.output and "<=x" not in r.output
+    r = cli("send", "--help")
+    assert "--limit N " in r.output and "[at least 1]" in r.output
+    contacts = write_csv(SHOP)
+    r = cli("send", contacts, "-m", "Hi", "--dry-run", "--limit", "abc")
+    assert r.exit_code == 2
+    assert "Error: Invalid value for '--limit': 'abc' is not a valid whole number." in r.stderr
+    r = cli("send", contacts, "-m", "Hi", "--dry-run", "--limit", "0")
+    assert r.exit_code == 2
+    assert ("Error: Invalid value for '--limit': 0 is out of range: give a whole number, at "
+            "least 1.") in r.stderr  # fmt: skip
+    r = cli("sandbox", "--failure-rate", "2")
+    assert r.exit_code == 2
+    assert "Error: Invalid value for '--failure-rate': 2.0 is not in the range 0 to 1." in r.stderr
