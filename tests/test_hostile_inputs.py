@@ -228,7 +228,8 @@ def test_only_our_own_temp_files_are_removed(
     stale.write_text("half a sheet")
     env = cli_env(tmp_path / "home", sandbox_env["IBOT_BASE_URL"])
     ran = run_cli(["send", str(contacts), "-m", "Hi", "--yes", "--pace", "fast", "--delay", "0",
-                   "--jitter", "0", "--quiet", "--results", "out.csv"], cwd=tmp_path, env=env)  # fmt: skip
+                   "--jitter", "0", "--window", "any", "--quiet", "--results", "out.csv"], cwd=tmp_path,
+                  env=env)  # fmt: skip
     assert ran.code == 0, ran.out
     assert all((tmp_path / name).exists() for name in others)
     assert not stale.exists()
