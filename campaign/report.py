@@ -61,6 +61,9 @@ def problems(plan: Plan, ui: Say, shown: int = 10) -> None:
 
 
 def show_forecast(todo: int, plan: Forecast, ui: Say, clock: Clock, *, verb: str) -> None:
+    if todo == 0:  # every row is invalid, suppressed or done: no "Sending 0 would take 0s"
+        ui.info("Nothing would be sent: no row is left to send (see the rows above).")
+        return
     finish = dt.datetime.fromtimestamp(clock.now() + plan.seconds, clock.tz)
     ui.info(f"{verb} {todo} would take about {format_duration(plan.seconds)} "
             f"(finish ~{finish:%a %d %b %H:%M}).")  # fmt: skip

@@ -69,3 +69,16 @@ def test_whole_number_options_read_in_plain_words(cli: Cli, write_csv: Callable[
     r = cli("sandbox", "--failure-rate", "2")
     assert r.exit_code == 2
     assert "Error: Invalid value for '--failure-rate': 2.0 is not in the range 0 to 1." in r.stderr
+
+
+def test_a_dry_run_with_nothing_to_send_says_so_not_sending_0(
+    cli: Cli, write_csv: Callable[..., Path]
+) -> None:
+    contacts = write_csv([["Full name", "Mobile"], ["Dana Levi", "07911 123401"]])
+    opt_out = contacts.with_name("opt-out.txt")
+    opt_out.write_text("07911 123401\n", encoding="utf-8")
+    r = cli("send", contacts, "--country", "GB", "--dry-run", "-m", "Hi {{ Full name }}",
+            "--suppress", opt_out)  # fmt: skip
+    assert r.exit_code == 0, r.output
+    assert "Nothing would be sent: no row is left to send (see the rows above)." in r.stdout
+    assert "Sending 0" not in r.output
