@@ -40,7 +40,7 @@ def build_xlsx(path: Path, rows: int) -> None:
         n = 500000000 + i * 7
         phone: object = [f"0{n}", f"+972 {n}", 972000000000 + n, n][i % 4]
         ws.write_row(i + 1, 0, [f"Name{i}", "כהן", phone, CITIES[i % len(CITIES)],
-                                f"C{i:06d}", f"user{i}@example.com"])  # fmt: skip
+                                f"C{i:06d}", f"user{i}@example.com"])
     wb.close()
 
 
@@ -60,7 +60,7 @@ def floor(path: Path, out: Path) -> float:
     values = [tuple(r) for r in frame.itertuples(index=False, name=None)]
     sheet = Sheet(path, columns, values, list(range(2, len(values) + 2)), 1)
     rows = [Row(number=i + 2, values=v, jid="972500000000@s.whatsapp.net", message=TEMPLATE)
-            for i, v in enumerate(values)]  # fmt: skip
+            for i, v in enumerate(values)]
     write_results(out, sheet, rows, "text")
     return time.perf_counter() - t
 
@@ -68,7 +68,7 @@ def floor(path: Path, out: Path) -> float:
 def dry_run(path: Path, out: Path, state: Path) -> float:
     t = time.perf_counter()
     opts = SendOptions(contacts=path, message=TEMPLATE, dry_run=True, results=out, state=state,
-                       quiet=True)  # fmt: skip
+                       quiet=True)
     code = run_send(opts, QuietUI(), argv=["campaign"])  # type: ignore[arg-type]
     assert code == 0
     return time.perf_counter() - t
@@ -95,7 +95,7 @@ def main() -> None:
         print(f"campaign send --dry-run:                      {best_run:6.2f}s")
         print(f"ratio: {ratio:.2f} (target <= 1.5) {'PASS' if ratio <= 1.5 else 'FAIL'}")
         print(f"peak memory: {peak_mb:,.0f} MB (target < 1024) "
-              f"{'PASS' if peak_mb < 1024 else 'FAIL'}")  # fmt: skip
+              f"{'PASS' if peak_mb < 1024 else 'FAIL'}")
 
 
 if __name__ == "__main__":

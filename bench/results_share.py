@@ -65,11 +65,11 @@ def main() -> None:
     columns = ("First Name", "Phone", "City", "Coupon")
     rows = [Row(number=i + 2, values=(f"Name{i}", f"0502{i:06d}", "תל אביב", f"C{i:05d}"),
                 jid=f"9725020{i:05d}@s.whatsapp.net", message=f"שלום Name{i}! הקופון שלך: C{i:05d}")
-            for i in range(args.rows)]  # fmt: skip
+            for i in range(args.rows)]
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         sheet = Sheet(path=folder / "contacts.xlsx", columns=columns, rows=[r.values for r in rows],
-                      numbers=[r.number for r in rows], header_row=1)  # fmt: skip
+                      numbers=[r.number for r in rows], header_row=1)
         writes: list[float] = []
 
         def write(rs: list[Row]) -> Path:
@@ -86,7 +86,7 @@ def main() -> None:
                 write=write, clock=clock, pacer=Pacer(delay=8, jitter=7, rand=clock.rand),
                 schedule=Schedule(tz=clock.tz or parse_timezone("UTC")), stop=threading.Event(),
                 limit=args.sends,
-            )  # fmt: skip
+            )
             start = clock.now()
             report = runner.run()
             wall = clock.now() - start

@@ -103,7 +103,7 @@ def check_accepted(box: Sandbox, before: int, batch: int, n: int, what: str) -> 
     want = {jid(batch, i) for i in range(n)}
     if len(got) != n or {m.jid for m in got} != want:
         raise SystemExit(f"{what}: the sandbox accepted {len(got)} of {n} messages; "
-                         "the figures would be meaningless")  # fmt: skip
+                         "the figures would be meaningless")
 
 
 # --- 1. bare httpx ---------------------------------------------------------------------------
@@ -119,7 +119,7 @@ def run_bare(box: Sandbox, n: int, batches: Batches) -> float:
         t0 = time.perf_counter()
         for i, (name, _) in enumerate(people):
             params = {"token": TOKEN, "instance_id": INSTANCE_ID, "jid": jid(batch, i),
-                      "msg": message(name)}  # fmt: skip
+                      "msg": message(name)}
             r = http.get(url, params=params)
             if r.status_code != 200:
                 raise SystemExit(f"bare: HTTP {r.status_code}")
@@ -190,15 +190,15 @@ def campaign_rows(batches: Batches, n: int, tmp: Path, what: str) -> tuple[int, 
     folder = Path(tempfile.mkdtemp(prefix=f"{what}{batch}-", dir=tmp))
     people = contacts(batch, n)
     sheet = Sheet(path=folder / "contacts.csv", columns=("Name", "Phone"), rows=people,
-                  numbers=list(range(2, n + 2)), header_row=1)  # fmt: skip
+                  numbers=list(range(2, n + 2)), header_row=1)
     rows = [Row(number=i + 2, values=p, jid=jid(batch, i), message=message(p[0]))
-            for i, p in enumerate(people)]  # fmt: skip
+            for i, p in enumerate(people)]
     return batch, folder, sheet, rows
 
 
 def run_runner(box: Sandbox, n: int, batches: Batches, tmp: Path, *, delay: float = 0.0,
                event_sleep: bool = False, profile: cProfile.Profile | None = None,
-               phases: Phases | None = None) -> RunnerResult:  # fmt: skip
+               phases: Phases | None = None) -> RunnerResult:
     batch, folder, sheet, rows = campaign_rows(batches, n, tmp, "runner")
     results = folder / "contacts.results.csv"
 
@@ -220,12 +220,12 @@ def run_runner(box: Sandbox, n: int, batches: Batches, tmp: Path, *, delay: floa
         journal.recover()
         credentials = {"base_url": box.url, "token": TOKEN, "instance_id": INSTANCE_ID}
         client = (IbotClient(http, **credentials) if phases is None
-                  else TimedClient(http, phases, **credentials))  # fmt: skip
+                  else TimedClient(http, phases, **credentials))
         runner = Runner(
             rows, kind="text", client=client, ledger=ledger, write=write, clock=clock,
             pacer=Pacer(delay=delay, jitter=0.0, rand=clock.rand), schedule=Schedule(tz=tz),
             stop=stop,
-        )  # fmt: skip
+        )
         if profile is not None:
             profile.enable()
         t0 = time.perf_counter()
@@ -256,7 +256,7 @@ def sandbox_process(ids: list[str], latency: float, tmp: Path) -> Iterator[str]:
     """`campaign sandbox` in a process of its own (as the real API is): yields its base URL."""
     log = tmp / f"sandbox-{len(ids)}.log"
     args = [sys.executable, "-m", "campaign", "sandbox", "--port", "0", "--latency", str(latency),
-            "--token", TOKEN, *[a for iid in ids for a in ("--instance-id", iid)]]  # fmt: skip
+            "--token", TOKEN, *[a for iid in ids for a in ("--instance-id", iid)]]
     with open(log, "w") as out:
         proc = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT, cwd=ROOT)
     try:
@@ -286,18 +286,18 @@ def run_lanes(k: int, per_lane: int, batches: Batches, tmp: Path) -> float:
     clock.sleep = stop.wait  # type: ignore[assignment]
     with sandbox_process(ids, LANE_LATENCY, folder) as url, \
             Journal(folder / "bench.sqlite3") as journal, History(folder / "home") as history, \
-            contextlib.ExitStack() as stack:  # fmt: skip
+            contextlib.ExitStack() as stack:
         lanes = []
         for iid in ids:
             http = stack.enter_context(make_http_client())  # one per sender, as the CLI does
             key = history.sender_id(iid)
             client = IbotClient(http, base_url=url, token=TOKEN, instance_id=iid)
             lanes.append(Lane(iid[-3:], client, Pacer(delay=0, jitter=0, rand=clock.rand),
-                              Schedule(tz=tz), key=key))  # fmt: skip
+                              Schedule(tz=tz), key=key))
         ledger = Ledger(journal, history, namespace="bench", campaign="bench")
         runner = Runner(rows, kind="text", lanes=lanes, ledger=ledger, clock=clock, stop=stop,
                         write=lambda rs: write_results(folder / "r.csv", sheet, rs, "text",
-                                                       senders=True))  # fmt: skip
+                                                       senders=True))
         t0 = time.perf_counter()
         report = runner.run()
         elapsed = time.perf_counter() - t0
@@ -338,7 +338,7 @@ def cli_args(path: Path, folder: Path, url: str) -> list[str]:
     return ["send", str(path), "-m", TEMPLATE, "--pace", "fast", "--delay", "0", "--jitter", "0",
             "--window", "any", "--yes", "--quiet", "--base-url", url,
             "--results", str(folder / "contacts.results.csv"),
-            "--state", str(folder / "bench.sqlite3")]  # fmt: skip
+            "--state", str(folder / "bench.sqlite3")]
 
 
 def run_cli_subprocess(box: Sandbox, n: int, batches: Batches, tmp: Path) -> tuple[float, float]:
@@ -352,7 +352,7 @@ def run_cli_subprocess(box: Sandbox, n: int, batches: Batches, tmp: Path) -> tup
     before = len(box.received)
     t0 = time.perf_counter()
     done = subprocess.run([sys.executable, "-m", "campaign", *cli_args(path, folder, box.url)],
-                          cwd=ROOT, env=env, capture_output=True, text=True)  # fmt: skip
+                          cwd=ROOT, env=env, capture_output=True, text=True)
     wall = time.perf_counter() - t0
     if done.returncode != 0:
         raise SystemExit(f"cli: exit {done.returncode}\n{done.stdout}\n{done.stderr}")
@@ -376,14 +376,14 @@ def run_cli_inprocess(box: Sandbox, n: int, batches: Batches, tmp: Path) -> floa
     # 10 minutes after 30).
     opts = SendOptions(contacts=path, message=TEMPLATE, pace="fast", delay=0.0, jitter=0.0, window="any",
                        yes=True, quiet=True, base_url=box.url, results=folder / "contacts.results.csv",
-                       state=folder / "bench.sqlite3")  # fmt: skip
+                       state=folder / "bench.sqlite3")
     environ = {"IBOT_TOKEN": TOKEN, "IBOT_INSTANCE_ID": INSTANCE_ID, "CAMPAIGN_HOME": str(folder / "home")}
     before = len(box.received)
     out = io.StringIO()
     t0 = time.perf_counter()
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(out):
         code = run_send(opts, QuietUI(quiet=True), environ=environ, cwd=folder,
-                        argv=["campaign", *cli_args(path, folder, box.url)])  # fmt: skip
+                        argv=["campaign", *cli_args(path, folder, box.url)])
     elapsed = time.perf_counter() - t0
     if code != 0:
         raise SystemExit(f"run_send: exit {code}\n{out.getvalue()}")
@@ -419,7 +419,7 @@ def table(lines: list[tuple[str, str, str, str]]) -> str:
     fmt = "  ".join(f"{{:<{w}}}" for w in widths)
     rule = "  ".join("-" * w for w in widths)
     return "\n".join(line.rstrip() for line in
-                     [fmt.format(*head), rule, *(fmt.format(*r) for r in lines)])  # fmt: skip
+                     [fmt.format(*head), rule, *(fmt.format(*r) for r in lines)])
 
 
 def rates(n: int, seconds: list[float]) -> list[float]:
@@ -432,7 +432,7 @@ def runs(values: list[float], spec: str = "{:.0f}") -> str:
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--n", type=int, default=300, help="messages per throughput run (300)")
     p.add_argument("--rounds", type=int, default=3, help="alternating bare/runner rounds (3)")
     p.add_argument("--paced-n", type=int, default=100, help="messages in the paced run (100)")
@@ -459,7 +459,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
 
     with tempfile.TemporaryDirectory(prefix="campaign-bench-") as tmp_name, \
-            Sandbox(token=TOKEN, instance_id=INSTANCE_ID) as box:  # fmt: skip
+            Sandbox(token=TOKEN, instance_id=INSTANCE_ID) as box:
         tmp = Path(tmp_name)
         say(f"sandbox {box.url}; warm-up...")
         run_bare(box, 20, batches)
@@ -475,7 +475,7 @@ def main(argv: list[str] | None = None) -> int:
                 else:
                     runner_s.append(run_runner(box, n, batches, tmp).elapsed)
             say(f"round {r + 1}/{rounds}: bare {n / bare_s[-1]:.0f} msg/s, "
-                f"runner {n / runner_s[-1]:.0f} msg/s")  # fmt: skip
+                f"runner {n / runner_s[-1]:.0f} msg/s")
 
         say(f"paced: {args.paced_n} sends at {args.paced_delay:g} s...")
         paced_n = min(max(2, args.paced_n), 9999)
@@ -483,7 +483,7 @@ def main(argv: list[str] | None = None) -> int:
         paced = pacing(run_runner(box, paced_n, batches, tmp, delay=args.paced_delay), ideal)
         say("paced again with threading.Event.wait as the sleep (as the CLI)...")
         paced_event = pacing(run_runner(box, paced_n, batches, tmp, delay=args.paced_delay,
-                                        event_sleep=True), ideal)  # fmt: skip
+                                        event_sleep=True), ideal)
 
         cli_wall: list[float] = []
         cli_span: list[float] = []
@@ -562,7 +562,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def print_lanes(counts: list[int], per_lane: int, batches: Batches, tmp: Path,
-                say: Callable[[str], None]) -> None:  # fmt: skip
+                say: Callable[[str], None]) -> None:
     """`lanes k=16 ratio 0.93`: throughput over the ideal k / 50 ms (target >= 0.8), best of 2."""
     print(f"\nlanes: k senders, {per_lane} sends each, sandbox latency {LANE_LATENCY * 1000:.0f} ms, "
           f"zero delay; ratio to the ideal k / {LANE_LATENCY:g} s (target >= {LANES_TARGET})")

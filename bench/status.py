@@ -44,16 +44,16 @@ def make_campaigns(home: Path, folder: Path, n: int, rows: int) -> None:
                 " VALUES (?, ?, ?, 'hi', 1, ?, '')",
                 [(f"9725{j:08d}@s.whatsapp.net", j + 2, "sent" if j % 50 else "failed",
                   now - (rows - j) * 60) for j in range(rows)],
-            )  # fmt: skip
+            )
             journal.db.executemany("INSERT INTO requests (jid, started_at, outcome) VALUES (?, ?, ?)",
                                    [(f"9725{j:08d}@s.whatsapp.net", now - (rows - j) * 60, "sent")
-                                    for j in range(rows)])  # fmt: skip
+                                    for j in range(rows)])
             journal.db.execute("COMMIT")
         register(db, Entry(name=f"c{i}", journal=str(path.resolve()), campaign=f"c{i}",
                            folder=str(path.parent.parent), contacts=str(path.parent.parent / "c.csv"),
                            cwd=str(path.parent.parent), namespace="live", argv=["campaign", "send"],
                            state="finished", total=rows, started=now - i,
-                           caps={"max_per_day": 300, "max_per_hour": 60}))  # fmt: skip
+                           caps={"max_per_day": 300, "max_per_hour": 60}))
     db.close()
 
 
@@ -68,21 +68,21 @@ def main() -> None:
         home, folder = Path(tmp) / "home", Path(tmp) / "work"
         folder.mkdir()
         env = {**os.environ, "CAMPAIGN_HOME": str(home), "IBOT_TOKEN": "t", "IBOT_INSTANCE_ID": "i",
-               "IBOT_BASE_URL": box.url, "PYTHONPATH": str(ROOT)}  # fmt: skip
+               "IBOT_BASE_URL": box.url, "PYTHONPATH": str(ROOT)}
         began = time.perf_counter()
         make_campaigns(home, folder, args.campaigns - args.sending, args.rows)
         print(f"made {args.campaigns - args.sending} finished campaigns of {args.rows} rows in "
-              f"{time.perf_counter() - began:.1f} s")  # fmt: skip
+              f"{time.perf_counter() - began:.1f} s")
         procs = []
         for k in range(args.sending):
             sheet = folder / f"live{k}.csv"
             with open(sheet, "w", newline="") as f:
                 csv.writer(f).writerows([["name", "phone"]] + [[f"p{j}", f"+9725{k}{j:07d}"]
-                                                               for j in range(2000)])  # fmt: skip
+                                                               for j in range(2000)])
             procs.append(subprocess.Popen(
                 [sys.executable, "-m", "campaign", "send", str(sheet), "-m", "Hi {{ name }}", "--yes",
                  "--quiet", "--pace", "fast", "--delay", "0.05", "--jitter", "0", "--window", "any"],
-                cwd=folder, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))  # fmt: skip
+                cwd=folder, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
         try:
             deadline = time.monotonic() + 60
             while len(box.received) < 20 * args.sending and time.monotonic() < deadline:
@@ -93,7 +93,7 @@ def main() -> None:
             for _ in range(args.rounds):
                 t = time.perf_counter()
                 out = subprocess.run([sys.executable, "-m", "campaign", "status"], env=env,
-                                     capture_output=True, text=True, check=True).stdout  # fmt: skip
+                                     capture_output=True, text=True, check=True).stdout
                 cli.append(time.perf_counter() - t)
                 t = time.perf_counter()
                 found = collect(home)

@@ -60,7 +60,7 @@ class Count(click.IntRange):
             if "is not in the range" not in e.message:
                 raise
             self.fail(f"{value} is out of range: give a whole number, {self._describe_range()}.",
-                      param, ctx)  # fmt: skip
+                      param, ctx)
 
     def _describe_range(self) -> str:
         if self.max is None:
@@ -163,7 +163,7 @@ def _quote_hint(command: click.Command, argv: list[str]) -> str:
     """`--phone-column טלפון נייד` unquoted: the shell split the value, and click sees an extra
     argument (issue 22). Say which value to quote, as it should be typed."""
     takes_value = {o for p in command.params if isinstance(p, click.Option) and not p.is_flag
-                   and not p.count for o in p.opts}  # fmt: skip
+                   and not p.count for o in p.opts}
     arguments = sum(isinstance(p, click.Argument) for p in command.params)
     positional: list[str] = []
     i = 0
@@ -219,7 +219,7 @@ class _SafeGroup(click.Group):
             raise _safe_usage(e) from None
 
     def resolve_command(self, ctx: click.Context, args: list[str]
-                        ) -> tuple[str | None, click.Command | None, list[str]]:  # fmt: skip
+                        ) -> tuple[str | None, click.Command | None, list[str]]:
         try:
             return super().resolve_command(ctx, args)
         except click.UsageError as e:
@@ -429,7 +429,7 @@ def sandbox(port: int, token: str | None, instance_id: tuple[str, ...], failure_
             drop_rate: float, latency: float, disconnect_after: int | None,
             disconnect_instance: tuple[str, ...], invalid_jid: tuple[str, ...], error_status: int,
             seed: int | None, trickle: float, endless: bool, rate_limited: int,
-            retry_after: float) -> None:  # fmt: skip
+            retry_after: float) -> None:
     """Run a local stand-in for the ibot-chat API on 127.0.0.1, printing every message it gets."""
     from campaign.sandbox import Faults, serve
 
@@ -438,20 +438,20 @@ def sandbox(port: int, token: str | None, instance_id: tuple[str, ...], failure_
         iid, _, n = item.rpartition("=")
         if not iid or not n.isdigit():
             raise click.BadParameter(f"{item!r}: expected ID=N, e.g. promo-instance=20",
-                                     param_hint="--disconnect-instance")  # fmt: skip
+                                     param_hint="--disconnect-instance")
         per_instance[iid] = int(n)
 
     faults = Faults(failure_rate=failure_rate, latency=latency, disconnect_after=disconnect_after,
                     invalid_jids=frozenset(invalid_jid), error_status=error_status,
                     drop_rate=drop_rate, seed=seed, trickle=trickle, endless=endless,
                     rate_limited=rate_limited, retry_after=retry_after,
-                    disconnect_instances=per_instance)  # fmt: skip
+                    disconnect_instances=per_instance)
     try:
         serve(port=port, token=token, instance_id=instance_id or None, faults=faults,
-              echo=lambda line: click.echo(line))  # fmt: skip
+              echo=lambda line: click.echo(line))
     except OSError as e:
         raise cli_error(InputError(f"cannot listen on 127.0.0.1:{port} ({e.strerror}). "
-                                  "Pick another --port.")) from None  # fmt: skip
+                                  "Pick another --port.")) from None
 
 
 def _home() -> Path:
@@ -540,7 +540,7 @@ def dashboard(port: int, open_browser: bool) -> None:
         serve(_home(), port=port, open_browser=open_browser, echo=lambda line: click.echo(line))
     except OSError as e:
         raise cli_error(InputError(f"cannot listen on 127.0.0.1:{port} ({e.strerror}). "
-                                  "Pick another --port (0: any free port).")) from None  # fmt: skip
+                                  "Pick another --port (0: any free port).")) from None
 
 
 def _command_line(ctx: click.Context) -> list[str]:
@@ -616,7 +616,7 @@ class ConsoleUI:
         self._bar = tqdm(total=total, unit="msg", desc=label or None, file=sys.stderr,
                          disable=self.quiet or total == 0,
                          dynamic_ncols=True, bar_format="{l_bar}{bar}| {n_fmt}/{total_fmt} "
-                         "[{elapsed}<{remaining}{postfix}]")  # fmt: skip
+                         "[{elapsed}<{remaining}{postfix}]")
 
     def advance(self, row: Any, counts: Mapping[str, int]) -> None:
         self._done += 1
@@ -624,23 +624,23 @@ class ConsoleUI:
             lane = self._lanes.setdefault(row.sender, {})
             lane[row.status] = lane.get(row.status, 0) + 1
         summary = (f"sent {counts.get(Status.SENT, 0)}, failed {counts.get(Status.FAILED, 0)}, "
-                   f"unknown {counts.get(Status.UNKNOWN, 0)}")  # fmt: skip
+                   f"unknown {counts.get(Status.UNKNOWN, 0)}")
         lanes = " | ".join(f"{name} {tally.get(Status.SENT, 0)}" + (
             f" ({tally.get(Status.FAILED, 0) + tally.get(Status.UNKNOWN, 0)} not sent)"
             if tally.get(Status.FAILED, 0) + tally.get(Status.UNKNOWN, 0) else "")
-            for name, tally in sorted(self._lanes.items()))  # fmt: skip
+            for name, tally in sorted(self._lanes.items()))
         if self._log:
             if time.monotonic() - self._logged_at >= LOG_EVERY or self._done == self._total:
                 self._logged_at = time.monotonic()
                 click.echo(f"Progress: {self._done}/{self._total} ({summary})"
-                           + (f"; per sender: {lanes}" if lanes else "") + ".", err=True)  # fmt: skip
+                           + (f"; per sender: {lanes}" if lanes else "") + ".", err=True)
             return
         if self._bar is None:
             return
         left = (self._bar.total or 0) - self._bar.n - 1
         eta = dt.datetime.now() + dt.timedelta(seconds=left * self._interval)
         self._bar.set_postfix_str(f"{summary}, done ~{eta:%H:%M}" + (f"; {lanes}" if lanes else ""),
-                                  refresh=False)  # fmt: skip
+                                  refresh=False)
         self._bar.update(1)
 
     def waiting(self, until: float, reason: str) -> None:
@@ -673,7 +673,7 @@ class ConsoleUI:
                 os._exit(ExitCode.INTERRUPTED)
             stop.set()
             click.echo("\nStopping after the request in flight (Ctrl-C again to quit now)...",
-                       err=True)  # fmt: skip
+                       err=True)
 
         signal.signal(signal.SIGINT, handler)
         signal.signal(signal.SIGTERM, handler)

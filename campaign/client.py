@@ -194,7 +194,7 @@ class _DeadlineStream(httpcore.NetworkStream):
         self._stream.close()
 
     def start_tls(self, ssl_context: Any, server_hostname: str | None = None,
-                  timeout: float | None = None) -> httpcore.NetworkStream:  # fmt: skip
+                  timeout: float | None = None) -> httpcore.NetworkStream:
         timeout = _remaining(timeout, httpcore.ConnectTimeout)
         return _DeadlineStream(self._stream.start_tls(ssl_context, server_hostname, timeout))
 
@@ -238,13 +238,13 @@ class _DeadlineBackend(httpcore.NetworkBackend):
     address after the lookup (media checks: no redirect into this machine or its network)."""
 
     def __init__(self, backend: httpcore.NetworkBackend,
-                 allow: Callable[[str], str] | None = None) -> None:  # fmt: skip
+                 allow: Callable[[str], str] | None = None) -> None:
         self._backend = backend
         self._allow = allow
 
     def connect_tcp(self, host: str, port: int, timeout: float | None = None,
                     local_address: str | None = None, socket_options: Any = None
-                    ) -> httpcore.NetworkStream:  # fmt: skip
+                    ) -> httpcore.NetworkStream:
         timeout = _remaining(timeout, httpcore.ConnectTimeout)
         addresses = resolve(host, port, timeout)
         if self._allow is not None:
@@ -257,7 +257,7 @@ class _DeadlineBackend(httpcore.NetworkBackend):
             try:
                 stream = self._backend.connect_tcp(
                     address, port, _remaining(timeout, httpcore.ConnectTimeout), local_address,
-                    socket_options)  # fmt: skip
+                    socket_options)
             except httpcore.ConnectError as error:
                 last = error
                 continue
@@ -265,7 +265,7 @@ class _DeadlineBackend(httpcore.NetworkBackend):
         raise last or httpcore.ConnectError("getaddrinfo returned no address")
 
     def connect_unix_socket(self, path: str, timeout: float | None = None,
-                            socket_options: Any = None) -> httpcore.NetworkStream:  # fmt: skip
+                            socket_options: Any = None) -> httpcore.NetworkStream:
         timeout = _remaining(timeout, httpcore.ConnectTimeout)
         return _DeadlineStream(self._backend.connect_unix_socket(path, timeout, socket_options))
 
@@ -324,7 +324,7 @@ def proxy_mounts(environ: Mapping[str, str]) -> dict[str, httpx.BaseTransport | 
         problem = ""
     if problem:
         raise InputError(f"HTTPS_PROXY/ALL_PROXY: {problem}. Fix or unset it (the API is "
-                         "reached directly without it).")  # fmt: skip
+                         "reached directly without it).")
     mounts: dict[str, httpx.BaseTransport | None] = {"https://": transport}
     for name in ("localhost", "127.0.0.1", "[::1]"):
         mounts[f"all://{name}"] = None
@@ -347,7 +347,7 @@ def proxy_mounts(environ: Mapping[str, str]) -> dict[str, httpx.BaseTransport | 
 
 
 def make_http_client(*, timeout: float = 30.0, connect_timeout: float = 10.0,
-                     environ: Mapping[str, str] | None = None) -> httpx.Client:  # fmt: skip
+                     environ: Mapping[str, str] | None = None) -> httpx.Client:
     """One client per sender for the whole run: keep-alive saves a TLS handshake per message.
 
     `timeout` is a deadline for a whole request (connect, send, the entire reply). Each lane of
@@ -491,7 +491,7 @@ def classify_error(error: httpx.HTTPError, path: str, timeout: httpx.Timeout) ->
         return Outcome("retry", "cannot connect to the API")
     if isinstance(error, httpx.ProxyError):  # the tunnel was refused: the request never left
         return Outcome("retry", "the proxy (HTTPS_PROXY/ALL_PROXY) would not connect to the API; "
-                       "nothing was sent")  # fmt: skip
+                       "nothing was sent")
     if isinstance(error, httpx.UnsupportedProtocol):  # nothing can ever be sent to this URL
         return Outcome("abort", "the base URL must start with https:// or http://")
     if isinstance(error, httpx.ReadTimeout):
@@ -549,7 +549,7 @@ class IbotClient:
 
     def __init__(self, http: httpx.Client, *, base_url: str, token: str, instance_id: str,
                  deadline: float | None = None,
-                 clock: Callable[[], float] = time.monotonic) -> None:  # fmt: skip
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self._http = http
         self.base_url = base_url.rstrip("/")
         self._token = token
@@ -580,7 +580,7 @@ class IbotClient:
             # the whole URL a second time, the costliest step of a request with sixteen lanes.
             request = httpx.Request("GET", request_url(self.base_url, kind, params),
                                     headers=self._http.headers,
-                                    extensions={"timeout": self._http.timeout.as_dict()})  # fmt: skip
+                                    extensions={"timeout": self._http.timeout.as_dict()})
         except (httpx.InvalidURL, UnicodeError, ValueError) as error:
             problem = type(error).__name__
         else:
@@ -593,14 +593,14 @@ class IbotClient:
             return self._exchange(request, path, secrets, started)
 
     def _exchange(self, request: httpx.Request, path: str, secrets: tuple[str, ...],
-                  started: float) -> Outcome:  # fmt: skip
+                  started: float) -> Outcome:
         late = f"no complete reply from /{path} within the {self.deadline:g}s deadline (--timeout)"
         # Classify inside `except`, return after it: no httpx exception (whose request holds
         # the token) survives as a __context__ of anything raised later.
         try:
             response = self._http.send(request, stream=True)
             too_big = (f"the reply from /{path} is over {MAX_REPLY_BYTES // 1024} KB; not the "
-                       "API's answer, cut off")  # fmt: skip
+                       "API's answer, cut off")
             encoding = response.headers.get("Content-Encoding", "")
             try:
                 body = bytearray()
@@ -631,7 +631,7 @@ class IbotClient:
             outcome = classify_error(error, path, self._http.timeout)
         except UnicodeError:  # IDNA at connect time (a 64-character label): nothing can leave
             outcome = Outcome("failed", "the API host name cannot be encoded (IDNA); check "
-                              "--base-url. Nothing was sent.")  # fmt: skip
+                              "--base-url. Nothing was sent.")
         except Exception as error:  # never a traceback, never a row stuck 'attempting'
             outcome = Outcome("unknown", f"{type(error).__name__} during /{path}")
         else:
@@ -738,7 +738,7 @@ def check_base_url(url: str) -> str:
 
     def bad(why: str) -> InputError:
         return InputError(f"base URL {shown!r} (--base-url or IBOT_BASE_URL): {why}. Give the "
-                          f"API root as http(s)://host/path ({fix}).")  # fmt: skip
+                          f"API root as http(s)://host/path ({fix}).")
 
     text = url.strip()
     if not text:

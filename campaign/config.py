@@ -74,7 +74,7 @@ _UNITS = {
     "h": 3600.0, "hr": 3600.0, "hrs": 3600.0, "hour": 3600.0, "hours": 3600.0,
     "d": 86400.0, "day": 86400.0, "days": 86400.0,
     "w": 604800.0, "week": 604800.0, "weeks": 604800.0,
-}  # fmt: skip
+}
 _DURATION_PART = re.compile(r"\s*(\d+(?:\.\d*)?|\.\d+)\s*([a-z]*)", re.IGNORECASE)
 
 
@@ -91,7 +91,7 @@ def parse_duration(text: str, unit: float) -> float:
         m = _DURATION_PART.match(text, at)
         if m is None or m.group(2) not in _UNITS:
             raise ValueError(f"{text!r} is not a duration: write a number with a unit, e.g. "
-                             "30s, 10m, 2h, 7d (or 1h30m)")  # fmt: skip
+                             "30s, 10m, 2h, 7d (or 1h30m)")
         total += float(m.group(1)) * _UNITS[m.group(2)]
         at = m.end()
         while at < len(text) and text[at] in " ,":
@@ -129,7 +129,7 @@ def _fits(value: object, kind: str) -> bool:
 
 
 def load_config(path: Path, known: Mapping[str, str],
-                kinds: Mapping[str, str] | None = None) -> dict[str, object]:  # fmt: skip
+                kinds: Mapping[str, str] | None = None) -> dict[str, object]:
     """TOML keys are option names (`phone_column` or `phone-column`); unknown keys are errors.
 
     `kinds`: parameter name -> a key of CONFIG_KINDS; a value of another type is an error

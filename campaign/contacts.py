@@ -124,7 +124,7 @@ class _Table:
 def _load_workbook(
     path: Path, sheet: str | None, header_row: int | None,
     prefer: Callable[[Sequence[str]], bool] | None,
-) -> Sheet:  # fmt: skip
+) -> Sheet:
     wb, names = _open_workbook(path)
     chosen = _sheet_name(path, names, sheet) if sheet is not None else names[0]
     table = _read_table(path, wb, chosen)
@@ -157,10 +157,10 @@ def _load_workbook(
             others = [n for n in names if n != chosen]
             notice = (f"{path.name} has {len(names)} sheets; using '{chosen}', the one with a phone "
                       f"column ('{first}' has none; others: {', '.join(others)}). "
-                      "Pick another with --sheet NAME.")  # fmt: skip
+                      "Pick another with --sheet NAME.")
     if others and not notice:
         notice = (f"{path.name} has {len(others) + 1} sheets; using '{chosen}' "
-                  f"(others: {', '.join(others)}). Pick one with --sheet NAME.")  # fmt: skip
+                  f"(others: {', '.join(others)}). Pick one with --sheet NAME.")
     notices = (notice,) if notice else ()
     return _replace(result, notices=notices + result.notices, other_sheets=tuple(others))
 
@@ -208,7 +208,7 @@ def _to_sheet(
         shown = "', '".join(r[0].strip()[:40] for r in footer[:2])
         lines = "the line" if len(footer) == 1 else f"the {len(footer)} lines"
         notices = (*notices, f"{lines} below the table ('{shown}') are a report's footer, not "
-                             "contacts: left out.")  # fmt: skip
+                             "contacts: left out.")
     rows: list[tuple[str, ...]] = []
     numbers: list[int] = []
     raw: list[tuple[object, ...]] | None = [] if table.raw is not None else None
@@ -225,7 +225,7 @@ def _to_sheet(
     above = tuple(tuple(r) for r in grid[:h] if any(c.strip() for c in r))
     return Sheet(path, columns, rows, numbers, h + 1, sheet_name, delimiter, notices, raw=raw,
                  formats=formats, hidden=hidden, header_found=header_row is None, above=above,
-                 encoding=encoding)  # fmt: skip
+                 encoding=encoding)
 
 
 def _report_footer(body: list[list[str]], width: int) -> list[list[str]]:

@@ -59,10 +59,10 @@ def _pause(db: object, entry: Entry, state: str) -> str:
         return f"'{entry.name}' is already paused. To go on: campaign resume {entry.name}"
     if state not in ("scheduled", "running", "waiting"):
         raise InputError(f"'{entry.name}' is {state}, not running: there is nothing to pause."
-                         + _go_on(entry, state))  # fmt: skip
+                         + _go_on(entry, state))
     update(db, entry.name, request="pause")  # type: ignore[arg-type]
     return (f"Pausing '{entry.name}': a send already under way finishes and is recorded; nothing "
-            f"new starts until `campaign resume {entry.name}`.")  # fmt: skip
+            f"new starts until `campaign resume {entry.name}`.")
 
 
 def _cancel(db: object, entry: Entry, state: str) -> str:
@@ -74,11 +74,11 @@ def _cancel(db: object, entry: Entry, state: str) -> str:
         update(db, entry.name, request="cancel")  # type: ignore[arg-type]
         return (f"Cancelling '{entry.name}': a send already under way finishes and is recorded; "
                 "nothing more is sent, and the rest stay pending with 'cancelled' in the results. "
-                f"To send them after all: campaign resume {entry.name}")  # fmt: skip
+                f"To send them after all: campaign resume {entry.name}")
     update(db, entry.name, state="cancelled", request="", next_send=None,  # type: ignore[arg-type]
-           waiting_for="")  # fmt: skip
+           waiting_for="")
     return (f"Cancelled '{entry.name}' (its process had already ended): nothing more is sent. To "
-            f"send the rest after all: campaign resume {entry.name}")  # fmt: skip
+            f"send the rest after all: campaign resume {entry.name}")
 
 
 def _resume(home: Path, db: object, entry: Entry, state: str) -> str:
@@ -87,14 +87,14 @@ def _resume(home: Path, db: object, entry: Entry, state: str) -> str:
         return f"Resuming '{entry.name}': it goes on with its next send."
     if state in ("scheduled", "running", "waiting"):
         raise InputError(f"'{entry.name}' is already {state} (process {entry.pid}); "
-                         f"`campaign status {entry.name}` shows what it waits for.")  # fmt: skip
+                         f"`campaign status {entry.name}` shows what it waits for.")
     if state == "finished":
         raise InputError(f"'{entry.name}' has finished: everyone was reached. To send it again as "
-                         "a new campaign, run it with --name NEW.")  # fmt: skip
+                         "a new campaign, run it with --name NEW.")
     pid, log = start_again(home, db, entry)
     return (f"Started '{entry.name}' again in the background (process {pid}); it carries on where "
             f"it stopped, nobody gets the message twice. Log: {log}. "
-            f"Status: campaign status {entry.name}")  # fmt: skip
+            f"Status: campaign status {entry.name}")
 
 
 def resume_all(home: Path) -> list[str]:
@@ -105,10 +105,10 @@ def resume_all(home: Path) -> list[str]:
     try:
         for entry in entries(db):
             if entry.state in ("scheduled", "running", "waiting") and entry.request != "cancel" \
-                    and not entry.alive():  # fmt: skip
+                    and not entry.alive():
                 pid, log = start_again(home, db, entry)
                 out.append(f"Started '{entry.name}' again in the background (process {pid}); "
-                           f"log: {log}")  # fmt: skip
+                           f"log: {log}")
     finally:
         db.close()
     return out or ["Nothing to resume: no campaign was stopped while running."]
@@ -118,12 +118,12 @@ def start_again(home: Path, db: object, entry: Entry) -> tuple[int, str]:
     """Run the campaign's own command again, in the background, from the folder it ran in."""
     if not Path(entry.cwd).is_dir():
         raise InputError(f"'{entry.name}' ran in {entry.cwd}, which no longer exists. Run its "
-                         "command again by hand from where its files are now.")  # fmt: skip
+                         "command again by hand from where its files are now.")
     log = entry.log or str(log_path(home, entry.name))
     pid = spawn(pin_start(entry.argv, entry.start_at), cwd=Path(entry.cwd), log=Path(log))
     update(db, entry.name, pid=pid, proc_start=process_start(pid),  # type: ignore[arg-type]
            heartbeat=time.time(), state="running", request="", log=log, stopped="",
-           exit_code=None)  # fmt: skip
+           exit_code=None)
     return pid, log
 
 
@@ -174,7 +174,7 @@ def spawn(argv: list[str], *, cwd: Path, log: Path) -> int:
             kwargs["start_new_session"] = True
         proc = subprocess.Popen([sys.executable, "-m", "campaign", *args], cwd=cwd, env=env,
                                 stdin=subprocess.DEVNULL, stdout=out, stderr=out,
-                                **kwargs)  # type: ignore[call-overload]  # fmt: skip
+                                **kwargs)  # type: ignore[call-overload]
     return int(proc.pid)
 
 

@@ -54,7 +54,7 @@ ALIASES = {
     "البحرين": "BH", "عمان": "OM", "اليمن": "YE", "سوريا": "SY", "ليبيا": "LY", "السودان": "SD",
     "Česko": "CZ", "Magyarország": "HU", "România": "RO", "Ireland": "IE", "Éire": "IE",
     "日本": "JP", "中国": "CN", "한국": "KR", "대한민국": "KR", "भारत": "IN", "Bharat": "IN",
-}  # fmt: skip
+}
 # Cells that say "no country": 'NA' is "not available" in a sheet far more often than Namibia.
 NO_COUNTRY = frozenset({"na", "n/a", "none", "unknown", "other", "-", "--", "?", "null", "nan"})
 # Languages whose country names are read (pycountry's ISO 3166 translations).
@@ -62,16 +62,16 @@ LANGUAGES = (
     "he", "ar", "es", "fr", "de", "pt", "pt_BR", "it", "nl", "ru", "uk", "tr", "pl", "sv", "da",
     "nb", "fi", "cs", "sk", "ro", "hu", "el", "bg", "hr", "sr", "ja", "zh_CN", "zh_TW", "ko",
     "id", "ms", "vi", "th", "fa", "hi", "ca",
-)  # fmt: skip
+)
 # Header words of a column of countries; 'Country Code' is one when its cells are letters.
 COUNTRY_WORDS = frozenset({
     "country", "countries", "land", "pais", "pays", "paese", "ארץ", "מדינה", "بلد", "البلد",
     "الدولة", "دولة", "страна", "ulke", "kraj", "zeme", "maa", "nation", "staat",
     "cc",  # Mailchimp's audience export: the ISO code of where the subscriber signed up
-})  # fmt: skip
+})
 # A header that names a country of something else than where the person lives and is reached.
 NOT_COUNTRY_WORDS = frozenset({"birth", "origin", "nationality", "citizenship", "passport",
-                               "issue", "issuing", "language", "currency"})  # fmt: skip
+                               "issue", "issuing", "language", "currency"})
 _TOKEN = re.compile(r"[^\W_]+")
 
 
@@ -99,7 +99,7 @@ def _names() -> dict[str, str]:
         add(alias, code)
     for c in countries:
         for name in (c.alpha_2, c.alpha_3, c.name, getattr(c, "common_name", None),
-                     getattr(c, "official_name", None)):  # fmt: skip
+                     getattr(c, "official_name", None)):
             add(name, c.alpha_2)
         if ", " in c.name:  # 'Korea, Republic of' -> also 'Republic of Korea'
             head, _, tail = c.name.partition(", ")
@@ -293,7 +293,7 @@ _LIKELY = ("IN", "BR", "ID", "US", "MX", "RU", "PH", "TR", "DE", "IT", "ES", "GB
            "CO", "NG", "PK", "EG", "ZA", "SA", "IL", "AE", "NL", "PL", "KE", "MY", "PE", "CL",
            "AU", "CA", "UA", "VN", "TH", "MA", "DZ", "SG", "PT", "BE", "CH", "AT", "SE", "GR",
            "JP", "KR", "CN", "BD", "IR", "IQ", "VE", "EC", "GT", "KZ", "UZ", "GH", "ET", "TZ",
-           "NZ", "IE", "DK", "NO", "FI", "CZ", "RO", "HU", "JO", "LB", "KW", "QA", "OM", "BH")  # fmt: skip
+           "NZ", "IE", "DK", "NO", "FI", "CZ", "RO", "HU", "JO", "LB", "KW", "QA", "OM", "BH")
 
 
 def _prior(country: str) -> int:
@@ -357,7 +357,7 @@ def decide_home(
     candidates: list[str] = []
     around = [r for r, _ in Counter(row_countries).most_common()]
     for c in (configured, locale_country, *around, *(_main(r) for r, _ in abroad.most_common()),
-              FALLBACK):  # fmt: skip
+              FALLBACK):
         if c and c not in candidates:
             candidates.append(c)
     # Digits that carry their country code without the '+' ('33612345678' in Brevo's SMS column)
@@ -370,7 +370,7 @@ def decide_home(
     if not total:
         return Home(candidates[0], "no local number to infer it from: each is written with its "
                                    "country code or in a row that names its country; --country "
-                                   "to change")  # fmt: skip
+                                   "to change")
     scores = [score(sample, c) for c in candidates]
     # The most mobiles wins; then CAMPAIGN_COUNTRY; then, among those reading most as mobiles,
     # the country the sheet's own numbers with a code and rows' countries name most ('312 345
@@ -380,20 +380,20 @@ def decide_home(
     said = Counter(_main(r) for r in abroad.elements()) + Counter(row_countries)
     best = max(scores, key=lambda s: (s.mobiles, s.country == configured,
                                       said[s.country] if s.mobiles * 2 > total else 0, s.valid,
-                                      -candidates.index(s.country)))  # fmt: skip
+                                      -candidates.index(s.country)))
     theirs = [_main(r) for r, _ in abroad.most_common()]
     if best.valid * 2 <= total or best.mobiles * 2 <= total:
         possible = _possible_in_their_country(sample, best, theirs)
         if possible and best.valid * 2 <= total:
             return Home(best.country, f"inferred: {possible} of {total} local numbers are possible "
                                       f"{best.country} numbers, like the ones written with its "
-                                      f"code; --country to change")  # fmt: skip
+                                      f"code; --country to change")
     if best.valid * 2 <= total:
         found = best_countries(sample)
         if not found:
             # No country reads them: not a question of country (the plan names the bad cells).
             return Home(best.country, f"inferred: {best.mobiles} of {total} local numbers are "
-                                      f"{best.country} mobiles; --country to change")  # fmt: skip
+                                      f"{best.country} mobiles; --country to change")
         tried = ", ".join(f"{s.country} {s.valid}" for s in sorted(scores, key=lambda s: -s.valid))
         raise InputError(
             f"cannot tell the country of the {total} phone numbers written without a country "
@@ -408,10 +408,10 @@ def decide_home(
     of = f"the first {total}" if sample_of_more else str(total)
     code = phonenumbers.country_code_for_region(best.country)
     also = [s.country for s in scores if s.mobiles == best.mobiles and s.mobiles * 2 > total
-            and phonenumbers.country_code_for_region(s.country) != code]  # fmt: skip
+            and phonenumbers.country_code_for_region(s.country) != code]
     too = f" ({' and '.join(also)} reads them as mobiles too)" if also else ""
     return Home(best.country, f"inferred: {count} of {of} local numbers are {best.country} "
-                              f"{kind}{too}; --country to change")  # fmt: skip
+                              f"{kind}{too}; --country to change")
 
 
 # Not read otherwise under these either (a US number that IL alone reads abroad is not bare).
@@ -504,7 +504,7 @@ def _wrong_country(sample: Sequence[str], country: str, got: Score, source: str)
 
 
 def home_country(sheet: Sheet, explicit: Sequence[str], given: str | None,
-                 environ: Mapping[str, str], cwd: Path) -> Home:  # fmt: skip
+                 environ: Mapping[str, str], cwd: Path) -> Home:
     """SPEC step 3 for a sheet: the phone cells of the rows without a country of their own
     (nor a country code beside the phone), and the candidates, to `decide_home`."""
     from campaign.phones import candidate_columns, dial_code, dial_code_column

@@ -62,14 +62,14 @@ MAX_BODY = 4096  # a POST carries one token; anything bigger is not from the pag
 # What a page from an earlier run of the dashboard is told (its key and token are the old run's).
 STALE_KEY = ("this key is not the one `campaign dashboard` printed when it last started (each "
              "start makes a new key, so a page opened before a restart needs the new address): "
-             "open the address it printed.")  # fmt: skip
+             "open the address it printed.")
 
 Collect = Callable[[Path], list[dict[str, Any]]]
 Act = Callable[[Path, str, str], str]
 
 # The page's own script and style sheet, served from the package; nothing else is static.
 _STATIC = {"dashboard.css": "text/css; charset=utf-8",
-           "dashboard.js": "text/javascript; charset=utf-8"}  # fmt: skip
+           "dashboard.js": "text/javascript; charset=utf-8"}
 _RESULTS_TYPES = {
     ".csv": "text/csv; charset=utf-8",
     ".tsv": "text/tab-separated-values; charset=utf-8",
@@ -78,11 +78,11 @@ _RESULTS_TYPES = {
     ".xlsm": "application/vnd.ms-excel.sheet.macroEnabled.12",
 }
 _CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-        "connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'")  # fmt: skip
+        "connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'")
 # The preview is a page the dashboard did not write: no scripts, a unique origin (sandbox),
 # and its https images (the campaign's media) allowed, as when it is opened from disk.
 _PREVIEW_CSP = ("default-src 'none'; img-src https: data:; style-src 'unsafe-inline'; "
-                "frame-ancestors 'none'; sandbox allow-popups allow-popups-to-escape-sandbox")  # fmt: skip
+                "frame-ancestors 'none'; sandbox allow-popups allow-popups-to-escape-sandbox")
 
 # The package's page templates (campaign/templates, autoescaped, strict): one Environment for
 # the preview, the sandbox page and this one.
@@ -92,7 +92,7 @@ _ENV = PAGES.overlay(trim_blocks=True, lstrip_blocks=True)
 
 # Colours of the progress bar's parts, in the order they are drawn.
 PARTS = ((Status.SENT, "#1fa855"), (Status.FAILED, "#ea0038"), (Status.UNKNOWN, "#e08a00"),
-         (Status.PENDING, "#c9d1d6"))  # fmt: skip
+         (Status.PENDING, "#c9d1d6"))
 STATE_WORDS = {
     "scheduled": "Scheduled",
     "running": "Sending",
@@ -165,12 +165,12 @@ def day_chart(per_day: Sequence[Mapping[str, Any]], *, days: int = CHART_DAYS) -
         cap_y = None if not cap else round(base - room * int(cap) / top, 2)
         bars.append(Bar(x=round(i * slot + gap / 2, 2), y=round(base - h, 2),
                         width=round(slot - gap, 2), height=round(h, 2), label=label, title=title,
-                        sent=sent, cap_y=cap_y))  # fmt: skip
+                        sent=sent, cap_y=cap_y))
     caps = {d.get("cap") for d in shown}
     same = caps.pop() if len(caps) == 1 else None
     return Chart(width=width, height=height, base=base, bars=bars,
                  cap=f"{int(same):,}" if same else "",
-                 capped=any(b.cap_y is not None for b in bars))  # fmt: skip
+                 capped=any(b.cap_y is not None for b in bars))
 
 
 def _date(text: str) -> dt.date | None:
@@ -232,7 +232,7 @@ def _missing_journal(journal: object) -> str:
         return ""
     return (f"Its progress file is missing ({visible(str(journal))}): what was sent cannot be "
             "counted, so the numbers here read as nothing sent. Its results sheet still says who "
-            "got the message; if the file was moved, put it back.")  # fmt: skip
+            "got the message; if the file was moved, put it back.")
 
 
 def _passed(iso: str | None, now: float) -> bool:
@@ -261,7 +261,7 @@ def _read_plain(path: Path) -> bytes | None:
     """The bytes of `path` if it is, when opened, a plain file and not a symlink (no swap
     between the check and the read); None otherwise."""
     flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0) \
-        | getattr(os, "O_BINARY", 0)  # fmt: skip
+        | getattr(os, "O_BINARY", 0)
     try:
         fd = os.open(path, flags)
     except OSError:
@@ -400,7 +400,7 @@ class Dashboard:
 
     def __init__(self, home: Path, *, port: int = 0, collect: Collect | None = None,
                  act: Act | None = None, clock: Callable[[], float] = time.time,
-                 sleep: Callable[[float], None] = time.sleep) -> None:  # fmt: skip
+                 sleep: Callable[[float], None] = time.sleep) -> None:
         self.home = home
         self.key = secrets.token_urlsafe(24)
         self.csrf = secrets.token_urlsafe(24)
@@ -418,7 +418,7 @@ class Dashboard:
     def start(self) -> Dashboard:
         self._server = _Server(("127.0.0.1", self._requested_port), self)
         self._thread = threading.Thread(target=self._server.serve_forever,
-                                        kwargs={"poll_interval": 0.05}, daemon=True)  # fmt: skip
+                                        kwargs={"poll_interval": 0.05}, daemon=True)
         self._thread.start()
         return self
 
@@ -436,7 +436,7 @@ class Dashboard:
         return self.start()
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:  # fmt: skip
+                 tb: TracebackType | None) -> None:
         self.stop()
 
     @property
@@ -486,7 +486,7 @@ class Dashboard:
             last = _last_words(now.get("log"))
             return (f"'{name}' did not start again: its run ended at once"
                     + (f": {last}" if last else ".")
-                    + (f" (its log: {now['log']})" if now.get("log") else ""))  # fmt: skip
+                    + (f" (its log: {now['log']})" if now.get("log") else ""))
         return ""
 
 
@@ -529,7 +529,7 @@ class _Server(ThreadingHTTPServer):
 
 def _unexpected(error: BaseException) -> str:
     return (f"The dashboard hit an unexpected error ({type(error).__name__}: {error}); it goes on "
-            "running. Please report it, with what you did.")  # fmt: skip
+            "running. Please report it, with what you did.")
 
 
 class _Refused(Exception):
@@ -549,7 +549,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     # Replies ---------------------------------------------------------------------------------
     def _send(self, status: int, body: bytes, content_type: str, *,
-              headers: Mapping[str, str] | None = None, csp: str = _CSP) -> None:  # fmt: skip
+              headers: Mapping[str, str] | None = None, csp: str = _CSP) -> None:
         self.send_response(status)
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(body)))
@@ -592,7 +592,7 @@ class _Handler(BaseHTTPRequestHandler):
         hosts = self.headers.get_all("Host") or []
         if len(hosts) != 1 or hosts[0].lower() not in allowed or not self.path.startswith("/"):
             raise _Refused(403, "Refused: open the dashboard at the address it printed "
-                                f"(http://127.0.0.1:{board.port}/...).")  # fmt: skip
+                                f"(http://127.0.0.1:{board.port}/...).")
         origins = self.headers.get_all("Origin") or []
         if len(origins) > 1 or any(o.lower() not in {f"http://{h}" for h in allowed} for o in origins):
             raise _Refused(403, "Refused: this request comes from another site.")
@@ -625,7 +625,7 @@ class _Handler(BaseHTTPRequestHandler):
                 raise _Refused(403, f"Refused: {STALE_KEY}")
             if not keyed:
                 raise _Refused(403, "Refused: this address needs the key that `campaign dashboard` "
-                                    "printed (open the full address it showed).")  # fmt: skip
+                                    "printed (open the full address it showed).")
         except _Refused as refused:
             self.close_connection = True  # and a refused POST's body is never read
             self._text(refused.status, str(refused))
@@ -650,7 +650,7 @@ class _Handler(BaseHTTPRequestHandler):
                 # browser withholds a SameSite=Strict cookie for the whole cross-site chain, so
                 # the redirected request would come without it.
                 keyed = {"Set-Cookie": f"{board.cookie_name}={board.key}; Path=/; HttpOnly; "
-                                       "SameSite=Strict"} if "key" in query else {}  # fmt: skip
+                                       "SameSite=Strict"} if "key" in query else {}
                 page = render_page(board.campaigns(), now=board.clock(), csrf=board.csrf)
                 self._send(200, page.encode("utf-8"), "text/html; charset=utf-8", headers=keyed)
             elif path == "/cards":
@@ -715,7 +715,7 @@ class _Handler(BaseHTTPRequestHandler):
         token = self.headers.get("X-CSRF-Token") or next(iter(form.get("csrf", [])), "")
         if not hmac.compare_digest(token.encode(), board.csrf.encode()):
             self._json(403, {"error": "Refused: this change did not come from the dashboard page "
-                                      "(reload it and try again)."})  # fmt: skip
+                                      "(reload it and try again)."})
             return
         pieces = path.split("/")
         if len(pieces) != 4 or pieces[1] != "c" or pieces[3] not in ACTIONS:
@@ -773,5 +773,5 @@ def _opener(url: str) -> Path:
     with os.fdopen(fd, "w", encoding="utf-8") as f:
         f.write(f'<!doctype html><meta charset="utf-8"><meta name="referrer" content="no-referrer">'
                 f'<meta http-equiv="refresh" content="0;url={target}"><title>campaign dashboard</title>'
-                f'<p><a href="{target}">Open the dashboard</a></p>\n')  # fmt: skip
+                f'<p><a href="{target}">Open the dashboard</a></p>\n')
     return page

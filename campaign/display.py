@@ -27,14 +27,14 @@ BUILTIN = {
     19: "h:mm:ss AM/PM", 20: "h:mm", 21: "h:mm:ss", 22: "yyyy-mm-dd h:mm", 37: "#,##0 ;(#,##0)",
     38: "#,##0 ;[Red](#,##0)", 39: "#,##0.00;(#,##0.00)", 40: "#,##0.00;[Red](#,##0.00)",
     45: "mm:ss", 46: "[h]:mm:ss", 47: "mm:ss.0", 48: "##0.0E+0", 49: "@",
-}  # fmt: skip
+}
 _ROW = re.compile(rb"<(?:\w+:)?row\b([^>]*)>")
 _CELL = re.compile(rb"<(?:\w+:)?c\b([^>]*?)/?>")
 _ATTR_R = re.compile(rb'\br="([A-Z]+)(\d+)"')
 _ATTR_S = re.compile(rb'\bs="(\d+)"')
 _HIDDEN = re.compile(rb'\bhidden="(?:1|true)"')
 _MONTHS = ["January", "February", "March", "April", "May", "June", "July", "August",
-           "September", "October", "November", "December"]  # fmt: skip
+           "September", "October", "November", "December"]
 _DAYS = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"]
 
 
@@ -72,7 +72,7 @@ def read_styles(path: str, sheet_name: str) -> SheetStyles:
 
 
 def _styles_of(data: bytes, xf_formats: dict[int, str], wanted: set[bytes],
-               out: SheetStyles) -> None:  # fmt: skip
+               out: SheetStyles) -> None:
     """Hidden rows and formatted cells found in `data`, a run of whole tags of a sheet part."""
     if _HIDDEN.search(data):
         for m in _ROW.finditer(data):
@@ -126,7 +126,7 @@ def _xf_formats(z: zipfile.ZipFile) -> dict[int, str]:
     except KeyError:
         return {}
     custom = {int(f.get("numFmtId", "0")): f.get("formatCode", "")
-              for f in styles.iter(f"{NS}numFmt")}  # fmt: skip
+              for f in styles.iter(f"{NS}numFmt")}
     xfs = styles.find(f"{NS}cellXfs")
     out: dict[int, str] = {}
     for i, xf in enumerate(xfs if xfs is not None else []):
@@ -333,7 +333,7 @@ def _date_part(tok: str, low: str, v: dt.datetime, twelve: bool) -> str:
         "d": str(v.day), "hh": f"{hour:02d}", "h": str(hour), "ss": f"{v.second:02d}",
         "s": str(v.second), "am/pm": "AM" if v.hour < 12 else "PM",
         "a/p": "A" if v.hour < 12 else "P",
-    }  # fmt: skip
+    }
     if low in parts:
         return parts[low]
     if low.startswith("ss."):

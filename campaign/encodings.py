@@ -69,7 +69,7 @@ _LATIN_ALPHABETS = tuple(set(letters) for letters in (
     "çğıöşüâîû",  # Turkish
     "čćđšž",  # Croatian, Slovenian, Bosnian
     "ąčęėįšųūžāēģīķļņōŗõäöü",  # Baltic
-))  # fmt: skip
+))
 _ANY_ALPHABET = set().union(*_LATIN_ALPHABETS) | set("ñåøæœßÿ")
 # Letters of real alphabets that are rare in any list of names; what Mac Roman and DOS bytes
 # often become when read as a Windows code page.
@@ -196,7 +196,7 @@ def implausibility(text: str) -> tuple[float, str]:
 
 
 def _char_cost(word: str, i: int, scripts: set[str], letters: list[str],
-               scripts_seen: dict[str, int]) -> float:  # fmt: skip
+               scripts_seen: dict[str, int]) -> float:
     """The cost of word[i]; a letter is noted in `scripts`, `letters` and `scripts_seen`."""
     ch = word[i]
     cat = unicodedata.category(ch)
@@ -227,7 +227,7 @@ def _word_cost(scripts: set[str], letters: list[str]) -> float:
         return _cyrillic_cost(letters)
     if scripts == {"GREEK"}:
         return (2 if len(letters) >= 3 and not _GREEK_VOWELS & set(letters) else 0) + \
-            (2 if "ς" in letters[:-1] else 0)  # final sigma inside a word  # fmt: skip
+            (2 if "ς" in letters[:-1] else 0)  # final sigma inside a word
     if scripts == {"HEBREW"}:
         return 2 if any(ch in _HEBREW_FINALS for ch in letters[:-1]) else 0
     if scripts == {"LATIN"}:

@@ -61,7 +61,7 @@ def check_files(contacts: Path, template: Path | None, message: str | None) -> l
             "changes not saved are not in the file."
         )
     sheet_template = template if template is not None and template.is_file() and looks_like_sheet(
-        template) else None  # fmt: skip
+        template) else None
     swapped_contacts = contacts.is_file() and looks_like_template(contacts)
     if sheet_template is not None and swapped_contacts:
         raise InputError(
@@ -134,7 +134,7 @@ def media_hint(url: str) -> str:
         if "uc" in parts.path.split("/") or "export=download" in parts.query:
             return ""
         direct = (f" https://drive.google.com/uc?export=download&id={file_id.group(1)}"
-                  if file_id else " https://drive.google.com/uc?export=download&id=FILE_ID")  # fmt: skip
+                  if file_id else " https://drive.google.com/uc?export=download&id=FILE_ID")
         return (
             "a Google Drive 'view' link opens a page, not the file. Share the file as 'Anyone "
             f"with the link', then use the download form:{direct}"
@@ -144,7 +144,7 @@ def media_hint(url: str) -> str:
         if query.get("dl") == ["1"] or query.get("raw") == ["1"]:
             return ""
         fixed = re.sub(r"([?&])dl=0", r"\1dl=1", text) if "dl=0" in text else (
-            text + ("&" if parts.query else "?") + "dl=1")  # fmt: skip
+            text + ("&" if parts.query else "?") + "dl=1")
         return f"a Dropbox share link (?dl=0) opens a page, not the file; use {fixed}"
     if host.endswith(("1drv.ms", "onedrive.live.com", "sharepoint.com")):
         if "download=1" in parts.query or "/download" in parts.path:

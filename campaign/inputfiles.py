@@ -52,5 +52,5 @@ def read_text_file(path: Path, *, label: str, limit: int = MAX_TEXT_FILE) -> str
         data = f.read(limit + 1)
     if len(data) > limit:
         raise InputError(f"{label} {path} is larger than {limit // 1024:,} KB, far more than such "
-                         "a file holds; check the path.")  # fmt: skip
+                         "a file holds; check the path.")
     return data.decode("utf-8-sig")

@@ -133,7 +133,7 @@ def _public_after_redirect(address: str) -> str:
     if not _REDIRECTED.get():
         return _LOCAL_PROBLEM.format(where=address)
     return (f"redirected to {address}, an address of this machine or a private network; "
-            "not followed")  # fmt: skip
+            "not followed")
 
 
 _LOCAL_PROBLEM = ("{where} is an address of this machine or a private network, which WhatsApp "

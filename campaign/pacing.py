@@ -88,7 +88,7 @@ def pace_risks(pace: Pace, *, first_send: float | None = None, now: float = 0.0)
     if interval < fast.delay + fast.jitter / 2:
         reasons.append(f"{pace.delay:g} s + up to {pace.jitter:g} s between sends (about "
                        f"{HOUR / max(interval, 0.1):,.0f} an hour) is faster than --pace fast "
-                       f"({fast.delay:g} + {fast.jitter:g} s)")  # fmt: skip
+                       f"({fast.delay:g} + {fast.jitter:g} s)")
     if not pace.max_per_day:
         reasons.append("there is no daily cap (--max-per-day)")
     risks = []
@@ -163,7 +163,7 @@ POPULOUS_ZONE = {
     "GB": "Europe/London", "IT": "Europe/Rome", "FI": "Europe/Helsinki", "NO": "Europe/Oslo",
     "PG": "Pacific/Port_Moresby", "FM": "Pacific/Pohnpei", "MH": "Pacific/Majuro",
     "KI": "Pacific/Tarawa", "PF": "Pacific/Tahiti", "EG": "Africa/Cairo",
-}  # fmt: skip
+}
 
 
 def recipient_zone(jid: str) -> dt.tzinfo | None:
@@ -295,7 +295,7 @@ def parse_start_at(text: str, tz: dt.tzinfo, now: float) -> float:
     """`--start-at`: `2026-12-01 09:00`, `09:00` (its next occurrence), `tomorrow 09:00`, or an
     ISO time with an offset, in `tz` (this computer's zone, or --timezone's)."""
     words = text.strip().lower().replace("t", " ", 1) if re.match(r"\d{4}-\d\d-\d\dt", text.strip().lower()) \
-        else text.strip().lower()  # fmt: skip
+        else text.strip().lower()
     today = dt.datetime.fromtimestamp(now, tz).date()
     m = re.fullmatch(r"(?:(today|tomorrow|\d{4}-\d{1,2}-\d{1,2})\s+)?(\d{1,2}):(\d{2})(?::(\d{2}))?", words)
     try:
@@ -366,7 +366,7 @@ class Schedule:
         self.tz, self.window, self.skip_days = tz, window, skip_days
         self.caps = [(n, span, label) for n, span, label in
                      ((max_per_hour, HOUR, "{n} this hour reached"),
-                      (max_per_day, DAY, "{n} today reached")) if n]  # fmt: skip
+                      (max_per_day, DAY, "{n} today reached")) if n]
         self.history = sorted(history)
         self.max_per_day = max_per_day
         self.pause_every: int | None = pause_every if pause_every and pause_for else None
@@ -404,7 +404,7 @@ class Schedule:
             if resume > t:
                 t, moved = resume, True
                 reason = (f"pause of {self.pause_for / 60:g} min after {self.pause_every} sends, "
-                          f"next {self._when(t)}")  # fmt: skip
+                          f"next {self._when(t)}")
             opened = self._open_at(t, zone or self.tz)
             if opened > t:
                 reason = self._why_closed(t, opened, zone or self.tz)
@@ -439,7 +439,7 @@ class Schedule:
     def warm_up_day(self, t: float) -> int:
         """Days since the number's first send (0 on that day), in the schedule's time zone."""
         first = self.first_send if self.first_send is not None else (
-            self.history[0] if self.history else t)  # fmt: skip
+            self.history[0] if self.history else t)
         start = dt.datetime.fromtimestamp(first, self.tz).date()
         return max(0, (dt.datetime.fromtimestamp(t, self.tz).date() - start).days)
 
@@ -518,7 +518,7 @@ SIMULATED_SENDS = 20000  # beyond this the forecast extrapolates (a 100k-row dry
 
 
 def forecast(todo: int, *, mean_interval: float, schedule: Schedule, start: float,
-             lanes: int = 1, zones: Mapping[dt.tzinfo | None, int] | None = None) -> Forecast:  # fmt: skip
+             lanes: int = 1, zones: Mapping[dt.tzinfo | None, int] | None = None) -> Forecast:
     """Simulate the schedule at the mean interval: caps, pauses, warm-up, window, days off.
 
     Each of `lanes` senders takes an equal share and runs its own schedule at the same time.

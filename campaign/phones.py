@@ -52,7 +52,7 @@ PHONE_WORDS = _words(
 NUMBER_HEADERS = frozenset(_fold(h) for h in (
     "number", "contact number", "contact no", "numero", "número", "nummer", "מספר", "رقم",
     "номер", "номер телефона",
-))  # fmt: skip
+))
 # A phone word that also says the line is not a personal mobile: tried after the others.
 LANDLINE_WORDS = _words(
     "home work business office landline fixed festnetz privat domicile bureau casa trabajo oficina "
@@ -293,14 +293,14 @@ def choose_phone_columns(sheet: Sheet, explicit: Sequence[str], country: str) ->
             raise InputError(_no_column_message(sheet, country))
         chosen = [best]
         notice = (f"no column is named like a phone column; using '{columns[best]}', whose cells "
-                  "read as phone numbers. Name another with --phone-column NAME.")  # fmt: skip
+                  "read as phone numbers. Name another with --phone-column NAME.")
     elif len(chosen) > 1:
         rest = ", ".join(f"'{columns[i]}'" for i in chosen[1:])
         notice = (f"phone numbers are taken from '{columns[chosen[0]]}'; a row without a usable one "
-                  f"there takes it from {rest}. Choose with --phone-column NAME (repeatable).")  # fmt: skip
+                  f"there takes it from {rest}. Choose with --phone-column NAME (repeatable).")
     labels = tuple((i, j) for i in chosen if (j := label_column(columns, i)) is not None)
     return PhoneColumns(tuple(columns[i] for i in chosen), tuple(chosen), labels, notice,
-                        codes=_code_pairs(sheet, chosen), country=own)  # fmt: skip
+                        codes=_code_pairs(sheet, chosen), country=own)
 
 
 def candidate_columns(sheet: Sheet, explicit: Sequence[str], countries: Sequence[str]) -> list[int]:
@@ -321,10 +321,10 @@ def candidate_columns(sheet: Sheet, explicit: Sequence[str], countries: Sequence
 
 # Header words of a column that holds the country calling code of the phone beside it.
 _CODE_WORDS = _words("dial dialing dialling calling isd indicatif ddi prefix prefijo prefixo "
-                     "קידומת ländervorwahl landervorwahl")  # fmt: skip
+                     "קידומת ländervorwahl landervorwahl")
 _CODE_GENERIC = _words("code codigo código код كود رمز")
 _CODE_OF = _words("country phone tel telephone mobile cell whatsapp pais país pays land страны "
-                  "الدولة البلد")  # fmt: skip
+                  "الدولة البلد")
 _NOT_CODE = _words("postal post zip area promo coupon discount voucher product iso alpha currency")
 _DIAL_CELL = re.compile(r"^\s*(?:\+|00)?\s*(\d{1,4})\s*$|\(\s*\+\s*(\d{1,4})\s*\)")
 
@@ -404,9 +404,9 @@ def _no_column_message(sheet: Sheet, country: str) -> str:
         named = ", ".join(f"'{c}'" for c in roles)
         others = (f" {named} hold{'s' if len(roles) == 1 else ''} someone else's number (an "
                   "emergency contact, a parent, an office), never used unless named: to message "
-                  f"those people, give --phone-column '{roles[0]}'.")  # fmt: skip
+                  f"those people, give --phone-column '{roles[0]}'.")
     return (f"no phone column found. The columns are: {listing}." + others +
-            " Name the one that holds the numbers with --phone-column NAME." + where_else(sheet))  # fmt: skip
+            " Name the one that holds the numbers with --phone-column NAME." + where_else(sheet))
 
 
 def where_else(sheet: Sheet) -> str:
@@ -419,14 +419,14 @@ def where_else(sheet: Sheet) -> str:
         named = [c for c in row if header_rank(c)]
         if named and number != sheet.header_row:
             hint = (f" Row {number} looks like the column names ('{named[0]}'): "
-                    f"give it with --header-row {number}.")  # fmt: skip
+                    f"give it with --header-row {number}.")
             break
     if not hint and sheet.header_found and (sheet.header_row != 1 or sheet.above):
         hint = (f" The column names were read from row {sheet.header_row}; if they are on another "
-                "row, give it with --header-row N.")  # fmt: skip
+                "row, give it with --header-row N.")
     if sheet.other_sheets:
         hint += (" The workbook's other sheets: " + ", ".join(f"'{n}'" for n in sheet.other_sheets)
-                 + "; pick one with --sheet NAME.")  # fmt: skip
+                 + "; pick one with --sheet NAME.")
     return hint
 
 
@@ -435,10 +435,10 @@ def no_usable_message(sheet: Sheet, phone: PhoneColumns, first_problem: str, cou
     cols = " or ".join(f"'{n}'" for n in phone.names)
     others = phone_like(sheet, country, besides=phone.indexes)
     also = (f" Columns that look like phones: {', '.join(others)}." if others
-            else " No other column looks like phones.")  # fmt: skip
+            else " No other column looks like phones.")
     return (f"no row of {cols} holds a usable phone number (row {sheet.numbers[0]}: "
             f"{first_problem}).{also} Name the right one with --phone-column NAME."
-            + where_else(sheet))  # fmt: skip
+            + where_else(sheet))
 
 
 def row_jid(values: Sequence[str], phone: PhoneColumns, country: str, strict: bool) -> PhoneResult:
@@ -456,7 +456,7 @@ def row_jid(values: Sequence[str], phone: PhoneColumns, country: str, strict: bo
                 if (home.jid is not None and not home.problem and _is_mobile(home.jid)
                         and not _near_miss_of(values, phone, own, result.problem)):
                     return PhoneResult(home.jid, f"warning: read as a {country} number; as a "
-                                       f"number of the row's country, {own}: {result.problem}")  # fmt: skip
+                                       f"number of the row's country, {own}: {result.problem}")
             return result
     order: Sequence[int] = phone.indexes
     codes = dict(phone.codes)
@@ -496,7 +496,7 @@ def row_country(cell: str, home: str) -> str:
 
 
 def _cell_jid(values: Sequence[str], i: int, codes: dict[int, int], country: str,
-              strict: bool) -> PhoneResult:  # fmt: skip
+              strict: bool) -> PhoneResult:
     cell = values[i]
     if i in codes:
         code = dial_code(values[codes[i]])
@@ -603,7 +603,7 @@ def _pick(parts: list[str], country: str, strict: bool) -> PhoneResult:
     usable = [(p, r) for p, r in results if r.jid]
     if not usable:
         return PhoneResult(None, f"none of the {len(parts)} numbers in the cell is usable: "
-                           + "; ".join(r.problem for _, r in results))  # fmt: skip
+                           + "; ".join(r.problem for _, r in results))
     chosen = next((pr for pr in usable if _is_mobile(pr[1].jid or "")), usable[0])
     others = ", ".join(p for p, _ in results if p is not chosen[0])
     note = f"warning: the cell holds {len(parts)} numbers: used {chosen[0]}, not {others}"
@@ -706,7 +706,7 @@ def _double_zero(digits: str, country: str) -> phonenumbers.PhoneNumber | None:
     if abroad is not None and home is not None and _score(abroad) >= 2 and abroad != home:
         raise Refused(f"is either {_show(abroad)} dialled with 00, or the {country} number "
                       f"{_show(home)} with its 0 typed twice: write it with + or without the "
-                      "extra 0")  # fmt: skip
+                      "extra 0")
     return home
 
 
@@ -874,7 +874,7 @@ def _read_without_plus(
     if a == 2 and b == 3 and not own and near_miss(digits, country, tight=True):
         # A home landline, or a home mobile with a stray digit, or a foreign mobile: refused.
         raise Refused(f"{_too('long' if len(digits) > 9 else 'short', country)}; if it is "
-                      f"{_show(foreign)}, write it with its + in front")  # fmt: skip
+                      f"{_show(foreign)}, write it with its + in front")
     if a < 2 and not (own and b >= 2):
         miss = near_miss(digits, country, tight=b == 3)
         if miss:
@@ -915,7 +915,7 @@ def _region_patterns(country: str) -> tuple[str, str, re.Pattern[str], re.Patter
     if (md.national_prefix_for_parsing or prefix) != prefix:
         return None
     kinds = [d.national_number_pattern for d in (md.mobile, md.fixed_line)
-             if d is not None and d.national_number_pattern]  # fmt: skip
+             if d is not None and d.national_number_pattern]
     if not kinds or not md.general_desc.national_number_pattern:
         return None
     general = re.compile(md.general_desc.national_number_pattern)
@@ -928,7 +928,7 @@ def _possible_lengths(code: int) -> frozenset[int]:
     lengths: set[int] = set()
     for region in COUNTRY_CODE_TO_REGION_CODE.get(code, ()):
         md = (PhoneMetadata.metadata_for_nongeo_region(code) if region == "001"
-              else PhoneMetadata.metadata_for_region(region))  # fmt: skip
+              else PhoneMetadata.metadata_for_region(region))
         if md is not None and md.general_desc is not None:
             lengths.update(md.general_desc.possible_length or ())
     return frozenset(lengths)

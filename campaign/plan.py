@@ -116,7 +116,7 @@ def build_plan(
         # An empty cell printed with no fallback ("Hi !"): sent, with a warning.
         empty_cell = message.warning if kind.has_text and not too_long else ""
         left_out = _left_out(result.jid, result.problem, number, skip_hidden and number in sheet.hidden,
-                             first_row, suppressed)  # fmt: skip
+                             first_row, suppressed)
         if left_out is not None:
             row.status, row.error = left_out
             continue
@@ -136,10 +136,10 @@ def build_plan(
     notices += [phone.notice] if phone.notice else []
     if phone.country is not None:
         notices.append(f"each row's number is read in the country its '{sheet.columns[phone.country]}' "
-                       f"cell names; rows without one: {country}.")  # fmt: skip
+                       f"cell names; rows without one: {country}.")
     if phone.codes:
         notices.append(f"the country code of each number is taken from "
-                       f"'{sheet.columns[phone.codes[0][1]]}'.")  # fmt: skip
+                       f"'{sheet.columns[phone.codes[0][1]]}'.")
     notices += [_hidden_notice(sheet, skip_hidden)] if sheet.hidden else []
     # The results keep the phone cells as text (Excel would show 9.72502E+11).
     sheet = replace(sheet, text_columns=frozenset(phone.indexes))
@@ -147,7 +147,7 @@ def build_plan(
 
 
 def _left_out(jid: str | None, problem: str, number: int, hidden: bool, first_row: dict[str, int],
-              suppressed: Mapping[str, str]) -> tuple[Status, str] | None:  # fmt: skip
+              suppressed: Mapping[str, str]) -> tuple[Status, str] | None:
     """Why a row is not sent whatever its message (no number, hidden, a duplicate, opted out);
     None for a row that goes on. Notes the first row of each number in `first_row`."""
     if jid is None:
@@ -163,7 +163,7 @@ def _left_out(jid: str | None, problem: str, number: int, hidden: bool, first_ro
 
 
 def _render_row(row: Row, message: MessageTemplate, media: MessageTemplate | None, kind: MessageKind,
-                *, seed: str) -> str:  # fmt: skip
+                *, seed: str) -> str:
     """The row's message and media URL rendered; a cell too long for any message is the row's
     problem (returned), not the template's: the other rows go on."""
     try:
@@ -217,7 +217,7 @@ def _request_problem(row: Row, kind: MessageKind, base_url: str) -> str:
         hint = media_hint(row.media)
         if not row.media.lower().startswith("https://") or len(row.media) < 12:
             return (f"media URL '{row.media}' is not https:// (the API needs a public https URL)"
-                    + (f": {hint}" if hint else ""))  # fmt: skip
+                    + (f": {hint}" if hint else ""))
         if hint:
             return f"media URL {row.media}: {hint}"
     return ""
@@ -322,7 +322,7 @@ def plan_campaign(opts: SendOptions, *, base_url: str = DEFAULT_BASE_URL,
     explicit = [opts.phone_column] if isinstance(opts.phone_column, str) else list(opts.phone_column or ())
     try:
         home = home_country(sheet, explicit, given, os.environ if environ is None else environ,
-                            Path.cwd() if cwd is None else cwd)  # fmt: skip
+                            Path.cwd() if cwd is None else cwd)
     except InputError as e:
         raise InputError(f"{sheet.label}: {e}") from None
     country = home.country
@@ -335,7 +335,7 @@ def plan_campaign(opts: SendOptions, *, base_url: str = DEFAULT_BASE_URL,
         media = None
         if opts.media_url is not None:
             media = MessageTemplate(opts.media_url, origin="--media-url", columns=sheet.columns,
-                                    salt="media")  # fmt: skip
+                                    salt="media")
     except TemplateError as e:
         # A typo has a did-you-mean; no near name at all may mean the header is another row.
         if "unknown variable" not in str(e) or "Did you mean" in str(e) or opts.header_row is not None:

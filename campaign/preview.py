@@ -193,7 +193,7 @@ def _clock(iso: str) -> str:
 # the JID (the results sheet keeps the jid column).
 _PHONE_HINTS = ("phone", "mobile", "cell", "whatsapp", "jid", "טלפון", "נייד", "פלאפון")
 _FULL_NAME = ("name", "full name", "contact name", "customer name", "display name", "שם", "שם מלא",
-              "nombre", "nom", "имя", "اسم")  # fmt: skip
+              "nombre", "nom", "имя", "اسم")
 _FIRST_NAME = ("first name", "firstname", "given name", "שם פרטי", "vorname", "prénom")
 _LAST_NAME = ("last name", "lastname", "family name", "surname", "שם משפחה", "nachname")
 
@@ -253,7 +253,7 @@ def render_preview(
     left_out = [r for r in rows if r.status not in BUBBLE_STATUSES]
     bubbles = [_preview_bubble(r, message_kind, columns) for r in shown[:limit]]
     skipped = [(r.number, _name_of(r, columns), _phone_of(r, columns), r.status, r.error)
-               for r in left_out[:limit]]  # fmt: skip
+               for r in left_out[:limit]]
     return _ENV.get_template("preview.html").render(
         more_bubbles=max(0, len(shown) - limit),
         more_skipped=max(0, len(left_out) - limit),

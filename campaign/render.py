@@ -48,7 +48,7 @@ TEMPLATE_WORDS = frozenset({
     "call", "endcall", "set", "endset", "filter", "endfilter", "raw", "endraw", "recursive",
     "ignore", "missing", "scoped", "required", "do", "autoescape", "endautoescape", "loop",
     "self", "caller", "varargs", "kwargs", "super", "row",
-})  # fmt: skip
+})
 _INTERNAL = "_campaign_"  # prefix of the helpers the compiled template calls
 
 # str methods whose output is bounded by their input (plus the width checks below). Left out:
@@ -60,7 +60,7 @@ _STR_METHODS = frozenset({
     "lstrip", "partition", "removeprefix", "removesuffix", "replace", "rfind", "rindex", "rjust",
     "rpartition", "rsplit", "rstrip", "split", "splitlines", "startswith", "strip", "swapcase",
     "title", "upper", "zfill",
-})  # fmt: skip
+})
 
 
 class TemplateLimit(jinja2.exceptions.SecurityError):
@@ -323,7 +323,7 @@ _FIRST_NAME_WORDS = frozenset({"first_name", "firstname", "fname", "first", "giv
 def _name_column(columns: Sequence[str]) -> str | None:
     """The column holding whole names ('Full name', 'Name', 'Customer name', 'שם מלא'), or None."""
     other = {"first", "given", "last", "family", "sur", "company", "business", "user", "file",
-             "product", "store", "shop"}  # fmt: skip
+             "product", "store", "shop"}
     for col in columns:
         words = set(snake_case(col).casefold().split("_"))
         if words & {"name", "שם"} and not words & other:
@@ -369,18 +369,18 @@ class _Sandbox(ImmutableSandboxedEnvironment):
         # StrictUndefined: a typo must stop the run, not send "Hello ," to 3,000 people
         # (mailmerge does the same). No autoescape: this is WhatsApp text, not HTML.
         super().__init__(undefined=jinja2.StrictUndefined, autoescape=False,
-                         keep_trailing_newline=False, finalize=_check)  # fmt: skip
+                         keep_trailing_newline=False, finalize=_check)
         self.concat = _bounded_concat  # type: ignore[method-assign]
         self.filters = {n: _bounded_filter(n, f) for n, f in
                         {**self.filters, "default": _default, "d": _default,
-                         "first_name": first_name}.items()}  # fmt: skip
+                         "first_name": first_name}.items()}
         self.filters[f"{_INTERNAL}cell"] = _cell_out  # marks a column printed empty; cheap, unbounded
         # lipsum(n) writes n paragraphs: of no use in a message, and a way to fill memory.
         self.globals = {
             "range": _bounded_range, "dict": dict, "cycler": Cycler, "joiner": Joiner,
             "namespace": Namespace, "pick": pick, f"{_INTERNAL}pick": _pick_at,
             f"{_INTERNAL}loop": _loop, f"{_INTERNAL}concat": _concat, f"{_INTERNAL}check": _check,
-        }  # fmt: skip
+        }
 
     def is_safe_attribute(self, obj: Any, attr: str, value: Any) -> bool:
         if isinstance(obj, str) and callable(value) and attr not in _STR_METHODS:
@@ -451,7 +451,7 @@ class _Instrument(NodeTransformer):
                 column = self.column_of(root)
                 if column is not None:  # a filter: called directly, not through the sandbox's call
                     node.nodes[i] = nodes.Filter(expr, f"{_INTERNAL}cell", [nodes.Const(column)], [],
-                                                 None, None, lineno=expr.lineno)  # fmt: skip
+                                                 None, None, lineno=expr.lineno)
         return node
 
     def _checked(self, node: nodes.Expr) -> nodes.Node:
@@ -461,7 +461,7 @@ class _Instrument(NodeTransformer):
         if getattr(node, "ctx", "load") != "load":  # `{% for a, b in ... %}` assigns, builds nothing
             return node
         return nodes.Call(nodes.Name(f"{_INTERNAL}check", "load"), [node], [], None, None,
-                          lineno=node.lineno)  # fmt: skip
+                          lineno=node.lineno)
 
     visit_List = visit_Tuple = visit_Dict = _checked
 
@@ -473,7 +473,7 @@ class _Instrument(NodeTransformer):
     def visit_Concat(self, node: nodes.Concat) -> nodes.Node:
         self.generic_visit(node)
         return nodes.Call(nodes.Name(f"{_INTERNAL}concat", "load"), node.nodes, [], None, None,
-                          lineno=node.lineno)  # fmt: skip
+                          lineno=node.lineno)
 
     def visit_Call(self, node: nodes.Call) -> nodes.Node:
         if isinstance(node.node, nodes.Name) and node.node.name == "pick":
@@ -490,7 +490,7 @@ _OUTPUT = re.compile(r"(\{\{-?)([^\n]*?)(-?\}\})")
 _IF = re.compile(r"(\{%-?\s*(?:if not|elif not|if|elif)\s)([^\n]*?)(-?%\})")  # {% if Full name %}
 _JINJA_SPAN = re.compile(r"\{\{.*?\}\}|\{%.*?%\}|\{#.*?#\}", re.S)
 _COMMON_FIELDS = frozenset({"name", "firstname", "lastname", "fullname", "surname", "fname",
-                            "lname", "phone", "mobile", "email", "company", "city"})  # fmt: skip
+                            "lname", "phone", "mobile", "email", "company", "city"})
 
 
 def _fold(text: str) -> str:
@@ -552,7 +552,7 @@ class MessageTemplate:
     """
 
     def __init__(self, source: str, *, origin: str, columns: Sequence[str], salt: str = "",
-                 clock: Callable[[], float] = time.monotonic) -> None:  # fmt: skip
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self.origin, self.source, self.salt, self._clock = origin, source, salt, clock
         self.notices: list[str] = []
         seen = self._learn_columns(columns)
@@ -571,7 +571,7 @@ class MessageTemplate:
         # usual unknown variable, never a function printed.
         called = {id(c.node) for c in ast.find_all(nodes.Call)}
         available |= {h for h in helpers if all(id(n) in called for n in ast.find_all(nodes.Name)
-                                                if n.name == h)}  # fmt: skip
+                                                if n.name == h)}
         unknown = sorted(meta.find_undeclared_variables(ast) - available)
         if unknown:
             name = unknown[0]
@@ -579,7 +579,7 @@ class MessageTemplate:
             raise TemplateError(self._unknown_message(name, sorted(seen), min(lines, default=None)))
         self._check_structure(ast)
         self._used = sorted({c for n in ast.find_all((nodes.Name, nodes.Getitem, nodes.Getattr))
-                             if (c := self._column_of(n)) is not None})  # fmt: skip
+                             if (c := self._column_of(n)) is not None})
         self.warning = ""  # the last render's warning (an empty cell printed), or ""
         _Instrument(self._column_of).visit(ast)
         self._template = _ENV.from_string(ast)
@@ -646,7 +646,7 @@ class MessageTemplate:
         if not re.fullmatch(r"[\w \-]+", text):  # an expression, not a loosely typed header
             return None
         folded = [col for key, col in by_name.items()
-                  if _fold(key) == _fold(text)]  # fmt: skip
+                  if _fold(key) == _fold(text)]
         return folded[0] if len(folded) == 1 else None
 
     def _as_written(self, source: str) -> str:
@@ -706,7 +706,7 @@ class MessageTemplate:
                 hint = f" Did you mean '{close[0]}'?" if close else ""
                 common = ("upper, lower, title, capitalize, trim, default('...'), first_name, "
                           "replace('a', 'b'), int, round" if kind == "filter" else
-                          "defined, number, string, in, eq")  # fmt: skip
+                          "defined, number, string, in, eq")
                 raise TemplateError(
                     f"{self.origin}, line {found.lineno}: unknown {kind} '{found.name}'.{hint} "
                     f"Common {kind}s: {common}."
@@ -721,7 +721,7 @@ class MessageTemplate:
             return None
         key = node.attr if isinstance(node, nodes.Getattr) else (
             node.arg.value if isinstance(node, nodes.Getitem) and isinstance(node.arg, nodes.Const)
-            else None)  # fmt: skip
+            else None)
         return dict(self._row_keys).get(key) if isinstance(key, str) else None
 
     def _fallback(self, column: int) -> str:
@@ -735,20 +735,20 @@ class MessageTemplate:
         """Columns as a spreadsheet user names cells: C7 (City)."""
         names = {i: col for col, i in self._row_keys}
         return ", ".join(f"{column_letter(i)}{row_number or ''} ({names.get(i, '?')})"
-                         for i in dict.fromkeys(columns))  # fmt: skip
+                         for i in dict.fromkeys(columns))
 
     def _row_failed(self, reason: str, values: Sequence[str], row_number: int | None,
-                    hint: str = "") -> str:  # fmt: skip
+                    hint: str = "") -> str:
         """A template that failed on one row's values, naming the row and the cells it reads."""
         # Jinja2's words for a missing item are Python's: say them plainly.
         reason = re.sub(r"^(\w+) object has no element (-?\d+)", r"the \1 has no item \2 (it is "
-                        r"empty or shorter)", reason.rstrip("."))  # fmt: skip
+                        r"empty or shorter)", reason.rstrip("."))
         reason = re.sub(r"^'(\w+) object' has no attribute '([^']*)'", r"a \1 has no '\2'", reason)
         empty = [i for i in self._used if i < len(values) and not values[i].strip()]
         if empty:
             fix = (f" The row's cell {self._cells(empty, row_number)} is empty: fill it in, or "
                    "give the template a fallback: {{ name | default('there') }} or "
-                   "{% if name %}...{% endif %}.")  # fmt: skip
+                   "{% if name %}...{% endif %}.")
         elif self._used:
             fix = f" It reads the cells {self._cells(self._used, row_number)}."
         else:
@@ -764,14 +764,14 @@ class MessageTemplate:
             # The README's {{ first_name }} on a sheet with one name column ("Full name"): the
             # first word of it is a filter away, which difflib's 'full_name' does not say.
             hint = (f" No column is called that; for the first word of the '{whole}' column "
-                    f"write {{{{ {whole} | first_name }}}}.")  # fmt: skip
+                    f"write {{{{ {whole} | first_name }}}}.")
         return (
             f"{where}: unknown variable '{name}'.{hint} "
             f"Available columns: {', '.join(available)} (or row['Column Name'])."
         )
 
     def render(self, values: Sequence[str], *, row_number: int | None = None,
-               seed: str = "") -> str:  # fmt: skip
+               seed: str = "") -> str:
         """The row's text; `seed` (campaign and recipient) fixes each pick() choice."""
         self.warning = ""
         context: dict[str, object] = {name: values[i] for name, i in self._names}
@@ -801,7 +801,7 @@ class MessageTemplate:
                 key = re.search(r"'([^']*)'$", str(e))
                 missing = key.group(1) if key else str(e)
                 line = next((n for n, text in enumerate(self.source.splitlines(), 1)
-                             if f"'{missing}'" in text or f'"{missing}"' in text), None)  # fmt: skip
+                             if f"'{missing}'" in text or f'"{missing}"' in text), None)
                 problem = self._unknown_message(missing, [n for n, _ in self._names], line).replace(
                     f"{self.origin}", f"{self.origin}{where}", 1
                 )

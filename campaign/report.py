@@ -31,7 +31,7 @@ def describe(plan: Plan, ui: Say) -> None:
     n = len(plan.rows)
     country = f", {plan.country_line}" if plan.country_line else ""
     ui.info(f"{sheet.path.name}{where}: {n} row{'' if n == 1 else 's'}, phone column "
-            f"'{plan.phone_column}', header on row {sheet.header_row}{country}.")  # fmt: skip
+            f"'{plan.phone_column}', header on row {sheet.header_row}{country}.")
 
 
 def problems(plan: Plan, ui: Say, shown: int = 10) -> None:
@@ -66,7 +66,7 @@ def show_forecast(todo: int, plan: Forecast, ui: Say, clock: Clock, *, verb: str
         return
     finish = dt.datetime.fromtimestamp(clock.now() + plan.seconds, clock.tz)
     ui.info(f"{verb} {todo} would take about {format_duration(plan.seconds)} "
-            f"(finish ~{finish:%a %d %b %H:%M}).")  # fmt: skip
+            f"(finish ~{finish:%a %d %b %H:%M}).")
     if len(plan.days) > 1:
         shown = plan.days if len(plan.days) <= 14 else [*plan.days[:12], plan.days[-1]]
         for i, (day, n, last) in enumerate(shown):
@@ -97,7 +97,7 @@ def show_messages(plan: Plan, ui: Say, n: int) -> None:
 
 
 def show_plan(plan: Plan, ui: Say, todo: int, when: Forecast, namespace: Namespace,
-              clock: Clock, *, recent: int = 0) -> None:  # fmt: skip
+              clock: Clock, *, recent: int = 0) -> None:
     show_messages(plan, ui, 1)
     show_counts(count_statuses(plan.rows), ui)
     what = f"a rehearsal to {namespace.description}" if namespace.rehearsal else "WhatsApp"
@@ -111,7 +111,7 @@ def show_recent(recent: int, ui: Say) -> None:
     annoy them (and a number that messages one person often is reported)."""
     if recent:
         ui.info(f"{recent} of them got a message from these numbers in the last 24 hours "
-                "(any campaign on this computer).")  # fmt: skip
+                "(any campaign on this computer).")
 
 
 def phone_warnings(plan: Plan, ui: Say, *, status: str) -> None:
@@ -121,7 +121,7 @@ def phone_warnings(plan: Plan, ui: Say, *, status: str) -> None:
     if n:
         verb = "would be sent" if status == "ready" else "were sent"
         ui.info(f"  {n} of them {verb} with a phone warning (see 'error' in the results): "
-                "check those numbers.")  # fmt: skip
+                "check those numbers.")
 
 
 def show_counts(counts: Mapping[str, int], ui: Say) -> None:
@@ -135,14 +135,14 @@ def describe_pace(name: str, pace: Pace) -> str:
     if pace.pause_every:
         parts.append(f"a {pace.pause_for / 60:g} min pause every {pace.pause_every}")
     parts += [f"at most {n} per {span}" for n, span in ((pace.max_per_hour, "hour"),
-                                                        (pace.max_per_day, "day")) if n]  # fmt: skip
+                                                        (pace.max_per_day, "day")) if n]
     if pace.warm_up:
         parts.append("warm-up on")
     return ", ".join(parts)
 
 
 def summary(report: RunReport, plan: Plan, ui: Say, argv: list[str], clock: Clock,
-             namespace: Namespace, *, asked: Path | None = None) -> None:  # fmt: skip
+             namespace: Namespace, *, asked: Path | None = None) -> None:
     if report.stopped:
         ui.warn(f"Stopped: {report.stopped}.")
     sent = sum(1 for r in plan.rows if r.status == Status.SENT)
@@ -151,17 +151,17 @@ def summary(report: RunReport, plan: Plan, ui: Say, argv: list[str], clock: Cloc
     elif namespace.rehearsal:
         ui.info(f"Rehearsal: {sent} of {len(plan.rows)} rows sent to {namespace.description}, "
                 f"nothing to WhatsApp ({report.attempted} tried this run). The real run keeps "
-                "its own progress file and will send to everyone.")  # fmt: skip
+                "its own progress file and will send to everyone.")
     else:
         ui.info(f"Sent {sent} of {len(plan.rows)} rows ({report.attempted} tried this run). Sent "
-                "means accepted by the API for delivery: it gives no delivery or read receipts.")  # fmt: skip
+                "means accepted by the API for delivery: it gives no delivery or read receipts.")
     show_counts(report.counts, ui)
     phone_warnings(plan, ui, status="sent")
     if len(report.lanes) > 1:
         lanes_table(report, ui, clock)
     if report.results_error:
         ui.warn(f"The results sheet could not be written: {report.results_error}. The progress "
-                "file has every outcome: run the same command again to write it.")  # fmt: skip
+                "file has every outcome: run the same command again to write it.")
     if report.results is not None:
         ui.info(f"Results: {results_line(report.results, asked=asked)}")
     bad = [r for r in plan.rows if r.status in (Status.FAILED, Status.UNKNOWN)]
@@ -174,7 +174,7 @@ def summary(report: RunReport, plan: Plan, ui: Say, argv: list[str], clock: Cloc
         ui.info(f"To go on{when}, run: {resume_command(argv)}")
     if report.counts.get(Status.UNKNOWN):
         ui.info("To resend the 'unknown' rows (they may get the message twice): "
-                f"{resume_command(argv)} --retry-unknown")  # fmt: skip
+                f"{resume_command(argv)} --retry-unknown")
 
 
 def nothing_sent(plan: Plan, namespace: Namespace) -> str:
@@ -192,11 +192,11 @@ def nothing_sent(plan: Plan, namespace: Namespace) -> str:
         if sent:
             detail = f"{on_days(r.sent_at for r in sent)} or {detail}"
         return (f"{nothing}: all {len(sent) + len(already)} already got this message {detail}; "
-                f"to {what} it again: --resend.")  # fmt: skip
+                f"to {what} it again: --resend.")
     if sent and not left:
         return (f"{nothing}: all {len(sent)} already got this message "
                 f"{on_days(r.sent_at for r in sent)}; to {what} it again as a new campaign: "
-                "--name NEW --resend.")  # fmt: skip
+                "--name NEW --resend.")
     if not sent and not left:
         return f"{nothing}: no row can be sent (see the rows above and the results sheet)."
     earlier = f"; {len(sent)} already got this message earlier" if sent else ""
@@ -216,10 +216,10 @@ def results_line(written: Path, *, asked: Path | None, kept: Path | None = None)
     """Where the results went, and why when it is not where they were asked for."""
     if kept is not None:
         return (f"{written} ({kept.name} records this campaign's sends, and a dry run never "
-                "overwrites it)")  # fmt: skip
+                "overwrites it)")
     if asked is not None and written != asked:
         return (f"{written} ({asked.name} is open in Excel or another program, so the results "
-                "went to this copy; close it and run the same command again to update it)")  # fmt: skip
+                "went to this copy; close it and run the same command again to update it)")
     return str(written)
 
 

@@ -84,7 +84,7 @@ def remove_stale_temp_files(path: Path) -> int:
     # Only names write_results makes (tempfile's random part, of this sheet or its timestamped
     # copy): `.<stem>*.tmp` also deleted other programs' files (issue 19).
     ours = re.compile(rf"\.{re.escape(path.stem)}(?:\.\d{{8}}-\d{{6}})?{re.escape(path.suffix)}"
-                      r"\.(\d+)\.[a-z0-9_]{6,16}\.(?:tmp|xlsm-tmp)")  # fmt: skip
+                      r"\.(\d+)\.[a-z0-9_]{6,16}\.(?:tmp|xlsm-tmp)")
     for tmp in path.parent.glob(f".{glob.escape(path.stem)}*tmp"):
         pid = ours.fullmatch(tmp.name)
         if pid is None or _alive(int(pid.group(1))):
@@ -136,7 +136,7 @@ def check_state_path(state: Path, inputs: Sequence[tuple[str, Path]]) -> None:
 
 
 def check_results_path(results: Path, contacts: Path, *,
-                       inputs: Sequence[tuple[str, Path]] = ()) -> None:  # fmt: skip
+                       inputs: Sequence[tuple[str, Path]] = ()) -> None:
     """Refuse a results path that is an input (exit 2). `inputs`: (what, path) of the other
     files the run reads (issue 19: --results naming an opt-out list replaced it, and the
     opted-out number was gone)."""
@@ -175,12 +175,12 @@ def check_results_path(results: Path, contacts: Path, *,
 
 def result_header(columns: Sequence[str], kind: str, *, senders: bool = False) -> list[str]:
     return [*columns, *RESULT_COLUMNS, *(["media"] if kind != MessageKind.TEXT else []),
-            *(["sender"] if senders else [])]  # fmt: skip
+            *(["sender"] if senders else [])]
 
 
 def result_cells(row: Row, kind: str, *, senders: bool = False) -> list[str]:
     cells = [*row.values, row.jid or "", row.status, row.error, row.sent_at,
-             str(row.attempts), row.message]  # fmt: skip
+             str(row.attempts), row.message]
     if kind != MessageKind.TEXT:
         cells.append(row.media)
     if senders:
@@ -191,7 +191,7 @@ def result_cells(row: Row, kind: str, *, senders: bool = False) -> list[str]:
 def is_locked(path: Path) -> bool:
     """Excel keeps `~$name` beside an open workbook, LibreOffice `.~lock.name#`."""
     return (path.with_name("~$" + path.name).exists()
-            or path.with_name(f".~lock.{path.name}#").exists())  # fmt: skip
+            or path.with_name(f".~lock.{path.name}#").exists())
 
 
 def write_results(
@@ -236,7 +236,7 @@ def _timestamped(path: Path, now: dt.datetime | None) -> Path:
 
 
 def _write_delimited(path: Path, sheet: Sheet, rows: Sequence[Row], kind: str, suffix: str,
-                     senders: bool = False) -> None:  # fmt: skip
+                     senders: bool = False) -> None:
     delimiter = "\t" if suffix == ".tsv" else sheet.delimiter
     # UTF-8 with BOM: Excel opens Hebrew correctly only with it (plain UTF-8 shows mojibake).
     with open(path, "w", encoding="utf-8-sig", newline="") as f:
@@ -265,9 +265,9 @@ def _write_xlsx(path: Path, sheet: Sheet, rows: Sequence[Row], kind: str, sender
                                          "strings_to_formulas": False, "strings_to_urls": False})
     ws = wb.add_worksheet("results")
     head = wb.add_format({"bold": True, "bg_color": "#075E54", "font_color": "#FFFFFF",
-                          "border": 1, "text_wrap": False})  # fmt: skip
+                          "border": 1, "text_wrap": False})
     styles = {s: wb.add_format({"bg_color": bg, "font_color": fg, "bold": True})
-              for s, (bg, fg) in STATUS_STYLES.items()}  # fmt: skip
+              for s, (bg, fg) in STATUS_STYLES.items()}
     text = wb.add_format({"num_format": "@"})  # phones and our columns stay text in Excel
     status_col = len(sheet.columns) + 1
     typed = _TypedCells(wb, sheet)
@@ -302,7 +302,7 @@ def _fit_excel(cells: list[str], header: Sequence[str], error_col: int) -> list[
     if not cut:
         return cells
     note = (f"{', '.join(cut)} cut to {XLSX_CELL_MAX:,} characters in this sheet (Excel's limit "
-            "per cell); a .csv results file keeps them whole")  # fmt: skip
+            "per cell); a .csv results file keeps them whole")
     cells = [v[:XLSX_CELL_MAX] for v in cells]
     cells[error_col] = "; ".join(x for x in (cells[error_col], note) if x)[:XLSX_CELL_MAX]
     return cells

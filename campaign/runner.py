@@ -201,7 +201,7 @@ class Runner:
         for lane in lanes:
             if lane.account is None:
                 lane.account = ledger.account(lane.key, lane.label, min_gap=lane.pacer.delay,
-                                              schedule=lane.schedule)  # fmt: skip
+                                              schedule=lane.schedule)
         self.rows, self.kind, self.ledger, self.lanes = rows, kind, ledger, lanes
         self.write, self.clock, self.stop = write, clock, stop
         self.progress = progress or NoProgress()
@@ -274,7 +274,7 @@ class Runner:
     def _conclude(self, report: RunReport) -> None:
         """The report's lanes, counts and exit code once every lane has stopped."""
         report.lanes = [LaneReport(lane.label, lane.sent, lane.failed, lane.unknown, lane.retired,
-                                   lane.retired_at, len(lane.queue)) for lane in self.lanes]  # fmt: skip
+                                   lane.retired_at, len(lane.queue)) for lane in self.lanes]
         report.counts = count_statuses(self.rows)
         if report.exit_code != ExitCode.OK:
             return
@@ -283,7 +283,7 @@ class Runner:
             if not report.stopped:
                 report.stopped = self.lanes[0].retired if len(self.lanes) == 1 else \
                     "every sender was stopped: " + "; ".join(
-                        f"{lane.label}: {lane.retired}" for lane in self.lanes)  # fmt: skip
+                        f"{lane.label}: {lane.retired}" for lane in self.lanes)
         elif report.stopped.startswith("interrupted"):
             report.exit_code = ExitCode.INTERRUPTED
         elif report.counts.get(Status.FAILED) or report.counts.get(Status.UNKNOWN):
@@ -295,7 +295,7 @@ class Runner:
     def _run_lanes(self, report: RunReport) -> None:
         """One thread per lane; this thread rewrites the results sheet now and then."""
         threads = [threading.Thread(target=self._lane_thread, args=(lane, report), daemon=True,
-                                    name=f"lane {lane.label}") for lane in self.lanes]  # fmt: skip
+                                    name=f"lane {lane.label}") for lane in self.lanes]
         for t in threads:
             t.start()
         while any(t.is_alive() for t in threads):
@@ -379,7 +379,7 @@ class Runner:
         lane.consecutive = lane.consecutive + 1 if row.status in (Status.FAILED, Status.UNKNOWN) else 0
         if self.max_failures and lane.consecutive >= self.max_failures:
             self._retire(lane, f"stopped after {lane.consecutive} failures in a row (--max-consecutive"
-                               f"-failures {self.max_failures}); last: {row.error}")  # fmt: skip
+                               f"-failures {self.max_failures}); last: {row.error}")
 
     def _retire(self, lane: Lane, why: str, row: Row | None = None) -> None:
         """This sender is done for the run; its rows (and the one the API refused) go to the
@@ -402,7 +402,7 @@ class Runner:
         picks = [0] * len(rows)
         if len(active) > 1:
             picks = assign_all([r.jid or "" for r in rows], [a.key for a in active],
-                               loads=[len(a.queue) for a in active])  # fmt: skip
+                               loads=[len(a.queue) for a in active])
         for row, pick in zip(rows, picks, strict=True):
             active[pick].queue.append(row)
             if len(self.lanes) > 1:
@@ -419,12 +419,12 @@ class Runner:
                     return lane.queue.popleft()
                 # Another lane still at work may retire and hand its rows over: wait for it.
                 if not any(o.running and not o.retired and (o.busy or o.queue)
-                           for o in self.lanes if o is not lane):  # fmt: skip
+                           for o in self.lanes if o is not lane):
                     return None
                 self._idle.wait(0.5)
 
     def _wait_turn(self, lane: Lane, report: RunReport, row: Row, *,
-                   inline_saves: bool) -> Row | None:  # fmt: skip
+                   inline_saves: bool) -> Row | None:
         """Sleep until pacing, caps and a recipient's window allow the lane's next send; the row
         to send (with recipients' windows, the first in the queue whose window is open), or None
         to stop the lane (its row is back in the queue)."""
@@ -492,7 +492,7 @@ class Runner:
             who = f"sender {lane.label}: " if len(self.lanes) > 1 else ""
             self.progress.note(f"The computer's clock went back {wait_words(jump)} ({who}a send is "
                                "stamped later than now): pacing, pauses and caps go on from the "
-                               "new time, counting those sends as made now.")  # fmt: skip
+                               "new time, counting those sends as made now.")
         lane.clock_back = jump > CLOCK_SLACK
 
     def _as_of(self, lane: Lane) -> tuple[Schedule, float]:
@@ -521,7 +521,7 @@ class Runner:
                 who = f"sender {lane.label}: " if len(self.lanes) > 1 else ""
                 self.progress.note(f"The computer's clock went forward {wait_words(ahead)} ({who}"
                                    "more than time passed): earlier sends count at their real "
-                                   "age, so the caps hold.")  # fmt: skip
+                                   "age, so the caps hold.")
         lane.seen = (now, real)
         lane.forward = [(at, ahead) for at, ahead in lane.forward if at > now - DAY - 3600]
 
@@ -570,7 +570,7 @@ class Runner:
         if self.control():  # asked to pause or cancel since the wait: not this one
             return WAIT
         claim = self.ledger.claim(lane.book, row.jid, row_number=row.number, message=row.message,
-                                  media=row.media, at=started)  # fmt: skip
+                                  media=row.media, at=started)
         if claim.wait:  # another campaign sent through this number just now, or filled a cap
             if claim.other_send is not None:
                 lane.pacer.started(claim.other_send)
@@ -584,7 +584,7 @@ class Runner:
             self.kind, jid=row.jid, text=row.message, media_url=row.media,
             retries=self.retries, sleep=self.clock.sleep, rand=self.clock.rand,
             should_stop=self.stop.is_set,  # Ctrl-C ends a retry wait without its retry
-        )  # fmt: skip
+        )
         row.attempts = before + tries
         if len(self.lanes) > 1:
             row.sender = lane.label
@@ -594,7 +594,7 @@ class Runner:
         status = Status.FAILED if row.status == Status.PENDING else row.status
         next_at_once = outcome.kind == "sent" and lane.pacer.due() <= self.clock.now()
         self.ledger.settle(lane.book, row.jid, status=status, error=row.error, sent_at=row.sent_at,
-                           attempts=row.attempts, next_at_once=next_at_once)  # fmt: skip
+                           attempts=row.attempts, next_at_once=next_at_once)
         with self._lock:
             self._since_write += 1
         return outcome
@@ -629,5 +629,5 @@ def send_test(rows: list[Row], *, kind: str, client: IbotClient, to_jid: str,
     """`--test-to`: the first sendable row's message to one number; the campaign is untouched."""
     row = next(r for r in rows if r.status in SENDABLE)
     outcome, _ = client.send(kind, jid=to_jid, text=row.message, media_url=row.media,
-                             retries=retries, sleep=clock.sleep, rand=clock.rand)  # fmt: skip
+                             retries=retries, sleep=clock.sleep, rand=clock.rand)
     return row, outcome

@@ -132,7 +132,7 @@ class _Handler(BaseHTTPRequestHandler):
         pass
 
     def _reply(self, status: int, body: bytes, content_type: str,
-               headers: dict[str, str] | None = None) -> None:  # fmt: skip
+               headers: dict[str, str] | None = None) -> None:
         faults = self.server.sandbox.faults
         self.send_response(status)
         self.send_header("Content-Type", content_type)
@@ -180,12 +180,12 @@ class _Handler(BaseHTTPRequestHandler):
         elif parts.path == "/messages.json":
             # Without the instance: an instance ID doubles as a token, and is never shown.
             self._json(200, [{k: v for k, v in asdict(r).items() if k != "instance"}
-                             for r in sandbox.received])  # fmt: skip
+                             for r in sandbox.received])
         elif parts.path == "/stats.json":  # for a sandbox in another process (bench/send.py)
             self._json(200, {"requests": sandbox.requests, "accepted": len(sandbox.received),
                              "max_concurrent": sandbox.max_concurrent,
                              "max_in_flight_per_instance": max(
-                                 sandbox.max_concurrent_per_instance.values(), default=0)})  # fmt: skip
+                                 sandbox.max_concurrent_per_instance.values(), default=0)})
         elif parts.path.startswith(API_PREFIX) and MessageKind.from_endpoint(parts.path[len(API_PREFIX) :]):
             instance = parse_qs(parts.query).get("instance_id", [""])[0]
             with sandbox._track(instance):
@@ -206,7 +206,7 @@ class _Handler(BaseHTTPRequestHandler):
             return
         if sandbox._rate_limited(faults):
             self._json(429, {"success": False, "message": "Too many requests"},
-                       {"Retry-After": f"{faults.retry_after:g}"})  # fmt: skip
+                       {"Retry-After": f"{faults.retry_after:g}"})
             return
         # keep_blank_values: an empty caption is "present", as the reference allows.
         params = {k: v[0] for k, v in parse_qs(query, keep_blank_values=True).items()}
@@ -261,7 +261,7 @@ class Sandbox:
         self._requested_port = port
         self._token = token
         self._instances = None if instance_id is None else (
-            frozenset([instance_id]) if isinstance(instance_id, str) else frozenset(instance_id))  # fmt: skip
+            frozenset([instance_id]) if isinstance(instance_id, str) else frozenset(instance_id))
         self._echo = echo
         self._lock = threading.Lock()
         self._state = _State()
@@ -353,7 +353,7 @@ class Sandbox:
             state.max_concurrent = max(state.max_concurrent, state.in_flight)
             state.in_flight_by[instance] += 1
             state.max_in_flight_by[instance] = max(state.max_in_flight_by.get(instance, 0),
-                                                   state.in_flight_by[instance])  # fmt: skip
+                                                   state.in_flight_by[instance])
         try:
             yield
         finally:
@@ -434,7 +434,7 @@ def banner(url: str, port: int, *, token: bool, instance_id: bool) -> list[str]:
     powershell = "; ".join(f'$env:{k} = "{v}"' for k, v in settings.items())
     cmd = " & ".join(f'set "{k}={v}"' for k, v in settings.items())
     kept = [name for name, given in (("IBOT_TOKEN", token), ("IBOT_INSTANCE_ID", instance_id))
-            if given]  # fmt: skip
+            if given]
     also = (f" ({' and '.join(kept)}: the one{'s' if len(kept) > 1 else ''} it was started with, "
             "not shown here)") if kept else ""
     return [
@@ -459,7 +459,7 @@ def serve(
     sandbox.start()
     try:
         for line in banner(sandbox.url, sandbox.port, token=token is not None,
-                           instance_id=instance_id is not None):  # fmt: skip
+                           instance_id=instance_id is not None):
             echo(line)
         while True:
             time.sleep(3600)

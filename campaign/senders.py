@@ -23,7 +23,7 @@ LABEL = re.compile(r"^[A-Za-z0-9][\w.-]{0,31}$")
 def _id_like(text: str) -> bool:
     """Long and mixing letters with digits: what generated IDs look like, not names people pick."""
     return (len(text) >= 16 and any(c.isdigit() for c in text)
-            and any(c.isalpha() for c in text))  # fmt: skip
+            and any(c.isalpha() for c in text))
 
 
 @dataclass(frozen=True)
@@ -43,7 +43,7 @@ def parse_senders(instance_ids: str | None, tokens: str | None) -> list[Sender]:
     parts = [p.strip() for p in instance_ids.split(",")]
     if any(not p for p in parts):
         raise InputError("IBOT_INSTANCE_ID has an empty entry: list senders as ID,ID or "
-                         "LABEL=ID,LABEL=ID with no empty item between commas.")  # fmt: skip
+                         "LABEL=ID,LABEL=ID with no empty item between commas.")
     senders = [_entry(n, part) for n, part in enumerate(parts, 1)]
     _check_distinct(senders)
     token_list = _tokens(tokens, len(senders))
@@ -73,7 +73,7 @@ def _entry(n: int, part: str) -> tuple[str, str]:
         )
     if labelled and not value:
         raise InputError(f"IBOT_INSTANCE_ID entry {n} ({label}=) has no instance ID after "
-                         "the '='.")  # fmt: skip
+                         "the '='.")
     return (label, value) if labelled else (f"#{n}", part)
 
 
@@ -148,7 +148,7 @@ def assign(jid: str, keys: Sequence[str]) -> int:
 
 
 def assign_all(jids: Sequence[str], keys: Sequence[str], *, loads: Sequence[int] | None = None,
-               slack: float = LOAD_SLACK) -> list[int]:  # fmt: skip
+               slack: float = LOAD_SLACK) -> list[int]:
     """Rendezvous hashing with bounded loads: each recipient gets their first choice unless that
     sender already holds its even share plus `slack`; then their next choice.
 

@@ -133,7 +133,7 @@ class Settings:
                         max_per_hour=pace.max_per_hour, max_per_day=pace.max_per_day,
                         pause_every=pace.pause_every, pause_for=pace.pause_for,
                         warm_up=pace.warm_up, recipient=self.recipient,
-                        start_at=self.start_at)  # fmt: skip
+                        start_at=self.start_at)
 
 
 def run_send(
@@ -153,7 +153,7 @@ def run_send(
     with ExitStack() as stack:
         ledger = _ledger(opts, settings, environ, stack)
         plan, results_path, kept = _plan(opts, settings, ledger, ui, home=home(environ), argv=argv,
-                                        environ=environ, cwd=cwd)  # fmt: skip
+                                        environ=environ, cwd=cwd)
         # Credentials are optional for a dry run (its estimate then counts the number's history).
         senders, configured = _senders(opts, environ, cwd, ledger, required=not opts.dry_run)
         # The sender column whenever several numbers are configured (even if --sender picks one).
@@ -173,7 +173,7 @@ def run_send(
         if opts.dry_run:
             recent = _heard_recently(plan, ledger, [s.key for s in senders], settings.clock.now())
             return _dry_run(plan, opts, ui, write_rows, schedule, settings, lanes=max(1, len(senders)),
-                            asked=results_path, kept=kept, recent=recent)  # fmt: skip
+                            asked=results_path, kept=kept, recent=recent)
         problems(plan, ui)  # the rows that will not be sent, and the warnings, before sending
         base_url = _announce_target(opts, settings, senders, ui, stack)
 
@@ -184,24 +184,24 @@ def run_send(
         if opts.test_to:
             first = senders[0]  # --test-to uses the first sender
             client = IbotClient(http_client(), base_url=base_url, token=first.token,
-                                instance_id=first.instance_id)  # fmt: skip
+                                instance_id=first.instance_id)
             _short_clock(opts, ledger, [first.key], settings.clock)
             account = ledger.account(first.key, first.label, min_gap=settings.pace.delay,
-                                     schedule=schedule, campaign_checks=False)  # fmt: skip
+                                     schedule=schedule, campaign_checks=False)
             return _test_to(plan, opts, ui, client, settings, ledger, (account, schedule),
-                            via=first.label if several else "")  # fmt: skip
+                            via=first.label if several else "")
         lanes = _lanes(senders, settings, ledger, schedule, lambda s: IbotClient(
-            http_client(), base_url=base_url, token=s.token, instance_id=s.instance_id))  # fmt: skip
+            http_client(), base_url=base_url, token=s.token, instance_id=s.instance_id))
         if not _confirm(plan, opts, ui, lanes, settings, ledger):
             return ExitCode.OK
         if opts.detach:
             return _detach(plan, opts, ui, ledger, lanes, settings, argv, home=home(environ), cwd=cwd,
-                           results=results_path, senders=senders)  # fmt: skip
+                           results=results_path, senders=senders)
         tracker = _track(plan, opts, ui, ledger, lanes, settings, argv, home=home(environ), cwd=cwd,
-                         results=results_path, senders=senders)  # fmt: skip
+                         results=results_path, senders=senders)
         stack.callback(tracker.close_db)
         return _run(plan, opts, ui, ledger, lanes, write_rows, settings, argv, tracker=tracker,
-                    asked=results_path)  # fmt: skip
+                    asked=results_path)
 
 
 def _settings(opts: SendOptions, environ: Mapping[str, str], clock: Clock | None) -> Settings:
@@ -211,7 +211,7 @@ def _settings(opts: SendOptions, environ: Mapping[str, str], clock: Clock | None
     clock.tz = tz
     pace = resolve_pace(opts.pace, delay=opts.delay, jitter=opts.jitter, pause_every=opts.pause_every,
                         pause_for=opts.pause_for, max_per_hour=opts.max_per_hour,
-                        max_per_day=opts.max_per_day, warm_up=opts.warm_up)  # fmt: skip
+                        max_per_day=opts.max_per_day, warm_up=opts.warm_up)
     # Quiet hours in every preset: 09:00-20:00 in each recipient's own time unless told otherwise.
     window = DEFAULT_WINDOW if opts.window is None else parse_window(opts.window)
     skip_days = parse_skip_days(opts.skip_days) if opts.skip_days else frozenset()
@@ -225,20 +225,20 @@ def _settings(opts: SendOptions, environ: Mapping[str, str], clock: Clock | None
     # --state is used as given (the journal refuses another namespace's or campaign's run); the
     # default journal gets the namespace's suffix, so a rehearsal never lands in the real one.
     journal = opts.state or journal_path(default_journal_dir(opts.contacts) / f"{name}.sqlite3",
-                                         namespace.journal_suffix)  # fmt: skip
+                                         namespace.journal_suffix)
     return Settings(clock, tz, pace, window, skip_days, base_url, namespace, name, journal,
                     recipient=recipient, start_at=start_at)
 
 
 def _ledger(opts: SendOptions, settings: Settings, environ: Mapping[str, str],
-            stack: ExitStack) -> Ledger:  # fmt: skip
+            stack: ExitStack) -> Ledger:
     """Phase 2: the ledger, its per-user history open (the journal opens once the plan is made)."""
     namespace = settings.namespace
     skip_within = None if opts.skip_contacted_within is None else opts.skip_contacted_within * DAY
     identity = f"{settings.name}\x1f{namespace.key}\x1f{opts.contacts.resolve()}"
     ledger = Ledger.create(settings.journal, home=home(environ), campaign=settings.name,
                            namespace=namespace.key, skip_within=skip_within, identity=identity,
-                           kind=opts.kind, repeat_within=None if opts.resend else WITHIN)  # fmt: skip
+                           kind=opts.kind, repeat_within=None if opts.resend else WITHIN)
     stack.callback(ledger.close)
     ledger.checks.append(registry.no_request)  # `campaign pause`/`cancel`, inside each claim
     return ledger
@@ -246,16 +246,16 @@ def _ledger(opts: SendOptions, settings: Settings, environ: Mapping[str, str],
 
 def _plan(opts: SendOptions, settings: Settings, ledger: Ledger, ui: UI, *, home: Path,
           argv: list[str], environ: Mapping[str, str], cwd: Path
-          ) -> tuple[Plan, Path, Path | None]:  # fmt: skip
+          ) -> tuple[Plan, Path, Path | None]:
     """Phase 3: the rows and their messages, with earlier runs' outcomes merged from the ledger.
     Returns the plan, where its results sheet goes, and (a dry run) the sheet it writes beside."""
     recent: dict[str, str] = {}
     if opts.skip_contacted_within is not None:
         recent = ledger.contacted_since(settings.clock.now() - opts.skip_contacted_within * DAY)
     plan = plan_campaign(opts, base_url=settings.base_url, suppressed=recent, environ=environ,
-                         cwd=cwd)  # fmt: skip
+                         cwd=cwd)
     results_path = opts.results or default_results_path(opts.contacts, settings.name,
-                                                         rehearsal=settings.namespace.rehearsal)  # fmt: skip
+                                                         rehearsal=settings.namespace.rehearsal)
     check_results_path(results_path, opts.contacts)
     kept = None  # a sheet that records sends, which a dry run writes beside, never over
     if opts.dry_run and dry_run_results_path(results_path) != results_path:
@@ -275,7 +275,7 @@ def _plan(opts: SendOptions, settings: Settings, ledger: Ledger, ui: UI, *, home
         removed = remove_stale_temp_files(results_path)
         if removed:
             ui.warn(f"Note: removed {removed} temporary file(s) an interrupted run left beside "
-                    f"{results_path.name}.")  # fmt: skip
+                    f"{results_path.name}.")
     if ledger.is_open:
         _merge_ledger(plan, opts, ledger, ui)
     if not opts.test_to:
@@ -308,17 +308,17 @@ def _merge_ledger(plan: Plan, opts: SendOptions, ledger: Ledger, ui: UI) -> None
     source = opts.message if opts.template is None else opts.template.read_text("utf-8-sig")
     parts = {"kind": str(opts.kind), "text": source or "", "media": opts.media_url or ""}
     changed = ledger.message_changed(f"{opts.kind}\n{opts.media_url or ''}\n{source}", parts,
-                                     save=not opts.dry_run)  # fmt: skip
+                                     save=not opts.dry_run)
     if changed is not None:
         labels = [label for key, label in MESSAGE_PARTS if key in changed]
         what = " and ".join(labels) if labels else "the message (its type, text or media URL)"
         ui.warn(f"Note: {what} changed since the last run; rows already sent keep the message they "
-                "got, the rest get the new one.")  # fmt: skip
+                "got, the rest get the new one.")
     records, missing = ledger.records()
     if missing:
         ui.warn(f"Note: {missing} person(s) this campaign sent to are missing from its progress file "
                 "(was it replaced or damaged?); this computer's send history has them, so they are "
-                "not messaged again.")  # fmt: skip
+                "not messaged again.")
     merge_records(plan.rows, records, retry_unknown=opts.retry_unknown)
 
 
@@ -353,25 +353,25 @@ def _show_senders(plan: Plan, senders: list[Sender], ui: UI) -> None:
 
 
 def _announce_target(opts: SendOptions, settings: Settings, senders: list[Sender], ui: UI,
-                     stack: ExitStack) -> str:  # fmt: skip
+                     stack: ExitStack) -> str:
     """The API this run sends to: the in-process sandbox started here, a rehearsal said aloud."""
     if opts.sandbox:
         from campaign.sandbox import Sandbox
 
         box = stack.enter_context(Sandbox(token=SANDBOX_CREDENTIAL,
-                                          instance_id=[s.instance_id for s in senders]))  # fmt: skip
+                                          instance_id=[s.instance_id for s in senders]))
         ui.info(f"Sandbox API started at {box.url}: a rehearsal, nothing goes to WhatsApp. "
                 "Its pace runs on a short clock: the same delays, pauses, caps and quiet "
-                "hours, an hour of them in a second.")  # fmt: skip
+                "hours, an hour of them in a second.")
         return box.url
     if settings.namespace.rehearsal:
         ui.info(f"Rehearsal: sending to {settings.namespace.description}, not WhatsApp; its progress "
-                "file and history are its own, so the real run later still sends to everyone.")  # fmt: skip
+                "file and history are its own, so the real run later still sends to everyone.")
     return settings.base_url
 
 
 def _lanes(senders: list[Sender], settings: Settings, ledger: Ledger, schedule: Schedule,
-           client: Callable[[Sender], IbotClient]) -> list[Lane]:  # fmt: skip
+           client: Callable[[Sender], IbotClient]) -> list[Lane]:
     """Phase 4b: one lane per sender, its pacing picking up where this number last sent."""
     clock, pace = settings.clock, settings.pace
     lanes = []
@@ -390,7 +390,7 @@ def _lanes(senders: list[Sender], settings: Settings, ledger: Ledger, schedule: 
 
 
 def _confirm(plan: Plan, opts: SendOptions, ui: UI, lanes: list[Lane], settings: Settings,
-             ledger: Ledger) -> bool:  # fmt: skip
+             ledger: Ledger) -> bool:
     """Without --yes, the plan shown and a yes asked for (refused without a terminal)."""
     sendable = sum(r.status in SENDABLE for r in plan.rows)
     todo = sendable if opts.limit is None else min(opts.limit, sendable)
@@ -402,11 +402,11 @@ def _confirm(plan: Plan, opts: SendOptions, ui: UI, lanes: list[Lane], settings:
             "Add --yes to send without confirmation (try --dry-run first)."
         )
     when = _estimate(todo, lanes[0].pacer, lanes[0].schedule, settings.clock, lanes=len(lanes),
-                     rows=plan.rows)  # fmt: skip
+                     rows=plan.rows)
     recent = _heard_recently(plan, ledger, [lane.key for lane in lanes], settings.clock.now())
     show_plan(plan, ui, todo, when, settings.namespace, settings.clock, recent=recent)
     risks = pace_risks(settings.pace, first_send=lanes[0].schedule.first_send,
-                       now=settings.clock.now())  # fmt: skip
+                       now=settings.clock.now())
     for risk in risks:
         ui.warn(risk)
     if ui.confirm(_question(todo, settings.pace, opts.pace, settings.namespace, risky=bool(risks))):
@@ -424,13 +424,13 @@ def _question(todo: int, pace: Pace, preset: str, namespace: Namespace, *, risky
 
 def _track(plan: Plan, opts: SendOptions, ui: UI, ledger: Ledger, lanes: list[Lane],
            settings: Settings, argv: list[str], *, home: Path, cwd: Path, results: Path,
-           senders: list[Sender], pid: int | None = None) -> Tracker:  # fmt: skip
+           senders: list[Sender], pid: int | None = None) -> Tracker:
     """The run's row in the registry of campaigns (`campaign status`, pause, cancel)."""
     sendable = sum(r.status in SENDABLE for r in plan.rows)
     todo = sendable if opts.limit is None else min(opts.limit, sendable)
     clock, pace, start_at = settings.clock, settings.pace, settings.start_at
     forecast_ = _estimate(todo, lanes[0].pacer, lanes[0].schedule, clock, lanes=len(lanes),
-                          rows=plan.rows)  # fmt: skip
+                          rows=plan.rows)
     scheduled = start_at is not None and start_at > clock.now()
     return Tracker.start_run(
         home, ui, name=settings.name, journal=ledger.journal_id, contacts=opts.contacts,
@@ -439,7 +439,7 @@ def _track(plan: Plan, opts: SendOptions, ui: UI, ledger: Ledger, lanes: list[La
         finish=clock.now() + forecast_.seconds, results=str(results.resolve()),
         senders=[{"label": s.label} for s in senders], preview=_preview_of(results),
         caps={"max_per_day": pace.max_per_day, "max_per_hour": pace.max_per_hour}, pid=pid,
-    )  # fmt: skip
+    )
 
 
 def _preview_of(results: Path) -> str:
@@ -453,13 +453,13 @@ def _preview_of(results: Path) -> str:
 
 def _detach(plan: Plan, opts: SendOptions, ui: UI, ledger: Ledger, lanes: list[Lane],
             settings: Settings, argv: list[str], *, home: Path, cwd: Path, results: Path,
-            senders: list[Sender]) -> ExitCode:  # fmt: skip
+            senders: list[Sender]) -> ExitCode:
     """--detach: after the plan and the confirmation, the same command goes on in a process of
     its own, in a new session, its output in a log in the per-user state."""
     from campaign import control
 
     tracker = _track(plan, opts, ui, ledger, lanes, settings, argv, home=home, cwd=cwd,
-                     results=results, senders=senders, pid=0)  # fmt: skip
+                     results=results, senders=senders, pid=0)
     try:
         ledger.close()  # the background run takes the journal's lock
         log = control.log_path(home, tracker.name)
@@ -468,7 +468,7 @@ def _detach(plan: Plan, opts: SendOptions, ui: UI, ledger: Ledger, lanes: list[L
     finally:
         tracker.close_db()
     ui.info(f"Campaign '{tracker.name}' goes on in the background (process {pid}); this terminal "
-            "can close.")  # fmt: skip
+            "can close.")
     ui.info(f"Log: {log}")
     ui.info(f"Status: campaign status {tracker.name}")
     ui.info(f"Pause: campaign pause {tracker.name}   (then: campaign resume {tracker.name})")
@@ -477,7 +477,7 @@ def _detach(plan: Plan, opts: SendOptions, ui: UI, ledger: Ledger, lanes: list[L
 
 def _run(plan: Plan, opts: SendOptions, ui: UI, ledger: Ledger, lanes: list[Lane],
          write: Callable[[list[Row]], Path], settings: Settings, argv: list[str], *,
-         tracker: Tracker, asked: Path) -> ExitCode:  # fmt: skip
+         tracker: Tracker, asked: Path) -> ExitCode:
     """Phases 5 and 6: the runner, then the summary."""
     clock = settings.clock
     stop = threading.Event()
@@ -490,7 +490,7 @@ def _run(plan: Plan, opts: SendOptions, ui: UI, ledger: Ledger, lanes: list[Lane
         max_consecutive_failures=opts.max_consecutive_failures,
         stop_outside_window=opts.stop_outside_window,
         label="rehearsal" if settings.namespace.rehearsal else "", control=tracker.request,
-    )  # fmt: skip
+    )
     report = runner.run()
     if report.stopped == "cancelled":
         for row in plan.rows:
@@ -500,7 +500,7 @@ def _run(plan: Plan, opts: SendOptions, ui: UI, ledger: Ledger, lanes: list[Lane
             report.results = write(plan.rows)
     tracker.finish(state=_final_state(report), stopped=report.stopped,
                    exit_code=int(report.exit_code),
-                   results=str(report.results.resolve()) if report.results else "")  # fmt: skip
+                   results=str(report.results.resolve()) if report.results else "")
     summary(report, plan, ui, argv, clock, settings.namespace, asked=asked)
     return report.exit_code
 
@@ -572,7 +572,7 @@ def _check_media(plan: Plan, ui: UI, *, timeout: float, local_ok: bool) -> None:
 
 
 def _senders(opts: SendOptions, environ: Mapping[str, str], cwd: Path, ledger: Ledger, *,
-             required: bool) -> tuple[list[Sender], int]:  # fmt: skip
+             required: bool) -> tuple[list[Sender], int]:
     """The sender numbers of this run, each with its stable key (a digest of its instance ID).
 
     `--sandbox` rehearses the configured senders' lanes under their labels, with made-up IDs.
@@ -584,7 +584,7 @@ def _senders(opts: SendOptions, environ: Mapping[str, str], cwd: Path, ledger: L
     if opts.sandbox:
         labels = [s.label for s in configured] if len(configured) > 1 else ["sandbox"]
         configured = [Sender(label, f"{SANDBOX_CREDENTIAL}-{label}" if len(labels) > 1 else
-                             SANDBOX_CREDENTIAL, SANDBOX_CREDENTIAL) for label in labels]  # fmt: skip
+                             SANDBOX_CREDENTIAL, SANDBOX_CREDENTIAL) for label in labels]
     if not configured:
         if required:
             raise InputError(
@@ -605,20 +605,20 @@ MESSAGE_PARTS = (("kind", "the message type"), ("text", "the template"), ("media
 
 
 def _estimate(todo: int, pacer: Pacer, schedule: Schedule, clock: Clock, *, lanes: int = 1,
-              rows: list[Row] | None = None) -> Forecast:  # fmt: skip
+              rows: list[Row] | None = None) -> Forecast:
     """When `todo` messages would be sent: pacing, pauses, caps, warm-up, window (mean jitter),
     with each recipient's quiet hours in their own time zone."""
     zones: Counter[dt.tzinfo | None] = Counter()
     if schedule.recipient and (schedule.window is not None or schedule.skip_days):
         zones.update(recipient_zone(r.jid) or schedule.tz for r in rows or ()
-                     if r.status in SENDABLE and r.jid)  # fmt: skip
+                     if r.status in SENDABLE and r.jid)
     return forecast(todo, mean_interval=pacer.mean_interval, schedule=schedule, start=clock.now(),
-                    lanes=lanes, zones=zones)  # fmt: skip
+                    lanes=lanes, zones=zones)
 
 
 def _dry_run(plan: Plan, opts: SendOptions, ui: UI, write: Callable[[list[Row]], Path],
              schedule: Schedule, settings: Settings, *, lanes: int, asked: Path,
-             kept: Path | None = None, recent: int = 0) -> ExitCode:  # fmt: skip
+             kept: Path | None = None, recent: int = 0) -> ExitCode:
     clock, namespace, pace = settings.clock, settings.namespace, settings.pace
     if not opts.quiet:
         show_messages(plan, ui, 3)
@@ -648,7 +648,7 @@ def _dry_run(plan: Plan, opts: SendOptions, ui: UI, write: Callable[[list[Row]],
 
     html = render_preview(plan.rows, kind=plan.kind, title=f"{plan.sheet.path.name}: dry run",
                           counts=counts, duration=format_duration(seconds),
-                          columns=plan.sheet.columns)  # fmt: skip
+                          columns=plan.sheet.columns)
     preview = path.with_name(f"{path.name.rsplit('.', 1)[0]}.preview.html")
     preview.write_text(html, encoding="utf-8")
     ui.info(f"Preview: {preview}")
@@ -656,7 +656,7 @@ def _dry_run(plan: Plan, opts: SendOptions, ui: UI, write: Callable[[list[Row]],
 
 
 def _test_turn(ui: UI, settings: Settings, ledger: Ledger, sender: tuple[Account, Schedule],
-               jid: str, through: str) -> None:  # fmt: skip
+               jid: str, through: str) -> None:
     """Wait out the number's --delay since its last send, then claim the test send in the history;
     a cap, a pause or the window refuses it (nothing sent) with when the number may send again."""
     clock, pace = settings.clock, settings.pace
@@ -695,7 +695,7 @@ def _short_clock(opts: SendOptions, ledger: Ledger, senders: list[str], clock: C
 
 
 def _test_to(plan: Plan, opts: SendOptions, ui: UI, client: IbotClient, settings: Settings,
-             ledger: Ledger, sender: tuple[Account, Schedule], *, via: str = "") -> ExitCode:  # fmt: skip
+             ledger: Ledger, sender: tuple[Account, Schedule], *, via: str = "") -> ExitCode:
     """One real message to the user's own number. The campaign is untouched, but the number's
     pace and caps hold for it and count it, as for any send through the number."""
     result = to_jid(opts.test_to or "", plan.country)  # the sheet's home country (issue 17)
@@ -708,12 +708,12 @@ def _test_to(plan: Plan, opts: SendOptions, ui: UI, client: IbotClient, settings
     _test_turn(ui, settings, ledger, sender, result.jid, through)
     clock = settings.clock
     row, outcome = send_test(plan.rows, kind=plan.kind, client=client, to_jid=result.jid,
-                             retries=opts.retries, clock=clock)  # fmt: skip
+                             retries=opts.retries, clock=clock)
     sent = {"sent": Status.SENT, "unknown": Status.UNKNOWN}.get(outcome.kind, Status.FAILED)
     ledger.settle_test(account, sent)
     if outcome.kind == "sent":
         ui.info(f"Test message (row {row.number}'s) sent to {opts.test_to}{through}. The campaign is "
-                "untouched.")  # fmt: skip
+                "untouched.")
         return ExitCode.OK
     ui.warn(f"Test message to {opts.test_to}{through} not sent: {outcome.message}")
     return ExitCode.ABORTED if outcome.kind == "abort" else ExitCode.ROWS_FAILED

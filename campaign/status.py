@@ -49,7 +49,7 @@ def unknown_campaign(home: Path, name: str) -> str:
         finally:
             db.close()
     known = f" Known campaigns: {', '.join(sorted(names))}." if names else \
-        " No campaign has run on this computer yet (with this CAMPAIGN_HOME)."  # fmt: skip
+        " No campaign has run on this computer yet (with this CAMPAIGN_HOME)."
     return f"no campaign named '{name}' on this computer.{known} `campaign status` lists them."
 
 
@@ -85,7 +85,7 @@ def _describe(entry: Entry, now: float) -> dict[str, Any]:
     for label in labels:
         s = by_label.get(label, {"label": label, "sent": 0, "failed": 0, "unknown": 0})
         sender_rows.append({"label": label or "#1", "sent": s["sent"], "failed": s["failed"],
-                            "unknown": s["unknown"], "pending": min(pending, share)})  # fmt: skip
+                            "unknown": s["unknown"], "pending": min(pending, share)})
     day_cap = entry.caps.get("max_per_day")
     cap = None if not day_cap else day_cap * len(labels)
     next_send, waiting = _next(entry, state, now)
@@ -146,7 +146,7 @@ def _read_journal(path: Path) -> dict[str, Any]:
     """Counts, per sender, per day and the last errors, from the journal opened read-only."""
     summary = journal_summary(path, last_errors=LAST_ERRORS)
     return {"counts": summary.counts, "senders": summary.senders, "per_day": summary.per_day,
-            "errors": summary.errors}  # fmt: skip
+            "errors": summary.errors}
 
 
 def lines(found: list[dict[str, Any]]) -> list[str]:
@@ -171,11 +171,11 @@ def details(c: dict[str, Any]) -> list[str]:
     if len(c["senders"]) > 1 or c["senders"][0]["label"] != "#1":
         out.append("Per sender:")
         out += [f"  {s['label']}: {s['sent']} sent, {s['failed']} failed, {s['unknown']} unknown"
-                for s in c["senders"]]  # fmt: skip
+                for s in c["senders"]]
     if c["per_day"]:
         out.append("Sends per day:")
         out += [f"  {d['date']}: {d['sent']}" + (f" of {d['cap']} (cap)" if d["cap"] else "")
-                for d in c["per_day"]]  # fmt: skip
+                for d in c["per_day"]]
     if c["last_errors"]:
         out.append("Last errors:")
         out += [f"  row {e['row']}: {e['error']}" for e in c["last_errors"]]

@@ -44,7 +44,7 @@ class Tracker:
                   cwd: Path, namespace: str, argv: list[str], total: int, state: str,
                   start_at: float | None, finish: float | None, results: str,
                   senders: list[dict[str, str]], caps: dict[str, int | None],
-                  pid: int | None = None, preview: str = "") -> Tracker:  # fmt: skip
+                  pid: int | None = None, preview: str = "") -> Tracker:
         pid = os.getpid() if pid is None else pid
         entry = Entry(name=name, journal=journal, campaign=name, folder=str(contacts.resolve().parent),
                       contacts=str(contacts.resolve()), cwd=str(cwd), namespace=namespace,
@@ -52,7 +52,7 @@ class Tracker:
                       started=time.time(), heartbeat=time.time(),
                       log=os.environ.get("CAMPAIGN_LOG", ""), state=state, request="",
                       total=total, start_at=start_at, finish=finish, results=results, preview=preview,
-                      senders=senders, caps=caps)  # fmt: skip
+                      senders=senders, caps=caps)
         return cls(home, entry, ui)
 
     def _set(self, **changes: object) -> None:
@@ -79,7 +79,7 @@ class Tracker:
         # waiting.
         state = "paused" if reason == "paused" else \
             "running" if reason.startswith("next send in") else \
-            "scheduled" if reason.startswith("starts") else "waiting"  # fmt: skip
+            "scheduled" if reason.startswith("starts") else "waiting"
         self._waiting = True
         self._set(state=state, next_send=None if state == "paused" else until, waiting_for=reason)
 
@@ -103,7 +103,7 @@ class Tracker:
         return asked
 
     def finish(self, *, state: str, stopped: str = "", exit_code: int | None = None,
-               results: str = "", preview: str = "") -> None:  # fmt: skip
+               results: str = "", preview: str = "") -> None:
         changes: dict[str, object] = {"state": state, "stopped": stopped, "exit_code": exit_code,
                                       "next_send": None, "waiting_for": "", "request": ""}
         if results:

@@ -74,7 +74,7 @@ def check_workbook(path: Path) -> None:
     except InputError:
         raise
     except (zipfile.BadZipFile, zipfile.LargeZipFile, NotImplementedError, OSError, EOFError,
-            zlib.error, ET.ParseError):  # fmt: skip
+            zlib.error, ET.ParseError):
         return  # not a workbook we can inspect: calamine gives the user its own message
 
 
@@ -304,7 +304,7 @@ def _workbook_stream(data: bytes) -> bytes:
     sector = 1 << shift
     fat_count, first_dir = struct.unpack_from("<II", data, 0x2C)
     cutoff, first_minifat, minifat_count, first_difat, difat_count = struct.unpack_from(
-        "<IIIII", data, 0x38)  # fmt: skip
+        "<IIIII", data, 0x38)
     sectors = (len(data) - sector) // sector  # how many the file holds: no chain is longer
 
     def at(n: int) -> bytes:
@@ -366,7 +366,7 @@ def _workbook_stream(data: bytes) -> bytes:
     minifat = list(struct.unpack(f"<{len(minifat_bytes) // 4}I", minifat_bytes))
     ministream = read(root[0], root[1])
     return b"".join(ministream[n * mini : (n + 1) * mini]
-                    for n in chain(start, minifat, len(minifat)))[:length]  # fmt: skip
+                    for n in chain(start, minifat, len(minifat)))[:length]
 
 
 def _scan_biff(path: Path, stream: bytes) -> None:

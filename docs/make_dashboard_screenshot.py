@@ -48,11 +48,11 @@ def write_contacts(path: Path, names: Sequence[str], n: int, first_number: int) 
 
 
 def start(folder: Path, contacts: Path, name: str, message: str, env: dict[str, str],
-          *pace: str) -> subprocess.Popen[bytes]:  # fmt: skip
+          *pace: str) -> subprocess.Popen[bytes]:
     args = [sys.executable, "-m", "campaign", "send", str(contacts), "-m", message, "--name", name,
-            "--yes", "--quiet", "--window", "any", *pace]  # fmt: skip
+            "--yes", "--quiet", "--window", "any", *pace]
     return subprocess.Popen(args, cwd=folder, env=env, stdout=subprocess.DEVNULL,
-                            stderr=open(folder / f"{name}.log", "wb"))  # fmt: skip
+                            stderr=open(folder / f"{name}.log", "wb"))
 
 
 def wait_for(check: Callable[[], bool], timeout: float = 60.0) -> None:
@@ -79,11 +79,11 @@ def main(argv: Sequence[str] | None = None) -> None:
     from playwright.sync_api import sync_playwright
 
     with tempfile.TemporaryDirectory() as tmp, Sandbox(faults=Faults(
-            invalid_jids=frozenset(INVALID), latency=0.05, seed=1)) as sandbox:  # fmt: skip
+            invalid_jids=frozenset(INVALID), latency=0.05, seed=1)) as sandbox:
         folder, home = Path(tmp) / "campaigns", Path(tmp) / "home"
         folder.mkdir()
         base = {**os.environ, "CAMPAIGN_HOME": str(home), "IBOT_BASE_URL": sandbox.url,
-                "PYTHONPATH": str(ROOT)}  # fmt: skip
+                "PYTHONPATH": str(ROOT)}
         os.environ["CAMPAIGN_HOME"] = str(home)
         spring = write_contacts(folder / "spring.csv", FIRST, 480, 100000)
         hanukkah = write_contacts(folder / "hanukkah.csv", HEBREW, 150, 200000)
@@ -97,7 +97,7 @@ def main(argv: Sequence[str] | None = None) -> None:
                   {**base, "IBOT_INSTANCE_ID": "store-id", "IBOT_TOKEN": "store-token"},
                   "--pace", "standard", "--delay", "0.3", "--jitter", "0.2", "--pause-every", "0",
                   "--max-per-day", "100"),
-        ]  # fmt: skip
+        ]
         try:
             wait_for(lambda: sent(home, "מבצע-חנוכה") >= 36)
             print(control.request(home, "מבצע-חנוכה", "pause"))
@@ -105,7 +105,7 @@ def main(argv: Sequence[str] | None = None) -> None:
             with Dashboard(home) as board, sync_playwright() as pw:
                 browser = pw.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
                 page = browser.new_page(viewport={"width": args.width, "height": 700},
-                                        device_scale_factor=2)  # fmt: skip
+                                        device_scale_factor=2)
                 page.goto(board.url)
                 page.wait_for_selector('[data-name="מבצע-חנוכה"][data-state="paused"]')
                 args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -63,7 +63,7 @@ def campaign(*args: str) -> str:
 
     # None removes a developer's own credentials: the README shows a fresh machine.
     env: dict[str, str | None] = {name: None for name in ("IBOT_TOKEN", "IBOT_INSTANCE_ID",
-                                                          "IBOT_BASE_URL")}  # fmt: skip
+                                                          "IBOT_BASE_URL")}
     result = CliRunner().invoke(main, list(args), prog_name="campaign", env=env, terminal_width=80)
     return result.output
 
@@ -119,7 +119,7 @@ def _summary(path: Path) -> str:
 
 
 GENERATORS: dict[str, Callable[[str], str]] = {"help": help_region, "run": run_region,
-                                               "modules": modules_region}  # fmt: skip
+                                               "modules": modules_region}
 
 
 def generate(spec: str) -> str:

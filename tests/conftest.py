@@ -49,7 +49,7 @@ def write_csv(tmp_path: Path) -> Callable[..., Path]:
     """Write rows as a delimited file with the given encoding and delimiter."""
 
     def write(rows: Cells, name: str = "contacts.csv", *, encoding: str = "utf-8-sig",
-              delimiter: str = ",") -> Path:  # fmt: skip
+              delimiter: str = ",") -> Path:
         path = tmp_path / name
         with open(path, "w", encoding=encoding, newline="") as f:
             csv.writer(f, delimiter=delimiter).writerows([[str(c) for c in r] for r in rows])
@@ -63,7 +63,7 @@ def write_xlsx(tmp_path: Path) -> Callable[..., Path]:
     """Write rows with openpyxl as Excel would store them (ints stay numeric cells)."""
 
     def write(rows: Cells, name: str = "contacts.xlsx", *, sheets: dict[str, Cells] | None = None
-              ) -> Path:  # fmt: skip
+              ) -> Path:
         wb = openpyxl.Workbook()
         ws = wb.active
         ws.title = "Contacts"
@@ -99,7 +99,7 @@ def sandbox() -> Iterator[Sandbox]:
 @pytest.fixture
 def sandbox_env(sandbox: Sandbox) -> dict[str, str]:
     return {"IBOT_TOKEN": SANDBOX_TOKEN, "IBOT_INSTANCE_ID": SANDBOX_INSTANCE,
-            "IBOT_BASE_URL": sandbox.url}  # fmt: skip
+            "IBOT_BASE_URL": sandbox.url}
 
 
 @pytest.fixture
@@ -109,7 +109,7 @@ def cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[..., Result
 
     def run(*args: object, env: dict[str, str] | None = None, input: str | None = None) -> Result:
         return CliRunner().invoke(main, [str(a) for a in args], env=env, input=input,
-                                  catch_exceptions=False)  # fmt: skip
+                                  catch_exceptions=False)
 
     return run
 
@@ -126,7 +126,7 @@ def certificate(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
          "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1",
          "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", key, "-out", cert],
         check=True, capture_output=True,
-    )  # fmt: skip
+    )
     return cert, key
 
 

@@ -36,7 +36,7 @@ HI = ("-m", "Hi {{ name }}")
 def api_env(url: str, **extra: str) -> dict[str, str]:
     """The environment of a CLI subprocess that talks to the sandbox at `url` (plus `extra`)."""
     return {**os.environ, "IBOT_TOKEN": SANDBOX_TOKEN, "IBOT_INSTANCE_ID": SANDBOX_INSTANCE,
-            "IBOT_BASE_URL": url, "PYTHONUNBUFFERED": "1", **extra}  # fmt: skip
+            "IBOT_BASE_URL": url, "PYTHONUNBUFFERED": "1", **extra}
 
 
 def command(*args: object) -> list[str]:
@@ -46,14 +46,14 @@ def command(*args: object) -> list[str]:
 def start_campaign(*args: object, cwd: Path, env: Mapping[str, str]) -> subprocess.Popen[str]:
     """`campaign ARGS` started in a subprocess, stdout and stderr merged (`.communicate()[0]`)."""
     return subprocess.Popen(command(*args), cwd=cwd, env=dict(env), stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True)  # fmt: skip
+                            stderr=subprocess.STDOUT, text=True)
 
 
 def run_campaign(*args: object, cwd: Path, env: Mapping[str, str], timeout: float = 120,
-                 **options: Any) -> subprocess.CompletedProcess[str]:  # fmt: skip
+                 **options: Any) -> subprocess.CompletedProcess[str]:
     """`campaign ARGS` run to the end in a subprocess, stdout and stderr apart."""
     return subprocess.run(command(*args), cwd=cwd, env=dict(env), capture_output=True, text=True,
-                          timeout=timeout, **options)  # fmt: skip
+                          timeout=timeout, **options)
 
 
 def read_results(path: Path) -> list[dict[str, str]]:
@@ -118,7 +118,7 @@ def recording_client(fake: FakeTime, sent: list[tuple[float, str]]) -> IbotClien
 
 def make_rows(n: int, start: int = 0) -> list[Row]:
     return [Row(number=i + 2, values=(str(i),), jid=f"97250{1000000 + i}@s.whatsapp.net",
-                message=f"hello {i}") for i in range(start, start + n)]  # fmt: skip
+                message=f"hello {i}") for i in range(start, start + n)]
 
 
 # --- templates that try to escape the sandbox or run forever ------------------------------------
@@ -197,7 +197,7 @@ NESTED = [f"{{{{ {'[' * n}range(10000)|list{']*6' * n}{f} }}}}"
 # Debian's Chromium, driven by Playwright (no browser download works here): the launch flags of
 # tests/test_preview.py and docs/make_screenshots.py.
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]  # fmt: skip
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
 
 
 def launch_chromium(pw: Any) -> Any:

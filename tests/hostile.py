@@ -36,7 +36,7 @@ class Ran:
 
 
 def run_cli(args: list[str], *, cwd: Path, env: dict[str, str], timeout: float = 120,
-            preamble: str = "") -> Ran:  # fmt: skip
+            preamble: str = "") -> Ran:
     """`python -m campaign ARGS` (after `preamble`, Python run first in the child), with its
     exit code, output, wall time and peak resident memory (wait4: this child's alone)."""
 
@@ -48,7 +48,7 @@ def run_cli(args: list[str], *, cwd: Path, env: dict[str, str], timeout: float =
         began = time.monotonic()
         proc = subprocess.Popen([sys.executable, "-c", code, *args], cwd=cwd, env=env,
                                 stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                preexec_fn=limit)  # fmt: skip
+                                preexec_fn=limit)
         timer = threading.Timer(timeout, proc.kill)
         timer.start()
         try:
@@ -64,10 +64,10 @@ def run_cli(args: list[str], *, cwd: Path, env: dict[str, str], timeout: float =
 
 def cli_env(home: Path, url: str = "", **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items()
-           if not k.upper().endswith("_PROXY") and not k.startswith("IBOT_")}  # fmt: skip
+           if not k.upper().endswith("_PROXY") and not k.startswith("IBOT_")}
     env |= {"IBOT_TOKEN": SANDBOX_TOKEN, "IBOT_INSTANCE_ID": SANDBOX_INSTANCE,
             "CAMPAIGN_HOME": str(home), "PYTHONUNBUFFERED": "1",
-            "PYTHONPATH": os.pathsep.join(sys.path)}  # fmt: skip
+            "PYTHONPATH": os.pathsep.join(sys.path)}
     if url:
         env["IBOT_BASE_URL"] = url
     return env | extra
@@ -103,7 +103,7 @@ class _Handler(BaseHTTPRequestHandler):
 
 @contextmanager
 def hostile(reply: Callable[[str, str], Reply], tls: ssl.SSLContext | None = None
-            ) -> Iterator[_Server]:  # fmt: skip
+            ) -> Iterator[_Server]:
     """A server on 127.0.0.1 answering `reply(method, path)`; `.seen` holds its request lines."""
     server = _Server(("127.0.0.1", 0), _Handler)
     server.reply, server.seen = reply, []

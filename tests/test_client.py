@@ -451,7 +451,7 @@ def test_a_reply_still_arriving_at_the_deadline_is_unknown() -> None:
 
     http = httpx.Client(transport=httpx.MockTransport(streaming(trickle)))
     client = IbotClient(http, base_url=DEFAULT_BASE_URL, token=TOKEN, instance_id=INSTANCE,
-                        deadline=5.0, clock=clock)  # fmt: skip
+                        deadline=5.0, clock=clock)
     outcome, attempts = client.send("text", jid=JID, text="hi", sleep=lambda s: None)
     assert outcome == Outcome(
         "unknown", "no complete reply from /send-text within the 5s deadline (--timeout)", 200
@@ -479,7 +479,7 @@ def test_ctrl_c_during_a_retry_wait_ends_it_without_the_retry() -> None:
     def handler(request: httpx.Request) -> httpx.Response:
         calls.append(request)
         return httpx.Response(429, json={"success": False, "message": "slow down"},
-                              headers={"Retry-After": "30"})  # fmt: skip
+                              headers={"Retry-After": "30"})
 
     def sleep(seconds: float) -> None:
         assert seconds == 30
@@ -531,7 +531,7 @@ def test_an_idna_error_at_connect_time_is_failed() -> None:
     # The real transport: the 64-character label only fails when the socket resolves it.
     with make_http_client(timeout=2.0) as http:
         client = IbotClient(http, base_url="https://" + "a" * 64 + ".example/api/v1",
-                            token=TOKEN, instance_id=INSTANCE)  # fmt: skip
+                            token=TOKEN, instance_id=INSTANCE)
         outcome, _ = client.send("text", jid=JID, text="hi", retries=0)
     assert outcome.kind == "failed", outcome
 
@@ -609,7 +609,7 @@ def test_an_empty_ibot_base_url_is_not_production() -> None:
 
 @pytest.mark.parametrize("bad", ["tok\udcffen", "tök", "to\nken", "tok\x00"])
 def test_credentials_that_cannot_ride_in_a_url_are_refused_unechoed(bad: str, tmp_path: Path
-                                                                    ) -> None:  # fmt: skip
+                                                                    ) -> None:
     with pytest.raises(InputError) as e:
         load_credentials({"IBOT_TOKEN": bad + "SECRETPART", "IBOT_INSTANCE_ID": "abc"}, tmp_path)
     assert "IBOT_TOKEN has" in str(e.value) and "SECRETPART" not in str(e.value)

@@ -31,7 +31,7 @@ WA = "@s.whatsapp.net"
 
 
 def write(path: Path, rows: list[list[str]], *, encoding: str = "utf-8", delimiter: str = ",",
-          quoting: int = csv.QUOTE_MINIMAL) -> Path:  # fmt: skip
+          quoting: int = csv.QUOTE_MINIMAL) -> Path:
     with open(path, "w", encoding=encoding, newline="") as f:
         csv.writer(f, delimiter=delimiter, quoting=quoting).writerows(rows)
     return path
@@ -72,7 +72,7 @@ def mobiles(region: str, n: int) -> list[phonenumbers.PhoneNumber]:
         candidate = phonenumbers.parse(f"+{example.country_code}{nsn[:-3]}{tail:03d}")
         if phonenumbers.is_valid_number(candidate) and phonenumbers.number_type(candidate) in (
             PhoneNumberType.MOBILE, PhoneNumberType.FIXED_LINE_OR_MOBILE,
-        ):  # fmt: skip
+        ):
             out.append(candidate)
         if len(out) == n:
             return out
@@ -92,7 +92,7 @@ def e164(number: phonenumbers.PhoneNumber) -> str:
 UK_SHOP = [["First Name", "Last Name", "Email", "Phone"]] + [
     [f"Customer{i}", "Smith", f"c{i}@example.co.uk", f"07911 {123400 + i * 37:06d}"] for i in range(25)
 ] + [["Land", "Line", "l@example.co.uk", "020 7946 0018"], ["Shop", "Two", "s@example.co.uk",
-                                                               "0161 496 0123"]]  # fmt: skip
+                                                               "0161 496 0123"]]
 
 
 def test_a_uk_shop_without_country_is_read_as_gb_and_the_output_says_so(
@@ -102,7 +102,7 @@ def test_a_uk_shop_without_country_is_read_as_gb_and_the_output_says_so(
     r = dry(cli, contacts, env={"LANG": "en_GB.UTF-8"})
     assert r.exit_code == 0, r.output
     assert ("country GB (inferred: 25 of 27 local numbers are GB mobiles; --country to change)"
-            in r.stdout)  # fmt: skip
+            in r.stdout)
     got = statuses(results, contacts)
     assert got[0] == ("447911123400" + WA, "ready", "")
     assert all(jid.startswith("44") and status == "ready" for jid, status, _ in got)
@@ -135,7 +135,7 @@ def test_a_given_country_that_reads_most_numbers_as_invalid_asks_did_you_mean(
     r = dry(cli, contacts, "--country", "IL")
     assert r.exit_code == 2, r.output
     assert ("--country IL: only 0 of the 27 phone numbers written without a country code are "
-            "valid IL numbers. Did you mean --country GB?") in r.stderr  # fmt: skip
+            "valid IL numbers. Did you mean --country GB?") in r.stderr
 
 
 @pytest.mark.parametrize("how", ["environment", ".env"])
@@ -151,7 +151,7 @@ def test_campaign_country_is_a_candidate(cli: Cli, tmp_path: Path, results: Resu
 
 def test_israeli_numbers_infer_il(cli: Cli, tmp_path: Path, results: Results) -> None:
     contacts = write(tmp_path / "c.csv", [["First Name", "טלפון"], ["דנה", "050-234-5678"],
-                                          ["Avi", "054-765-4321"], ["Rina", "+972 53 123 4567"]])  # fmt: skip
+                                          ["Avi", "054-765-4321"], ["Rina", "+972 53 123 4567"]])
     r = dry(cli, contacts, env={"LANG": "en_US.UTF-8"})
     assert r.exit_code == 0, r.output
     assert "country IL (inferred: 2 of 2 local numbers are IL mobiles" in r.stdout
@@ -167,7 +167,7 @@ def test_the_locale_region_is_read_from_the_environment_only_as_given() -> None:
 
 
 TEN_COUNTRIES = ["GB", "US", "DE", "FR", "ES", "IT", "BR", "MX", "IN", "TR", "AU", "NL", "ZA", "PL",
-                 "AR", "NG", "JP", "SA"]  # fmt: skip
+                 "AR", "NG", "JP", "SA"]
 
 
 @pytest.mark.parametrize("region", TEN_COUNTRIES)
@@ -187,7 +187,7 @@ def test_a_sheet_with_one_international_number_infers_its_country(
 LOCALES = {"GB": "en_GB", "US": "en_US", "DE": "de_DE", "FR": "fr_FR", "ES": "es_ES",
            "IT": "it_IT", "BR": "pt_BR", "MX": "es_MX", "IN": "hi_IN", "TR": "tr_TR", "AU": "en_AU",
            "NL": "nl_NL", "ZA": "en_ZA", "PL": "pl_PL", "AR": "es_AR", "NG": "en_NG", "JP": "ja_JP",
-           "SA": "ar_SA"}  # fmt: skip
+           "SA": "ar_SA"}
 
 
 @pytest.mark.parametrize("region", TEN_COUNTRIES)
@@ -196,7 +196,7 @@ def test_a_sheet_of_local_numbers_on_a_computer_of_that_country_infers_it(
 ) -> None:
     numbers = mobiles(region, 8)
     contacts = write(tmp_path / "c.csv", [["First Name", "Phone"]]
-                     + [[f"P{i}", national(n)] for i, n in enumerate(numbers)])  # fmt: skip
+                     + [[f"P{i}", national(n)] for i, n in enumerate(numbers)])
     r = dry(cli, contacts, env={"LANG": f"{LOCALES[region]}.UTF-8"})
     assert r.exit_code == 0, r.output
     assert f"country {region} (inferred: 8 of 8 local numbers are {region} mobiles" in r.stdout
@@ -209,7 +209,7 @@ def test_a_sheet_of_local_numbers_alone_infers_its_country_or_stops_naming_it(
 ) -> None:
     numbers = mobiles(region, 8)
     contacts = write(tmp_path / "c.csv", [["First Name", "Phone"]]
-                     + [[f"P{i}", national(n)] for i, n in enumerate(numbers)])  # fmt: skip
+                     + [[f"P{i}", national(n)] for i, n in enumerate(numbers)])
     r = dry(cli, contacts)  # no locale, no CAMPAIGN_COUNTRY, no international number: IL or stop
     israeli = [n for n in numbers if (to_jid(national(n), "IL").jid or "").startswith("972")]
     if r.exit_code == 0:
@@ -224,7 +224,7 @@ def test_a_sheet_of_local_numbers_alone_infers_its_country_or_stops_naming_it(
 
 def test_no_local_numbers_needs_no_country() -> None:
     home = decide_home(["+447400123456", "+4915123456789"], given=None, configured=None,
-                       locale_country=None)  # fmt: skip
+                       locale_country=None)
     assert home.country == "GB"
     assert "no local number to infer it from" in home.how
 
@@ -232,7 +232,7 @@ def test_no_local_numbers_needs_no_country() -> None:
 def test_test_to_uses_the_sheets_home_country(cli: Cli, tmp_path: Path, sandbox, sandbox_env) -> None:  # type: ignore[no-untyped-def]
     contacts = write(tmp_path / "customers.csv", UK_SHOP)
     r = cli("send", contacts, "-m", "Hi {{ row['First Name'] }}", *FAST, "--test-to", "07700 900999",
-            env={**sandbox_env, "LANG": "en_GB.UTF-8"})  # fmt: skip
+            env={**sandbox_env, "LANG": "en_GB.UTF-8"})
     assert r.exit_code == 0, r.output
     assert [m.jid for m in sandbox.received] == ["447700900999" + WA]
 
@@ -246,12 +246,12 @@ def test_salesforce_mailing_country_gives_the_row_its_own_country(
     # Salesforce report export: every field quoted, UTF-8, the labels as column names.
     header = ["First Name", "Last Name", "Mobile", "Mailing Country", "Email"]
     rows = [header] + [[f"C{i}", "Brown", f"07911 {223400 + i:06d}", "United Kingdom", ""]
-                       for i in range(6)]  # fmt: skip
+                       for i in range(6)]
     rows += [["Joe", "Yank", "(212) 736-5000", "United States", ""],
              ["Hans", "Weber", "0151 23456789", "Deutschland", ""],
              ["Ana", "Ruiz", "612 34 56 78", "ESP", ""],
              ["Dana", "Levi", "050-234-5678", "ישראל", ""],
-             ["Nora", "Unknown", "07400 123456", "", ""]]  # fmt: skip
+             ["Nora", "Unknown", "07400 123456", "", ""]]
     contacts = write(tmp_path / "report.csv", rows, quoting=csv.QUOTE_ALL)
     r = dry(cli, contacts)
     assert r.exit_code == 0, r.output
@@ -259,7 +259,7 @@ def test_salesforce_mailing_country_gives_the_row_its_own_country(
     assert "'Mailing Country'" in r.stderr
     got = [j for j, _, _ in statuses(results, contacts)]
     assert got[6:] == ["12127365000" + WA, "4915123456789" + WA, "34612345678" + WA,
-                       "972502345678" + WA, "447400123456" + WA]  # fmt: skip
+                       "972502345678" + WA, "447400123456" + WA]
 
 
 @pytest.mark.parametrize(("cell", "code"), [
@@ -268,18 +268,18 @@ def test_salesforce_mailing_country_gives_the_row_its_own_country(
     ("Estados Unidos", "US"), ("USA", "US"), ("Deutschland", "DE"), ("Allemagne", "DE"),
     ("ישראל", "IL"), ("إسرائيل", "IL"), ("España", "ES"), ("Brasil", "BR"), ("México", "MX"),
     ("Türkiye", "TR"), ("Россия", "RU"), ("NA", None), ("", None), ("Narnia", None),
-])  # fmt: skip
+])
 def test_country_cells_in_many_languages(cell: str, code: str | None) -> None:
     assert country_code(cell) == code
 
 
 def test_woocommerce_billing_country_iso_codes(cli: Cli, tmp_path: Path, results: Results) -> None:
     header = ["Order Number", "Order Status", "Billing First Name", "Billing Last Name",
-              "Billing Phone", "Billing Country", "Order Total"]  # fmt: skip
+              "Billing Phone", "Billing Country", "Order Total"]
     rows = [header,
             ["1001", "completed", "Amy", "Lee", "0412 345 678", "AU", "59.00"],
             ["1002", "processing", "Tom", "Ng", "(212) 736-5000", "US", "12.50"],
-            ["1003", "completed", "Zoe", "Kay", "07911 123456", "GB", "99.90"]]  # fmt: skip
+            ["1003", "completed", "Zoe", "Kay", "07911 123456", "GB", "99.90"]]
     contacts = write(tmp_path / "orders.csv", rows)
     r = dry(cli, contacts)
     assert r.exit_code == 0, r.output
@@ -298,14 +298,14 @@ def test_interakt_country_code_and_phone_number_are_combined(
             ["Oliver", "+44", "7723456789", "o@example.co.uk", ""],
             ["Omar", "971", "501234567", "", ""],
             ["Already", "+44", "447723456780", "", ""],
-            ["Zero", "44", "07723 456781", "", ""]]  # fmt: skip
+            ["Zero", "44", "07723 456781", "", ""]]
     contacts = write(tmp_path / "interakt.csv", rows)
     r = dry(cli, contacts)
     assert r.exit_code == 0, r.output
     assert "'Country Code'" in r.stderr
     assert [j for j, _, _ in statuses(results, contacts)] == [
         "919876543210" + WA, "447723456789" + WA, "971501234567" + WA, "447723456780" + WA,
-        "447723456781" + WA]  # fmt: skip
+        "447723456781" + WA]
 
 
 def test_an_emergency_contact_is_never_messaged(cli: Cli, tmp_path: Path, results: Results) -> None:
@@ -314,12 +314,12 @@ def test_an_emergency_contact_is_never_messaged(cli: Cli, tmp_path: Path, result
     rows = [["Submission Date", "First Name", "Phone Number", "Emergency Contact Name",
              "Emergency Contact Phone", "Parent/Guardian Mobile"],
             ["2026-11-01 10:00:00", "Avi", "050-234-5678", "Moshe", "052-111-2222", "053-111-2222"],
-            ["2026-11-01 11:00:00", "Dana", "", "Father", "054-333-4444", "055-333-4444"]]  # fmt: skip
+            ["2026-11-01 11:00:00", "Dana", "", "Father", "054-333-4444", "055-333-4444"]]
     contacts = write(tmp_path / "form.csv", rows)
     r = dry(cli, contacts)
     assert r.exit_code == 0, r.output
     assert statuses(results, contacts) == [("972502345678" + WA, "ready", ""),
-                                           ("", "invalid", "no phone number")]  # fmt: skip
+                                           ("", "invalid", "no phone number")]
     # Named on purpose, it is used.
     r = dry(cli, contacts, "--phone-column", "Phone Number", "--phone-column", "Emergency Contact Phone")
     assert r.exit_code == 0, r.output
@@ -333,7 +333,7 @@ def test_a_sheet_of_only_role_columns_is_not_read_by_content(cli: Cli, tmp_path:
     assert "no phone column found" in r.stderr
     assert ("'Emergency Contact' holds someone else's number (an emergency contact, a parent, an "
             "office), never used unless named: to message those people, give --phone-column "
-            "'Emergency Contact'.") in r.stderr  # fmt: skip
+            "'Emergency Contact'.") in r.stderr
 
 
 # --- what exports hold ------------------------------------------------------------------------
@@ -343,11 +343,11 @@ def test_meta_lead_form_export(cli: Cli, tmp_path: Path, results: Results) -> No
     # Meta's lead ads download: UTF-16 with a BOM, tab-separated, phones as 'p:+966...'.
     header = ["id", "created_time", "ad_id", "ad_name", "adset_id", "adset_name", "campaign_id",
               "campaign_name", "form_id", "form_name", "is_organic", "platform", "full_name",
-              "phone_number", "email"]  # fmt: skip
+              "phone_number", "email"]
     lead = ["l:1234567890", "2026-11-20T10:00:00+03:00", "ag:1", "Ad", "as:1", "Set", "c:1", "Camp",
-            "f:1", "Form", "false", "ig"]  # fmt: skip
+            "f:1", "Form", "false", "ig"]
     rows = [header, [*lead, "Fahad", "p:+966501234567", "f@example.sa"],
-            [*lead, "Noura", "p:+971501234567", "n@example.ae"]]  # fmt: skip
+            [*lead, "Noura", "p:+971501234567", "n@example.ae"]]
     contacts = write(tmp_path / "leads.csv", rows, encoding="utf-16", delimiter="\t")
     r = cli("send", contacts, "--dry-run", "-m", "Hi {{ full_name }}")
     assert r.exit_code == 0, r.output
@@ -368,7 +368,7 @@ def test_meta_lead_form_export(cli: Cli, tmp_path: Path, results: Results) -> No
     ("+49 (0)151 23456789", "4915123456789"),
     ("+52 1 55 1234 5678", "525512345678"),
     ("+5215512345678", "525512345678"),
-])  # fmt: skip
+])
 def test_links_prefixes_and_the_trunk_zero_after_the_code(cell: str, jid: str) -> None:
     assert to_jid(cell, "IL").jid == jid + WA
 
@@ -383,7 +383,7 @@ def test_links_prefixes_and_the_trunk_zero_after_the_code(cell: str, jid: str) -
     ("+44 7917 8901", "IL", "'+44 7917 8901' is too short for GB (a digit or two missing: GB mobiles "
                             "have 10 digits without the leading 0); check it"),
     ("15 1234-5678", "AR", "'15 1234-5678' is an Argentine mobile without its area code"),
-])  # fmt: skip
+])
 def test_a_near_miss_is_invalid_never_another_country(cell: str, country: str, problem: str) -> None:
     result = to_jid(cell, country)
     assert result.jid is None
@@ -394,7 +394,7 @@ def test_typod_us_numbers_never_go_abroad(cli: Cli, tmp_path: Path, results: Res
     good = [f"(718) 350-{4600 + i}" for i in range(8)]
     typos = ["718-350-46", "212-736-50", "718-350-4600-1"]
     contacts = write(tmp_path / "c.csv", [["First Name", "Phone"]]
-                     + [[f"P{i}", p] for i, p in enumerate(good + typos)])  # fmt: skip
+                     + [[f"P{i}", p] for i, p in enumerate(good + typos)])
     r = dry(cli, contacts, env={"LANG": "en_US.UTF-8"})
     assert r.exit_code == 0, r.output
     got = statuses(results, contacts)
@@ -411,7 +411,7 @@ RULE_CASES = {
     "AR": [("AR", "15 1234-5678", None, "without its area code"),
            ("AR", "011 15 1234-5678", "5491112345678", ""),
            ("AR", "+54 9 11 1234-5678", "5491112345678", "")],
-}  # fmt: skip
+}
 
 
 @pytest.mark.parametrize("region", sorted(COUNTRY_RULES))
@@ -429,7 +429,7 @@ def test_country_rules(region: str) -> None:
 def test_excel_for_mac_csv_reads_right(cli: Cli, tmp_path: Path, results: Results) -> None:
     contacts = write(tmp_path / "mac.csv", [["First Name", "Phone", "Note"],
                                             ["Jürgen", "050-234-5678", "Hallo Jürgen aus München!"]],
-                     encoding="mac_roman", delimiter=";")  # fmt: skip
+                     encoding="mac_roman", delimiter=";")
     r = cli("send", contacts, "--dry-run", "-m", "{{ Note }}")
     assert r.exit_code == 0, r.output
     assert "Mac Roman" in r.stderr
@@ -439,7 +439,7 @@ def test_excel_for_mac_csv_reads_right(cli: Cli, tmp_path: Path, results: Result
 @pytest.mark.parametrize("encoding", ["cp850", "cp437"])
 def test_dos_csv_reads_right(cli: Cli, tmp_path: Path, results: Results, encoding: str) -> None:
     contacts = write(tmp_path / "dos.csv", [["First Name", "Phone"], ["Jürgen Müller", "050-234-5678"],
-                                            ["Renée Größ", "054-765-4321"]], encoding=encoding)  # fmt: skip
+                                            ["Renée Größ", "054-765-4321"]], encoding=encoding)
     r = cli("send", contacts, "--dry-run", "-m", "Hallo {{ row['First Name'] }}")
     assert r.exit_code == 0, r.output
     assert "DOS" in r.stderr
@@ -460,7 +460,7 @@ def test_bytes_no_code_page_reads_stop(cli: Cli, tmp_path: Path) -> None:
 
 def test_dry_run_counts_rows_sent_with_a_phone_warning(cli: Cli, tmp_path: Path) -> None:
     rows = [["First Name", "Phone"], ["A", "050-234-5678"], ["B", "+972 50-123-4567"],
-            ["C", "+1 212 736 5000 ext. 12"], ["D", "054-765-4321"]]  # fmt: skip
+            ["C", "+1 212 736 5000 ext. 12"], ["D", "054-765-4321"]]
     r = dry(cli, write(tmp_path / "c.csv", rows))
     assert r.exit_code == 0, r.output
     assert "  2 of them would be sent with a phone warning" in r.stdout
@@ -471,7 +471,7 @@ def test_the_real_summary_counts_rows_sent_with_a_phone_warning(  # type: ignore
 ) -> None:
     rows = [["First Name", "Phone"], ["A", "050-234-5678"], ["B", "+972 50-123-4567"]]
     r = cli("send", write(tmp_path / "c.csv", rows), "-m", "Hi {{ row['First Name'] }}", *FAST,
-            env=sandbox_env)  # fmt: skip
+            env=sandbox_env)
     assert r.exit_code == 0, r.output
     assert "  1 of them were sent with a phone warning" in r.stdout
 
@@ -482,7 +482,7 @@ PROPERTY_COUNTRIES = [
     "IL", "GB", "US", "DE", "FR", "ES", "IT", "NL", "BE", "CH", "AT", "SE", "NO", "DK", "PL", "PT",
     "GR", "TR", "RU", "UA", "IN", "PK", "BR", "MX", "AR", "CO", "AU", "NZ", "JP", "KR", "CN", "ZA",
     "NG", "KE", "EG", "SA", "AE", "ID", "PH", "TH", "VN",
-]  # fmt: skip
+]
 
 
 def example(region: str) -> phonenumbers.PhoneNumber:
@@ -502,7 +502,7 @@ def test_national_and_international_without_plus_forms_give_the_number(region: s
 
 @settings(max_examples=600, deadline=None)
 @given(st.sampled_from(PROPERTY_COUNTRIES), st.integers(0, 30), st.sampled_from("0123456789"),
-       st.booleans())  # fmt: skip
+       st.booleans())
 def test_one_digit_off_is_never_ready_under_another_country(
     region: str, where: int, digit: str, add: bool
 ) -> None:
@@ -532,13 +532,13 @@ def test_shopify_customers_export(cli: Cli, tmp_path: Path, results: Results) ->
               "Default Address Company", "Default Address Address1", "Default Address City",
               "Default Address Province Code", "Default Address Country Code",
               "Default Address Zip", "Default Address Phone", "Phone", "Accepts SMS Marketing",
-              "Total Spent"]  # fmt: skip
+              "Total Spent"]
     rows = [header]
     for i in range(5):
         rows.append([f"'{700 + i}", f"G{i}", "Smith", "", "yes", "", "1 High St", "Leeds", "ENG",
-                     "GB", "LS1 1AA", "", f"07400 12345{i}", "yes", "10.00"])  # fmt: skip
+                     "GB", "LS1 1AA", "", f"07400 12345{i}", "yes", "10.00"])
     rows.append(["'799", "Joe", "Yank", "", "no", "", "5th Ave", "New York", "NY", "US", "10001",
-                 "", "(212) 736-5000", "yes", "5.00"])  # fmt: skip
+                 "", "(212) 736-5000", "yes", "5.00"])
     contacts = write(tmp_path / "customers_export.csv", rows)
     r = dry(cli, contacts, "--country", "GB")
     assert r.exit_code == 0, r.output
@@ -551,7 +551,7 @@ def test_brevo_sms_column_with_codes_but_no_plus(cli: Cli, tmp_path: Path, resul
     # Brevo's contacts export: ';'-separated, attribute names in capitals, SMS without '+'.
     rows = [["CONTACT ID", "EMAIL", "FIRSTNAME", "LASTNAME", "SMS", "SMS_BLACKLISTED"],
             ["1", "a@example.com", "Amy", "Lee", "447400123456", "false"],
-            ["2", "b@example.com", "Ben", "Ng", "4915123456789", "false"]]  # fmt: skip
+            ["2", "b@example.com", "Ben", "Ng", "4915123456789", "false"]]
     contacts = write(tmp_path / "brevo.csv", rows, delimiter=";")
     r = dry(cli, contacts, "--country", "GB")
     assert r.exit_code == 0, r.output

@@ -41,7 +41,7 @@ def status_dict(name: str = "spring-sale", **over: Any) -> dict[str, Any]:
                     {"date": "2026-12-01", "sent": 60, "cap": 300}],
         "last_errors": [{"row": 7, "error": "Invalid JID"}],
         "results": None, "preview": None, "log": None,
-    }  # fmt: skip
+    }
     base.update(over)
     return base
 
@@ -58,7 +58,7 @@ def test_card_words_times_and_progress() -> None:
     assert c["percent"] == "30%"
     assert [(s["key"], s["x"], s["width"]) for s in c["segments"]] == [
         ("sent", 0.0, 30.0), ("failed", 30.0, 0.75), ("unknown", 30.75, 0.25),
-        ("pending", 31.0, 69.0)]  # fmt: skip
+        ("pending", 31.0, 69.0)]
     assert c["actions"] == ["pause", "cancel"]
     assert card(status_dict(state="paused"), NOW)["actions"] == ["resume", "cancel"]
     assert card(status_dict(state="finished"), NOW)["actions"] == []
@@ -68,7 +68,7 @@ def test_card_words_times_and_progress() -> None:
 def test_chart_draws_each_day_against_its_cap() -> None:
     chart = day_chart([{"date": "2026-11-29", "sent": 20, "cap": 20},
                        {"date": "2026-11-30", "sent": 10, "cap": 30},
-                       {"date": "2026-12-01", "sent": 30, "cap": None}])  # fmt: skip
+                       {"date": "2026-12-01", "sent": 30, "cap": None}])
     assert chart is not None
     heights = [b.height for b in chart.bars]
     assert heights[2] > heights[0] > heights[1] > 0
@@ -80,14 +80,14 @@ def test_chart_draws_each_day_against_its_cap() -> None:
     assert second.title == "Mon 30 Nov: 10 sent of 30 allowed"
     assert day_chart([]) is None
     assert len(day_chart([{"date": f"2026-11-{d:02d}", "sent": d, "cap": 50} for d in range(1, 31)]
-                         ).bars) == 14  # fmt: skip
+                         ).bars) == 14
 
 
 def test_every_value_from_a_campaign_is_escaped() -> None:
     evil = status_dict(INJECTION, folder=INJECTION, waiting_for=INJECTION,
                        senders=[{"label": INJECTION, "sent": 1, "failed": 0, "unknown": 0,
                                  "pending": 0}],
-                       last_errors=[{"row": INJECTION, "error": INJECTION}])  # fmt: skip
+                       last_errors=[{"row": INJECTION, "error": INJECTION}])
     page = render_page([evil], now=NOW, csrf="TOKEN")
     assert "<img src=x" not in page
     assert re.findall(r"<script[^>]*>", page) == ['<script src="/static/dashboard.js" defer>']
@@ -190,7 +190,7 @@ def test_the_printed_address_sets_a_cookie(board: Dashboard) -> None:
 
 
 @pytest.mark.parametrize("path", ["/", "/cards", "/status.json", "/static/dashboard.js",
-                                  "/c/spring-sale/results", "/c/spring-sale/preview"])  # fmt: skip
+                                  "/c/spring-sale/results", "/c/spring-sale/preview"])
 def test_without_the_key_nothing_is_shown(board: Dashboard, path: str) -> None:
     other_port = f"campaign-dashboard-{board.port + 1}"  # another dashboard's cookie
     for cookies, params, said in (
@@ -208,7 +208,7 @@ def test_without_the_key_nothing_is_shown(board: Dashboard, path: str) -> None:
 
 
 @pytest.mark.parametrize("host", ["evil.example", "evil.example:{port}", "127.0.0.1",
-                                  "127.0.0.1:1", "localhost.evil.example:{port}", ""])  # fmt: skip
+                                  "127.0.0.1:1", "localhost.evil.example:{port}", ""])
 def test_another_host_is_refused_even_with_the_key(board: Dashboard, host: str) -> None:
     # DNS rebinding: a site whose name resolves to 127.0.0.1 sends its own name as Host.
     with client(board) as c:
@@ -252,7 +252,7 @@ def test_the_token_is_on_the_page_and_a_plain_form_works(board: Dashboard, recor
 def test_every_reply_forbids_framing_sniffing_and_remote_sources(board: Dashboard) -> None:
     with client(board) as c:
         for reply in (c.get("/"), c.get("/cards"), c.get("/static/dashboard.css"),
-                      c.get("/nothing"), client(board, keyed=False).get("/")):  # fmt: skip
+                      c.get("/nothing"), client(board, keyed=False).get("/")):
             h = reply.headers
             assert "frame-ancestors 'none'" in h["content-security-policy"]
             assert "default-src 'none'" in h["content-security-policy"]
@@ -268,13 +268,13 @@ def test_only_a_campaigns_preview_and_results_are_served(board: Dashboard, files
         assert results.status_code == 200
         assert results.content == files["results"].read_bytes()
         assert results.headers["content-disposition"] == \
-            "attachment; filename*=UTF-8''spring.results.csv"  # fmt: skip
+            "attachment; filename*=UTF-8''spring.results.csv"
         preview = c.get("/c/spring-sale/preview")
         assert preview.text == files["preview"].read_text(encoding="utf-8")
         assert "sandbox" in preview.headers["content-security-policy"]  # no script, own origin
         for path in ("/c/spring-sale/log", "/c/spring-sale/journal", "/c/nobody/results",
                      "/c/spring-sale/../../etc/passwd", "/c/..%2F..%2Fetc%2Fpasswd/results",
-                     f"/c/{files['log']}/results", "/static/../dashboard.py", "/static/x.js"):  # fmt: skip
+                     f"/c/{files['log']}/results", "/static/../dashboard.py", "/static/x.js"):
             reply = c.get(path)
             assert reply.status_code == 404, path
             assert "secret log" not in reply.text
@@ -330,7 +330,7 @@ def test_the_address_opened_from_another_page_works_and_loses_its_key(browser: A
 def test_on_a_phone_nothing_overflows_and_names_read_right_to_left(browser: Any, tmp_path: Path) -> None:
     campaigns = [status_dict("מבצע חנוכה לכל הלקוחות בצפון", state="paused"),
                  status_dict("عرض الشتاء", folder="/home/dana/" + "x" * 120),
-                 status_dict(INJECTION, last_errors=[{"row": 9, "error": INJECTION * 3}])]  # fmt: skip
+                 status_dict(INJECTION, last_errors=[{"row": 9, "error": INJECTION * 3}])]
     with Dashboard(tmp_path, collect=lambda home: campaigns) as board:
         page = browser.new_page(viewport={"width": 360, "height": 740}, device_scale_factor=1)
         requests: list[str] = []
@@ -365,7 +365,7 @@ def test_the_page_follows_a_running_campaign_and_steers_it(
     contacts = write_csv(people(400))
     run = start_campaign("send", contacts, *HI, "--name", "live", "--yes", "--pace", "fast",
                          "--delay", "0.25", "--jitter", "0", "--window", "any", "--quiet",
-                         cwd=tmp_path, env=api_env(sandbox.url))  # fmt: skip
+                         cwd=tmp_path, env=api_env(sandbox.url))
     try:
         wait_until(lambda: len(sandbox.received) >= 2)
         with Dashboard(campaign_home) as board:
@@ -382,11 +382,11 @@ def test_the_page_follows_a_running_campaign_and_steers_it(
             # Only what changed is replaced: the name and the buttons stay the same elements
             # (no flicker; a focused button keeps its focus).
             page.evaluate(f"""() => {{ document.querySelector('{card} [data-key=head]').kept = 1;
-                document.querySelector('{card} [data-key=foot]').kept = 1; }}""")  # fmt: skip
+                document.querySelector('{card} [data-key=foot]').kept = 1; }}""")
             page.wait_for_function(f"""() => Number(document.querySelector('{card} [data-count="sent"] b')
-                .textContent.replace(/,/g, '')) >= {first + 3}""", timeout=20_000)  # fmt: skip
+                .textContent.replace(/,/g, '')) >= {first + 3}""", timeout=20_000)
             assert page.evaluate(f"""() => [document.querySelector('{card} [data-key=head]').kept,
-                document.querySelector('{card} [data-key=foot]').kept]""") == [1, 1]  # fmt: skip
+                document.querySelector('{card} [data-key=foot]').kept]""") == [1, 1]
 
             page.click(f"{card} button[data-action=pause]")
             page.wait_for_selector(f"{card}[data-state=paused]", timeout=10_000)
@@ -396,7 +396,7 @@ def test_the_page_follows_a_running_campaign_and_steers_it(
             time.sleep(2.5)
             assert len(sandbox.received) == paused_at  # no request while paused
             page.wait_for_function(f"""() => document.querySelector('{card} [data-count="sent"] b')
-                .textContent.replace(/,/g, '') == '{paused_at}'""", timeout=10_000)  # fmt: skip
+                .textContent.replace(/,/g, '') == '{paused_at}'""", timeout=10_000)
 
             page.click(f"{card} button[data-action=resume]")
             wait_until(lambda: len(sandbox.received) >= paused_at + 3)
@@ -431,7 +431,7 @@ def test_refused_requests_change_nothing_in_a_real_run(
     contacts = write_csv(people(400))
     run = start_campaign("send", contacts, *HI, "--name", "guarded", "--yes", "--pace", "fast",
                          "--delay", "0.2", "--jitter", "0", "--window", "any", "--quiet",
-                         cwd=tmp_path, env=api_env(sandbox.url))  # fmt: skip
+                         cwd=tmp_path, env=api_env(sandbox.url))
     try:
         wait_until(lambda: len(sandbox.received) >= 1)
         with Dashboard(campaign_home) as board:
@@ -463,7 +463,7 @@ def test_refused_requests_change_nothing_in_a_real_run(
 
 def test_the_command_prints_its_keyed_address(campaign_home: Path, tmp_path: Path) -> None:
     proc = subprocess.Popen(command("dashboard", "--port", "0"), cwd=tmp_path, env=dict(os.environ),
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)  # fmt: skip
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         assert proc.stdout is not None
         first = proc.stdout.readline()
@@ -484,7 +484,7 @@ def test_open_hands_the_keyed_address_to_the_browser(campaign_home: Path, tmp_pa
     browser_cmd = f"{sys.executable} -c \"import sys; open(sys.argv[1], 'w').write(sys.argv[2])\" {opened} %s"
     proc = subprocess.Popen(command("dashboard", "--port", "0", "--open"), cwd=tmp_path,
                             env={**os.environ, "BROWSER": browser_cmd}, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True)  # fmt: skip
+                            stderr=subprocess.STDOUT, text=True)
     try:
         assert proc.stdout is not None
         address = proc.stdout.readline().split(" ", 1)[1].strip()
@@ -520,7 +520,7 @@ def test_a_malformed_post_is_refused_and_changes_nothing(board: Dashboard, recor
         with socket.create_connection(("127.0.0.1", board.port), timeout=5) as raw:
             raw.sendall(f"POST /c/spring-sale/cancel HTTP/1.1\r\nHost: 127.0.0.1:{board.port}\r\n"
                         f"Cookie: {board.cookie_name}={board.key}\r\nX-CSRF-Token: {board.csrf}\r\n"
-                        f"Content-Length: {length}\r\n\r\n".encode())  # fmt: skip
+                        f"Content-Length: {length}\r\n\r\n".encode())
             assert raw.recv(100).startswith(b"HTTP/1.1 413")
     assert recorder.actions == []
 
@@ -564,7 +564,7 @@ def test_the_servers_own_refusals_are_plain_text_with_the_same_headers(board: Da
     long = "a" * 70000
     for request, code in ((f"PUT /?key={board.key} HTTP/1.1\r\nHost: {good}\r\n\r\n", 501),
                           (f"GET / HTTP/1.1\r\nHost: {good}\r\n{too_many}\r\n", 431),
-                          (f"GET / HTTP/1.1\r\nHost: {good}\r\nX: {long}\r\n\r\n", 431)):  # fmt: skip
+                          (f"GET / HTTP/1.1\r\nHost: {good}\r\nX: {long}\r\n\r\n", 431)):
         reply = raw(board, request.encode())
         head, _, body = reply.partition("\r\n\r\n")
         assert head.startswith(f"HTTP/1.1 {code}"), request[:30]
@@ -577,7 +577,7 @@ def test_a_post_not_framed_by_one_length_is_refused(board: Dashboard, recorder: 
     good = f"127.0.0.1:{board.port}"
     body = f"csrf={board.csrf}"
     for framing in (f"Transfer-Encoding: chunked\r\n\r\n{len(body):x}\r\n{body}\r\n0\r\n\r\n",
-                    f"Content-Length: {len(body)}\r\nContent-Length: 0\r\n\r\n{body}"):  # fmt: skip
+                    f"Content-Length: {len(body)}\r\nContent-Length: 0\r\n\r\n{body}"):
         request = f"POST /c/spring-sale/pause?key={board.key} HTTP/1.1\r\nHost: {good}\r\n{framing}"
         assert raw(board, request.encode()).startswith("HTTP/1.1 413")
     assert recorder.actions == []
@@ -620,7 +620,7 @@ def test_no_cap_is_not_drawn_in_the_legend_and_a_passed_estimate_is_not_shown() 
     capped = render_cards([status_dict()], now=NOW, csrf="T")
     assert "the day's cap: 300" in capped
     free = render_cards([status_dict(per_day=[{"date": "2026-12-01", "sent": 9, "cap": None}])],
-                        now=NOW, csrf="T")  # fmt: skip
+                        now=NOW, csrf="T")
     assert "cap:" not in free and "the day's cap" not in free and "no daily cap" in free
     # a run slower than its estimate (another campaign shares the number): no time in the past
     late = card(status_dict(finish="2026-12-01T09:30:00+00:00"), NOW)
@@ -630,7 +630,7 @@ def test_no_cap_is_not_drawn_in_the_legend_and_a_passed_estimate_is_not_shown() 
 def test_a_resumed_run_that_dies_at_once_is_said_with_its_last_words(tmp_path: Path) -> None:
     log = tmp_path / "spring.log"
     log.write_text("--- started 2026-12-01 10:00:00 ---\ncontacts.csv: 40 rows\nError: no ibot-chat "
-                   "credentials. Set IBOT_INSTANCE_ID\n", encoding="utf-8")  # fmt: skip
+                   "credentials. Set IBOT_INSTANCE_ID\n", encoding="utf-8")
     states = iter(["stopped", "running", "running", "stopped"])
     clock = [NOW]
 
@@ -649,7 +649,7 @@ def test_a_resumed_run_that_dies_at_once_is_said_with_its_last_words(tmp_path: P
                     f"credentials. Set IBOT_INSTANCE_ID (its log: {log})")
     # one that keeps running is left alone once the watch is over
     with Dashboard(tmp_path, collect=lambda home: [status_dict(state="stopped")], act=act,
-                   clock=lambda: clock[0], sleep=sleep) as board:  # fmt: skip
+                   clock=lambda: clock[0], sleep=sleep) as board:
         states = iter(["stopped", *["running"] * 100])
         board._collect = lambda home: [status_dict(state=next(states))]
         started = clock[0]
@@ -685,7 +685,7 @@ def test_an_open_page_says_what_went_wrong_in_words(browser: Any, tmp_path: Path
         # the state cannot be read: the dashboard runs, and says why rather than "is it running?"
         broken[0] = True
         notice.filter(has_text="cannot be read: the database failed (file is not a database)"
-                      ).wait_for(timeout=10_000)  # fmt: skip
+                      ).wait_for(timeout=10_000)
         assert "is campaign dashboard still running" not in page.locator("#live").inner_text()
         broken[0] = False
         notice.wait_for(state="hidden", timeout=10_000)  # the trouble is over: so is its notice
@@ -694,11 +694,11 @@ def test_an_open_page_says_what_went_wrong_in_words(browser: Any, tmp_path: Path
         with Dashboard(tmp_path, port=port, collect=collect) as second:
             assert second.port == port
             notice.filter(has_text="a page opened before a restart needs the new address"
-                          ).wait_for(timeout=10_000)  # fmt: skip
+                          ).wait_for(timeout=10_000)
             page.evaluate("document.getElementById('notice').textContent = ''")
             page.locator('button[data-action="pause"]').click()
             notice.filter(has_text="a page opened before a restart needs the new address"
-                          ).wait_for(timeout=5_000)  # fmt: skip
+                          ).wait_for(timeout=5_000)
             assert "HTTP 403" not in notice.inner_text()
     finally:
         page.close()
@@ -711,10 +711,10 @@ def test_bidi_controls_are_shown_never_obeyed() -> None:
     c = card(status_dict("spring" + isolate, folder=f"/home/dana/{rlo}fdp.exe", waiting_for=rlo,
                          senders=[{"label": f"shop{rlo}", "sent": 1, "failed": 0, "unknown": 0,
                                    "pending": 0}],
-                         last_errors=[{"row": 2, "error": f"Invalid JID{rlo}x"}]), NOW)  # fmt: skip
+                         last_errors=[{"row": 2, "error": f"Invalid JID{rlo}x"}]), NOW)
     assert c["folder"] == "/home/dana/<U+202E>fdp.exe"
     assert (c["name"], c["waiting_for"], c["senders"][0]["label"]) == \
-        ("spring<U+2067>", "<U+202E>", "shop<U+202E>")  # fmt: skip
+        ("spring<U+2067>", "<U+202E>", "shop<U+202E>")
     assert c["errors"][0]["error"].endswith("(Invalid JID<U+202E>x)")
     page = render_page([status_dict("spring" + rlo)], now=NOW, csrf="T")
     assert rlo not in page and "spring&lt;U+202E&gt;" in page
@@ -725,7 +725,7 @@ def test_bidi_controls_are_shown_never_obeyed() -> None:
 
 def test_a_finished_campaign_is_a_short_card() -> None:
     done = status_dict(state="finished", sent=397, failed=3, unknown=0, pending=0, next_send=None,
-                       waiting_for="", finish=None)  # fmt: skip
+                       waiting_for="", finish=None)
     html = render_cards([status_dict("running-one"), done], now=NOW, csrf="T")
     running, finished = html.split('data-name="spring-sale"')
     assert "Next send" in running and "<details" not in running
@@ -743,7 +743,7 @@ def test_a_browser_going_away_or_a_bug_prints_no_traceback(tmp_path: Path, capfd
         for _ in range(3):  # a download cancelled after its first bytes
             s = socket.create_connection(("127.0.0.1", board.port))
             s.sendall(f"GET /c/spring-sale/results?key={board.key} HTTP/1.1\r\n"
-                      f"Host: 127.0.0.1:{board.port}\r\n\r\n".encode())  # fmt: skip
+                      f"Host: 127.0.0.1:{board.port}\r\n\r\n".encode())
             s.recv(1000)
             s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))  # reset
             s.close()
@@ -757,7 +757,7 @@ def test_a_browser_going_away_or_a_bug_prints_no_traceback(tmp_path: Path, capfd
             reply = c.get("/cards")
         assert reply.status_code == 500
         assert reply.text.startswith("The dashboard hit an unexpected error (ZeroDivisionError: "
-                                     "division by zero); it goes on running.")  # fmt: skip
+                                     "division by zero); it goes on running.")
     err = capfd.readouterr().err
     assert "Traceback" not in err and "Broken pipe" not in err and "reset" not in err
 
@@ -775,9 +775,9 @@ def test_a_campaign_whose_progress_file_is_gone_says_so(tmp_path: Path) -> None:
 
 def test_the_page_says_press_resume_where_the_terminal_says_the_command() -> None:
     stopped = status_dict(state="stopped", waiting_for="its process ended (killed, crashed or "
-                          "rebooted?); to go on: campaign resume spring-sale")  # fmt: skip
+                          "rebooted?); to go on: campaign resume spring-sale")
     assert card(stopped, NOW)["waiting_for"] == \
-        "its process ended (killed, crashed or rebooted?); to go on: press Resume"  # fmt: skip
+        "its process ended (killed, crashed or rebooted?); to go on: press Resume"
     paused = status_dict(state="paused", waiting_for="paused; to go on: campaign resume spring-sale")
     assert card(paused, NOW)["waiting_for"] == "paused; to go on: press Resume"
     # no Resume button, no such words

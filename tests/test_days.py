@@ -73,7 +73,7 @@ def state(name: str, contacts: Path, box: Sandbox) -> str:
 
 def start(contacts: Path, box: Sandbox, name: str, *args: str) -> subprocess.Popen[str]:
     return start_campaign("send", contacts, *HI, *PACED, "--name", name, *args, cwd=contacts.parent,
-                          env=api_env(box.url))  # fmt: skip
+                          env=api_env(box.url))
 
 
 def test_status_while_running_matches_what_the_sandbox_received(write_csv, tmp_path) -> None:
@@ -164,7 +164,7 @@ def kill_detached(name: str, contacts: Path, box: Sandbox, after: int) -> None:
 def test_a_killed_detached_run_is_stopped_and_resume_finishes_it_once(write_csv, box) -> None:
     contacts = write_csv(PEOPLE)
     assert cli("send", contacts, *HI, *PACED, "--name", "kill", "--detach", contacts=contacts,
-               box=box).returncode == 0  # fmt: skip
+               box=box).returncode == 0
     kill_detached("kill", contacts, box, after=4)
     shown = status("kill", contacts, box)
     assert "campaign resume kill" in str(shown["waiting_for"]) and shown["resume"] == "campaign resume kill"
@@ -183,7 +183,7 @@ def test_resume_all_after_a_reboot_starts_every_stopped_run(write_csv, box, tmp_
     second = write_csv(PEOPLE, "second/second.csv")
     for contacts, name in ((first, "one"), (second, "two")):  # two messages: two campaigns
         assert cli("send", contacts, "-m", f"{name}: hi {{{{ name }}}}", *PACED, "--name", name,
-                   "--detach", contacts=contacts, box=box).returncode == 0  # fmt: skip
+                   "--detach", contacts=contacts, box=box).returncode == 0
     kill_detached("one", first, box, after=2)
     kill_detached("two", second, box, after=len(box.received) + 1)
     r = cli("resume", "--all", contacts=first, box=box)
@@ -191,7 +191,7 @@ def test_resume_all_after_a_reboot_starts_every_stopped_run(write_csv, box, tmp_
     assert "Started 'one' again" in r.stdout and "Started 'two' again" in r.stdout
     for contacts, name in ((first, "one"), (second, "two")):
         wait_for(lambda c=contacts, n=name: state(n, c, box) == "finished",  # type: ignore[misc]
-                 what=f"{name} finished", timeout=60)  # fmt: skip
+                 what=f"{name} finished", timeout=60)
     per_campaign = Counter((m.text.split(":")[0], m.jid) for m in box.received)
     assert max(per_campaign.values()) == 1  # nobody twice, in either campaign
     assert len(per_campaign) + sum(status(n, c, box)["unknown"] for c, n in  # type: ignore[misc]

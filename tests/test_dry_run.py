@@ -628,7 +628,7 @@ def test_media_type_without_media_url(cli: Cli, contacts: Path) -> None:
         (("-m", "Hi", "-t", "message.txt"),
          "give the message as --template FILE or --message TEXT, not both."),
     ],
-)  # fmt: skip
+)
 def test_exactly_one_of_template_and_message(
     cli: Cli, contacts: Path, template: Callable[..., Path], args: tuple[str, ...], message: str
 ) -> None:

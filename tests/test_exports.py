@@ -65,7 +65,7 @@ def test_google_old_layout(cli: Cli, write_csv: Callable[..., Path], results: Re
         # Two numbers in one cell, Google's ' ::: ' form: the first mobile, the other named.
         google_row(h, **{"Name": "Rina", "Given Name": "Rina", "Phone 1 - Type": "Home ::: Mobile",
                          "Phone 1 - Value": "03-555-9999 ::: +972 54-765-4321"}),
-    ], "google.csv")  # fmt: skip
+    ], "google.csv")
     r = dry(cli, path, "-m", "Hi {{ given_name }}")
     assert r.exit_code == 0, r.output
     assert "phone column 'Phone 1 - Value'" in r.stdout
@@ -89,7 +89,7 @@ def test_google_2024_layout_never_takes_phonetic_name(
                          "Phone 1 - Label": "Mobile", "Phone 1 - Value": "050-234-5678"}),
         google_row(h, **{"First Name": "Avi", "Phone 1 - Label": "Work", "Phone 1 - Value": "",
                          "Phone 2 - Label": "Mobile", "Phone 2 - Value": "052 765 4321"}),
-    ], "google.csv")  # fmt: skip
+    ], "google.csv")
     r = dry(cli, path, "-m", "Hi {{ first_name }}")
     assert r.exit_code == 0, r.output
     assert "phone column 'Phone 1 - Value'" in r.stdout
@@ -102,7 +102,7 @@ def test_no_usable_number_in_the_chosen_column_is_exit_2_naming_phone_like_colum
     cli: Cli, write_csv: Callable[..., Path]
 ) -> None:
     path = write_csv([["Name", "Phone", "Notes"], ["Dana", "ask her", "050-234-5678"],
-                      ["Avi", "", "052-765-4321"]])  # fmt: skip
+                      ["Avi", "", "052-765-4321"]])
     r = dry(cli, path, "-m", "Hi")
     assert r.exit_code == 2
     assert r.stderr == (
@@ -137,14 +137,14 @@ OUTLOOK = layout(
 def test_outlook_export_in_its_code_page(
     cli: Cli, write_csv: Callable[..., Path], results: Results,
     encoding: str, first: str, last: str, greeting: str, named: str,
-) -> None:  # fmt: skip
+) -> None:
     h = OUTLOOK
     path = write_csv([
         h,
         google_row(h, **{"First Name": first, "Last Name": last, "Home Phone": "03-555-1234",
                          "Mobile Phone": "050-234-5678", "Business City": "Paris"}),
         google_row(h, **{"First Name": "Anne", "Last Name": "Smith", "Business Phone": "052-765-4321"}),
-    ], "outlook.csv", encoding=encoding)  # fmt: skip
+    ], "outlook.csv", encoding=encoding)
     r = dry(cli, path, "-m", greeting + " {{ first_name }} {{ last_name }} !")
     assert r.exit_code == 0, r.output
     assert f"{greeting} {first} {last} !" in r.stdout  # never 'Josי Garcםa'
@@ -178,7 +178,7 @@ def test_shopify_customers_with_apostrophe_protected_phones(
         google_row(h, **{"Customer ID": "'7002", "First Name": "Avi", "Phone": "",
                          "Default Address Phone": "'+972527654321"}),
         google_row(h, **{"Customer ID": "'7003", "First Name": "Noa", "Phone": '="0547654321"'}),
-    ], "customers_export.csv")  # fmt: skip
+    ], "customers_export.csv")
     r = dry(cli, path, "-m", "Hi {{ first_name }}, you spent {{ total_spent }}")
     assert r.exit_code == 0, r.output
     rows = by_name(results(tmp_results(path)), "First Name")
@@ -190,7 +190,7 @@ def test_shopify_customers_with_apostrophe_protected_phones(
 
 
 HUBSPOT = layout("Record ID,First Name,Last Name,Email,Phone Number,Mobile Phone Number,Lifecycle Stage,"
-           "Contact owner,Create Date")  # fmt: skip
+           "Contact owner,Create Date")
 
 
 def test_hubspot_prefers_the_mobile_and_falls_back_to_the_phone(
@@ -201,7 +201,7 @@ def test_hubspot_prefers_the_mobile_and_falls_back_to_the_phone(
         ["101", "Dana", "Cohen", "d@x.com", "03-555-1234", "050-234-5678", "lead", "", "2024-05-01 10:00"],
         ["102", "Avi", "Levi", "a@x.com", "", "052-765-4321", "lead", "", "2024-05-02 10:00"],
         ["103", "Noa", "Bar", "n@x.com", "054-765-4321", "", "customer", "", "2024-05-03 10:00"],
-    ], "hubspot.csv")  # fmt: skip
+    ], "hubspot.csv")
     r = dry(cli, path, "-m", "Hi {{ first_name }}")
     assert r.exit_code == 0, r.output
     assert "phone column 'Mobile Phone Number'" in r.stdout
@@ -216,7 +216,7 @@ def test_repeatable_phone_column_falls_back_in_the_order_given(
     cli: Cli, write_csv: Callable[..., Path], results: Results
 ) -> None:
     path = write_csv([["Name", "Office", "WhatsApp"], ["Dana", "050-234-5678", "not yet"],
-                      ["Avi", "052-765-4321", "054-765-4321"]])  # fmt: skip
+                      ["Avi", "052-765-4321", "054-765-4321"]])
     r = dry(cli, path, "-m", "Hi", "--phone-column", "WhatsApp", "--phone-column", "Office")
     assert r.exit_code == 0, r.output
     rows = by_name(results(tmp_results(path)), "Name")
@@ -231,7 +231,7 @@ def test_country_code_without_plus_is_read_internationally(
     cli: Cli, write_csv: Callable[..., Path], results: Results
 ) -> None:
     path = write_csv([["Name", "Handy"], ["Jürgen", "4915123456789"], ["Dana", "972502345678"],
-                      ["Tom", "447911123456"], ["Eva", "01512 3456789"]])  # fmt: skip
+                      ["Tom", "447911123456"], ["Eva", "01512 3456789"]])
     r = dry(cli, path, "-m", "Hallo {{ name }}", "--country", "DE")
     assert r.exit_code == 0, r.output
     rows = by_name(results(tmp_results(path)), "Name")
@@ -252,7 +252,7 @@ def test_extensions_tel_look_alikes_and_dates(
         ["Wide", "\uff0b972\uff0d54\uff0d7654321"],
         ["Short", "050-5556667/8"],
         ["Date", "2024-05-01"],
-    ])  # fmt: skip
+    ])
     r = dry(cli, path, "-m", "Hi")
     assert r.exit_code == 0, r.output
     rows = by_name(results(tmp_results(path)), "Name")
@@ -273,7 +273,7 @@ def test_extensions_tel_look_alikes_and_dates(
     ["Handy", "Telefon", "Téléphone", "Portable", "Teléfono", "Celular", "Móvil", "Telefone", "هاتف",
      "رقم الهاتف", "جوال", "Телефон", "Telephone Number", "Tel.", "Tel No", "Number", "Contact Number",
      "טלפון", "נייד", "Handynummer", "Mobile No."],
-)  # fmt: skip
+)
 def test_phone_headers_in_many_languages(header: str) -> None:
     assert header_candidates(["Name", "Email", header, "City"]) == [2]
 
@@ -292,7 +292,7 @@ def test_whatsapp_and_mobile_beat_general_and_landline(columns: list[str], first
 
 
 @pytest.mark.parametrize("header", ["Phonetic First Name", "Phone 1 - Type", "Business Fax",
-                                    "Default Address Country Code", "Order Number", "Cancelled"])  # fmt: skip
+                                    "Default Address Country Code", "Order Number", "Cancelled"])
 def test_not_phone_columns(header: str) -> None:
     assert header_candidates([header]) == []
 
@@ -312,7 +312,7 @@ def test_notes_in_unnamed_columns_do_not_hide_the_header(
     cli: Cli, write_csv: Callable[..., Path], results: Results
 ) -> None:
     path = write_csv([["Name", "Phone", "", ""], ["Dana", "050-234-5678", "call after 5", "VIP"],
-                      ["Avi", "052-765-4321", "", "new"], ["Noa", "054-765-4321", "x", ""]])  # fmt: skip
+                      ["Avi", "052-765-4321", "", "new"], ["Noa", "054-765-4321", "x", ""]])
     r = dry(cli, path, "-m", "Hi {{ name }}")
     assert r.exit_code == 0, r.output
     assert "header on row 1" in r.stdout and "Hi Dana" in r.stdout
@@ -324,7 +324,7 @@ def test_missing_phone_column_error_mentions_header_row(cli: Cli, write_csv: Cal
         ["Generated by", "CRM", "on", "Monday"],
         ["Name", "Mobile", "City", "Plan"],
         ["Dana", "050-234-5678", "Haifa", "Gold"],
-    ])  # fmt: skip
+    ])
     r = dry(cli, path, "-m", "Hi", "--header-row", "2")
     assert r.exit_code == 2
     assert "Row 3 looks like the column names ('Mobile'): give it with --header-row 3." in r.stderr
@@ -349,7 +349,7 @@ def workbook(tmp_path: Path) -> Path:
         ["Avi", "052-765-4321", 99.5, 0.05, dt.date(2024, 12, 31), dt.time(9, 5), 7, 3.0, "removed"],
         ["Noa", "054-765-4321", 20, 0.1, dt.date(2024, 1, 2), dt.time(8, 0), 42, 1.1, "active"],
         ["Eli", "053-345-6789", 0, 0, dt.date(2024, 1, 3), dt.time(8, 0), 1, 2.0, "removed"],
-    ]  # fmt: skip
+    ]
     for row in data:
         ws.append(row)
     for r in range(2, 6):
@@ -368,7 +368,7 @@ def workbook(tmp_path: Path) -> Path:
 
 
 TEMPLATE = ("{{ name }}: {{ amount }}, {{ discount }} off, since {{ joined }} at {{ slot }}, "
-            "code {{ code }}, {{ price }}")  # fmt: skip
+            "code {{ code }}, {{ price }}")
 
 
 def test_workbook_summary_sheet_first_display_formats_and_hidden_rows(
@@ -414,7 +414,7 @@ def tmp_results(path: Path) -> Path:
 
 def test_a_two_cell_report_preamble_is_not_the_header(cli: Cli, write_csv: Callable[..., Path]) -> None:
     path = write_csv([["Customer report", "", "Printed: 01/05/2024"], ["", "", ""],
-                      ["Name", "Phone", "City"], ["Dana", "050-234-5671", "TLV"]])  # fmt: skip
+                      ["Name", "Phone", "City"], ["Dana", "050-234-5671", "TLV"]])
     r = dry(cli, path, "-m", "Hi {{ name }}")
     assert r.exit_code == 0, r.output
     assert "header on row 3" in r.stdout and "Hi Dana" in r.stdout
@@ -424,7 +424,7 @@ def test_an_unknown_variable_with_no_near_name_points_at_header_row(
     cli: Cli, write_csv: Callable[..., Path]
 ) -> None:
     path = write_csv([["Report", "Printed", "Today"], ["Name", "Phone", "City"],
-                      ["Dana", "050-234-5671", "TLV"]])  # fmt: skip
+                      ["Dana", "050-234-5671", "TLV"]])
     r = dry(cli, path, "-m", "Hi {{ first_name }}")
     assert r.exit_code == 2
     assert "The column names were read from row 1 ('Report', 'Printed', 'Today')" in r.stderr

@@ -35,7 +35,7 @@ def results(contacts: Path) -> list[tuple[str, str, str]]:
 
 
 HUBSPOT = ["Record ID", "First Name", "Last Name", "Email", "Phone Number", "Mobile Phone Number",
-           "Country/Region", "Contact owner", "Create Date"]  # fmt: skip
+           "Country/Region", "Contact owner", "Create Date"]
 
 
 def test_hubspot_a_typod_number_of_the_rows_country_is_never_a_home_landline(
@@ -47,7 +47,7 @@ def test_hubspot_a_typod_number_of_the_rows_country_is_never_a_home_landline(
             ["5001", "Joe", "Doe", "", "", "(201) 555-0123", "United States", "Me", ""],
             ["5002", "Typo", "Doe", "", "", "718-350-46", "United States", "Me", ""],
             # A billing country that is not where the phone is: a home *mobile* still stands.
-            ["5003", "Jan", "Roth", "", "", "0151 23456789", "United States", "Me", ""]]  # fmt: skip
+            ["5003", "Jan", "Roth", "", "", "0151 23456789", "United States", "Me", ""]]
     contacts = write(tmp_path / "hubspot.csv", rows)
     r = dry(cli, contacts)
     assert r.exit_code == 0, r.output
@@ -62,7 +62,7 @@ MAILCHIMP = [
     "MEMBER_RATING", "OPTIN_TIME", "OPTIN_IP", "CONFIRM_TIME", "CONFIRM_IP", "LATITUDE",
     "LONGITUDE", "GMTOFF", "DSTOFF", "TIMEZONE", "CC", "REGION", "LAST_CHANGED", "LEID", "EUID",
     "NOTES", "TAGS",
-]  # fmt: skip
+]
 ZA_MOBILES = ["071 123 4795", "071 123 4321", "082 123 4567", "071 123 4599", "083 765 4321"]
 
 
@@ -72,7 +72,7 @@ def mailchimp(cc: str) -> list[list[str]]:
         cells = dict.fromkeys(MAILCHIMP, "")
         cells.update({"Email Address": f"z{i}@example.co.za", "First Name": f"Z{i}",
                       "Address": "1 Long St  Cape Town  WC  8001  ZA", "Phone Number": phone,
-                      "MEMBER_RATING": "2", "TIMEZONE": "Africa/Johannesburg", "CC": cc})  # fmt: skip
+                      "MEMBER_RATING": "2", "TIMEZONE": "Africa/Johannesburg", "CC": cc})
         rows.append(list(cells.values()))
     return rows
 
@@ -83,7 +83,7 @@ def test_mailchimp_cc_column_gives_each_row_its_country(cli: Cli, tmp_path: Path
     assert r.exit_code == 0, r.output
     assert [j for j, _, _ in results(contacts)] == [
         "27711234795" + WA, "27711234321" + WA, "27821234567" + WA, "27711234599" + WA,
-        "27837654321" + WA]  # fmt: skip
+        "27837654321" + WA]
 
 
 def test_local_numbers_that_are_home_landlines_but_mobiles_elsewhere_stop(
@@ -108,12 +108,12 @@ def test_brevo_sms_and_whatsapp_columns_with_codes_but_no_plus(cli: Cli, tmp_pat
     rows = [["CONTACT ID", "EMAIL", "FIRSTNAME", "LASTNAME", "SMS", "WHATSAPP", "DOUBLE_OPT-IN"],
             ["1", "a@example.fr", "Amélie", "Dupont", "33612345678", "", "Yes"],
             ["2", "b@example.fr", "Bruno", "Petit", "33687654321", "33687654321", "Yes"],
-            ["3", "c@example.fr", "Chloé", "Moreau", "33611223344", "", "No"]]  # fmt: skip
+            ["3", "c@example.fr", "Chloé", "Moreau", "33611223344", "", "No"]]
     contacts = write(tmp_path / "brevo.csv", rows, delimiter=";")
     r = dry(cli, contacts)
     assert r.exit_code == 0, r.output
     assert results(contacts) == [("33612345678" + WA, "ready", ""), ("33687654321" + WA, "ready", ""),
-                                 ("33611223344" + WA, "ready", "")]  # fmt: skip
+                                 ("33611223344" + WA, "ready", "")]
 
 
 def test_typeform_turkish_numbers_without_country_name_tr_first(cli: Cli, tmp_path: Path) -> None:
@@ -123,7 +123,7 @@ def test_typeform_turkish_numbers_without_country_name_tr_first(cli: Cli, tmp_pa
     rows = [["#", "First name", "Phone number", "Start Date (UTC)", "Submit Date (UTC)", "Network ID"],
             *[[f"r{i}", f"T{i}", f"0501 234 56 {60 + i}", "2026-11-01 10:00:00", "2026-11-01 10:01:00",
                "n1"] for i in range(8)],
-            ["r9", "Short", "532 123 45 6", "", "", ""]]  # fmt: skip
+            ["r9", "Short", "532 123 45 6", "", "", ""]]
     contacts = write(tmp_path / "responses.csv", rows)
     r = dry(cli, contacts)
     assert r.exit_code == 2, r.output
@@ -181,16 +181,16 @@ def test_calendly_italian_mobiles_on_an_american_computer_are_italian(cli: Cli, 
     # an Italian mobile and a Chicago number; beside the sheet's '+39 ...' numbers it is Italian.
     header = ["Invitee Name", "Invitee First Name", "Invitee Last Name", "Invitee Email",
               "Text Reminder Number", "Event Type Name", "Start Date & Time", "End Date & Time",
-              "Invitee Time Zone", "Canceled"]  # fmt: skip
+              "Invitee Time Zone", "Canceled"]
     phones = ["312 345 6485", "+39 312 345 6486", "312 345 6487", "+39 312 345 6488"]
     rows = [header] + [[f"P{i} Rossi", f"P{i}", "Rossi", "", phone, "30 Minute Meeting",
                         "2026-12-01 10:00", "2026-12-01 10:30", "Europe/Rome", "false"]
-                       for i, phone in enumerate(phones)]  # fmt: skip
+                       for i, phone in enumerate(phones)]
     contacts = write(tmp_path / "events.csv", rows)
     r = cli("send", contacts, "--dry-run", "-m", "Hello!", env={"LANG": "en_US.UTF-8"})
     assert r.exit_code == 0, r.output
     assert ("country IT (inferred: 2 of 2 local numbers are IT mobiles (US reads them as mobiles "
-            "too); --country to change)") in r.stdout  # fmt: skip
+            "too); --country to change)") in r.stdout
     assert results(contacts) == [(f"39312345648{5 + i}" + WA, "ready", "") for i in range(4)]
 
 
@@ -198,14 +198,14 @@ def test_salesforce_report_footer_is_not_contacts(cli: Cli, tmp_path: Path) -> N
     # Salesforce's 'Export Details' of a contacts report: every field quoted, and below the table
     # an empty line and the report's footer, one text per line.
     header = ["First Name", "Last Name", "Title", "Account Name", "Mailing City", "Mailing Country",
-              "Phone", "Mobile", "Email"]  # fmt: skip
+              "Phone", "Mobile", "Email"]
     rows = [header,
             ["Amy", "Smith", "Buyer", "Acme", "London", "United Kingdom", "", "07400 123456", ""],
             ["Joe", "Yank", "VP", "Big", "New York", "United States", "", "(201) 555-0123", ""],
             [""], ["Contacts Report"],
             ["Copyright (c) 2000-2026 salesforce.com, inc. All rights reserved."],
             ["Confidential Information - Do Not Distribute"],
-            ["Generated By:  John Smith  30/11/2026 09:41"], ["Acme Ltd"]]  # fmt: skip
+            ["Generated By:  John Smith  30/11/2026 09:41"], ["Acme Ltd"]]
     path = tmp_path / "report.csv"
     with open(path, "w", encoding="utf-8", newline="") as f:
         csv.writer(f, quoting=csv.QUOTE_ALL).writerows(rows)
@@ -222,14 +222,14 @@ def test_woocommerce_a_typo_of_the_billing_countrys_number_is_never_a_home_mobil
     # WooCommerce's order export in a French shop: '07400 12345' is a UK mobile a digit short in
     # a GB order, and a valid French mobile (07 40 01 23 45) at home: never sent to that stranger.
     header = ["order_id", "order_date", "status", "billing_first_name", "billing_last_name",
-              "billing_email", "billing_phone", "billing_country", "order_total"]  # fmt: skip
+              "billing_email", "billing_phone", "billing_country", "order_total"]
     rows = [header,
             ["901", "2026-11-01 10:00", "wc-completed", "Amy", "Lee", "", "07400 123456", "GB", "9.90"],
             ["902", "2026-11-01 10:00", "wc-completed", "Bob", "Kay", "", "07400 12345", "GB", "9.90"],
             ["903", "2026-11-01 10:00", "wc-completed", "Léa", "Roy", "", "06 12 34 56 78", "FR", "9.90"],
             # A French mobile billed to a US address: no US number begins with 0, so it is French.
             ["904", "2026-11-01 10:00", "wc-completed", "Eve", "Dai", "", "06 12 34 56 79", "US",
-             "9.90"]]  # fmt: skip
+             "9.90"]]
     contacts = write(tmp_path / "orders.csv", rows)
     r = cli("send", contacts, "--dry-run", "-m", "Hello!", env={"LANG": "fr_FR.UTF-8"})
     assert r.exit_code == 0, r.output

@@ -54,7 +54,7 @@ def test_column_names_work_as_written_inside_double_braces(
     cli: Cli, contacts: Path, results: Results
 ) -> None:
     text = ("{{ Full name }} / {{ שם מלא }} / {{ 2nd phone }} / {{ full NAME | upper }}"
-            "{% if 2nd phone %} or {{ 2nd phone }}{% endif %}")  # fmt: skip
+            "{% if 2nd phone %} or {{ 2nd phone }}{% endif %}")
     assert messages(cli, contacts, results, text) == [
         "Dana Levi / דנה לוי / 052-111-2233 / DANA LEVI or 052-111-2233",
         "Avi Cohen / אבי כהן /  / AVI COHEN",
@@ -116,7 +116,7 @@ def test_an_error_on_one_row_names_the_row_and_the_empty_cell(cli: Cli, contacts
 
 def test_first_name_and_default_for_empty_cells(cli: Cli, contacts: Path, results: Results) -> None:
     text = ("Hi {{ Full name | first_name }} ({{ first_name(row['שם מלא']) }}), "
-            "see you in {{ city | default('your city') }}")  # fmt: skip
+            "see you in {{ city | default('your city') }}")
     assert messages(cli, contacts, results, text) == [
         "Hi Dana (דנה), see you in Haifa",
         "Hi Avi (אבי), see you in your city",
@@ -129,7 +129,7 @@ def test_an_empty_cell_printed_is_sent_with_a_warning_and_counted(
     r = cli("send", contacts, "--dry-run", "-m", "Hi {{ City }}!")
     assert r.exit_code == 0, r.output
     assert ("Note: 1 message(s) print an empty cell as nothing (rows 3), e.g. 'Hi !'. They are sent "
-            "so, with a warning in 'error'") in r.stderr  # fmt: skip
+            "so, with a warning in 'error'") in r.stderr
     rows = results(results_of(contacts))
     assert [(row["status"], row["message"], row["error"]) for row in rows] == [
         ("ready", "Hi Haifa!", ""),
@@ -181,7 +181,7 @@ def test_durations_take_units(cli: Cli, contacts: Path, option: str, value: str,
 def test_skip_contacted_within_and_timeout_take_units(cli: Cli, contacts: Path) -> None:
     for args in (["--skip-contacted-within", "7d"], ["--skip-contacted-within", "12h"],
                  ["--skip-contacted-within", "2"], ["--skip-contacted-within", "2 weeks"],
-                 ["--timeout", "1m"], ["--timeout", "45s"]):  # fmt: skip
+                 ["--timeout", "1m"], ["--timeout", "45s"]):
         r = cli("send", contacts, "-m", "Hi", "--dry-run", *args)
         assert r.exit_code == 0, (args, r.output)
     r = cli("send", contacts, "-m", "Hi", "--dry-run", "--delay", "5x")
@@ -196,7 +196,7 @@ def test_skip_contacted_within_and_timeout_take_units(cli: Cli, contacts: Path) 
 def test_durations_with_units_in_the_config_file(cli: Cli, contacts: Path, tmp_path: Path) -> None:
     config = tmp_path / "campaign.toml"
     config.write_text('delay = "1m"\npause_for = "20m"\nskip_contacted_within = "7d"\njitter = 3\n',
-                      encoding="utf-8")  # fmt: skip
+                      encoding="utf-8")
     r = cli("send", contacts, "-m", "Hi", "--dry-run", "--config", config)
     assert r.exit_code == 0, r.output
     assert "Pace: standard: 60 s + up to 3 s between sends, a 20 min pause every 30" in r.stdout
@@ -226,7 +226,7 @@ def test_excel_lock_file_is_noticed_and_refused_as_contacts(
     assert r.exit_code == 0, r.output
     assert ("Note: customers.xlsx is open in Excel (~$customers.xlsx is beside it): changes not "
             "saved there are not in the file and are not seen here. Save it in Excel first to "
-            "include them.") in r.stderr  # fmt: skip
+            "include them.") in r.stderr
     r = cli("send", owner, "-m", "Hi", "--dry-run")
     assert_input_error(
         r, "Error: ~$customers.xlsx is the lock file Excel keeps beside a workbook while it is open, "
@@ -268,7 +268,7 @@ def test_a_column_of_bad_media_links_is_said_once_for_its_rows(
         [f"P{i}", f"05023456{i:02d}", r"C:\Users\me\Pictures\sale.jpg"] for i in range(12)
     ]
     r = cli("send", write_csv(rows), "-m", "Hi", "--type", "image", "--media-url", "{{ Picture }}",
-            "--dry-run")  # fmt: skip
+            "--dry-run")
     assert r.exit_code == 0, r.output
     lines = [line for line in r.stderr.splitlines() if "sale.jpg" in line]
     assert lines == [
@@ -312,7 +312,7 @@ def test_the_confirmation_says_the_risk_and_more_than_a_count(
     assert RISK in r.stderr.splitlines()
     port = sandbox_env["IBOT_BASE_URL"].split(":")[2].split("/")[0]
     assert (f"Send 2 message(s) to the local API at 127.0.0.1:{port} now (pace fast: 2 s + up to "
-            "0 s between sends), faster than the guidance above? [y/N]") in r.stdout  # fmt: skip
+            "0 s between sends), faster than the guidance above? [y/N]") in r.stdout
     assert "Nothing sent." in r.stdout
 
 
@@ -324,25 +324,25 @@ def test_a_first_week_number_pushed_past_30_a_day_is_warned(
 
     # The number's first sends, today (its history on this computer); any hour of the day.
     r = cli("send", contacts, "-m", "Hi {{ City }}", "--yes", "--pace", "fast", "--delay", "0",
-            "--jitter", "0", "--max-per-day", "100", "--window", "any", env=sandbox_env)  # fmt: skip
+            "--jitter", "0", "--max-per-day", "100", "--window", "any", env=sandbox_env)
     assert r.exit_code == 0, r.output
     monkeypatch.setattr(ConsoleUI, "is_interactive", lambda self: True)
     r = cli("send", contacts, "-m", "Bye {{ City }}", "--name", "second", "--max-per-day", "100",
-            env=sandbox_env, input="n\n")  # fmt: skip
+            env=sandbox_env, input="n\n")
     assert ("Warning: this number first sent on this computer 0 day(s) ago and would send up to "
             "100 a day: several guides say a number in its first week that sends more than 20-30 a "
             "day gets reviewed (README, Pacing). Add --warm-up (20 on day one, then about 1.5x a "
-            "day) or --max-per-day 30.") in r.stderr.splitlines()  # fmt: skip
+            "day) or --max-per-day 30.") in r.stderr.splitlines()
     assert "Nothing sent." in r.stdout
     r = cli("send", contacts, "-m", "Bye {{ City }}", "--name", "second", "--max-per-day", "100",
-            "--warm-up", env=sandbox_env, input="n\n")  # fmt: skip
+            "--warm-up", env=sandbox_env, input="n\n")
     assert "Nothing sent." in r.stdout and "first week" not in r.output
 
 
 # --- plain words ------------------------------------------------------------------------------
 
 JARGON = ("@s.whatsapp.net", "journal", "in-process", "request(s)", "IANA", "phonenumbers",
-          "float range", "delivered")  # fmt: skip
+          "float range", "delivered")
 
 
 def test_console_lines_name_people_and_use_plain_words(cli: Cli, contacts: Path) -> None:
@@ -352,7 +352,7 @@ def test_console_lines_name_people_and_use_plain_words(cli: Cli, contacts: Path)
     assert "--- row 3 → Avi Cohen (0547654321)\nHi Avi\n" in dry.stdout
     sent = cli("send", contacts, "-m", "Hi {{ Full name | first_name }}", "--sandbox", "--yes",
                "--pace", "fast", "--delay", "0", "--jitter", "0", "--max-per-day", "50",
-               "--window", "any")  # fmt: skip
+               "--window", "any")
     assert sent.exit_code == 0, sent.output
     assert ("Rehearsal: 2 of 2 rows sent to the built-in sandbox, nothing to WhatsApp (2 tried this "
             "run). The real run keeps its own progress file and will send to everyone.") in sent.stdout

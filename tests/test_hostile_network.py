@@ -23,13 +23,13 @@ from tests.hostile import Reply, assert_no_secret, cli_env, hostile, run_cli, ur
 PEOPLE = [["Name", "Phone"], ["Dana", "0502345678"], ["Avi", "0502345679"]]
 OPTIONS = [*FAST, "--results", "out.csv"]
 OK = (200, {"Content-Type": "application/json"},
-      b'{"success": true, "message": "Message sent successfully!"}')  # fmt: skip
+      b'{"success": true, "message": "Message sent successfully!"}')
 
 
 def send(contacts: Path, env: dict[str, str], *args: str, timeout: float = 120,
-         preamble: str = ""):  # type: ignore[no-untyped-def]  # fmt: skip
+         preamble: str = ""):  # type: ignore[no-untyped-def]
     return run_cli(["send", str(contacts), "-m", "Hi {{ name }}", *OPTIONS, *args],
-                   cwd=contacts.parent, env=env, timeout=timeout, preamble=preamble)  # fmt: skip
+                   cwd=contacts.parent, env=env, timeout=timeout, preamble=preamble)
 
 
 def statuses(folder: Path) -> list[tuple[str, str]]:
@@ -44,10 +44,10 @@ def test_a_loopback_rehearsal_never_goes_through_the_proxies_of_the_environment(
 ) -> None:
     contacts = write_csv(PEOPLE)
     with hostile(lambda method, path: (502, {}, b"proxy")) as proxy, \
-            Sandbox(token=SANDBOX_TOKEN, instance_id=SANDBOX_INSTANCE) as box:  # fmt: skip
+            Sandbox(token=SANDBOX_TOKEN, instance_id=SANDBOX_INSTANCE) as box:
         address = url_of(proxy, "")
         env = cli_env(tmp_path / "home", box.url, HTTP_PROXY=address, HTTPS_PROXY=address,
-                      ALL_PROXY=address, http_proxy=address, all_proxy=address)  # fmt: skip
+                      ALL_PROXY=address, http_proxy=address, all_proxy=address)
         ran = send(contacts, env)
         assert proxy.seen == []  # not one byte to the proxy, let alone the token
         assert len(box.received) == 2
@@ -62,7 +62,7 @@ def test_a_real_https_run_uses_the_https_proxy_only_as_a_tunnel(
     with hostile(lambda method, path: (403, {}, b"no tunnel for you")) as proxy:
         address = url_of(proxy, "")
         env = cli_env(tmp_path / "home", "https://api.example.invalid/api/v1",
-                      HTTPS_PROXY=address, HTTP_PROXY="http://127.0.0.1:9")  # fmt: skip
+                      HTTPS_PROXY=address, HTTP_PROXY="http://127.0.0.1:9")
         ran = send(contacts, env, "--retries", "0")
     # The proxy saw where to connect, never the request (its URL holds the token).
     assert proxy.seen == ["CONNECT api.example.invalid:443 HTTP/1.1"]
@@ -84,7 +84,7 @@ def test_a_socks_proxy_without_its_package_is_exit_2_not_a_traceback(
         pytest.skip("socksio is installed: a SOCKS proxy is usable")
     contacts = write_csv(PEOPLE[:2])
     env = cli_env(tmp_path / "home", "https://api.example.invalid/api/v1",
-                  ALL_PROXY="socks5://127.0.0.1:9")  # fmt: skip
+                  ALL_PROXY="socks5://127.0.0.1:9")
     ran = send(contacts, env)
     assert ran.code == 2, ran.out
     assert "SOCKS" in ran.out and "httpx[socks]" in ran.out
@@ -147,7 +147,7 @@ def test_a_5xx_saying_not_connected_is_unknown_and_never_resent_through_another_
 
     with hostile(reply) as server:
         env = cli_env(tmp_path / "home", url_of(server),
-                      IBOT_INSTANCE_ID=f"a={SANDBOX_INSTANCE},b=SECOND-INSTANCE")  # fmt: skip
+                      IBOT_INSTANCE_ID=f"a={SANDBOX_INSTANCE},b=SECOND-INSTANCE")
         ran = send(contacts, env)
     assert ran.code == 1, ran.out  # some rows unknown, no sender stopped
     assert [s for s, _ in statuses(tmp_path)] == ["unknown", "unknown"]
@@ -197,7 +197,7 @@ def test_a_slow_name_lookup_ends_at_the_deadline(
     contacts = write_csv(PEOPLE)
     env = cli_env(tmp_path / "home", "https://api.slow.invalid/api/v1")
     ran = send(contacts, env, "--timeout", "2", "--retries", "0", "--max-consecutive-failures", "0",
-               preamble=SLOW_RESOLVER)  # fmt: skip
+               preamble=SLOW_RESOLVER)
     assert ran.code == 1, ran.out
     rows = statuses(tmp_path)
     assert [s for s, _ in rows] == ["failed", "failed"]  # nothing can have left: not unknown
@@ -213,7 +213,7 @@ def test_a_slow_name_lookup_ends_at_the_deadline(
     ("http://127.0.0.1:{canary}/admin", "not https://; not followed"),
     ("https://localhost:{canary}/admin", "an address of this machine or a private network"),
     ("https://[::ffff:127.0.0.1]:{canary}/admin", "an address of this machine or a private network"),
-])  # fmt: skip
+])
 def test_check_media_never_follows_a_redirect_into_this_machine(
     where: str, reason: str, tmp_path: Path, write_csv: Callable[..., Path],
     request: pytest.FixtureRequest,
@@ -232,7 +232,7 @@ def test_check_media_never_follows_a_redirect_into_this_machine(
             ran = run_cli(["send", str(contacts), "--type", "image", "--media-url", "{{ pic }}",
                            "-m", "Hi", "--dry-run", "--check-media", "--results", "out.csv",
                            "--base-url", "http://127.0.0.1:9/api/v1"],
-                          cwd=tmp_path, env=env)  # fmt: skip
+                          cwd=tmp_path, env=env)
             assert media.seen  # the rehearsal's own URL was fetched
         assert canary.seen == []  # not one request reached this machine's other server
     assert ran.code == 0, ran.out  # a dry run: the row is reported, not a failure
@@ -259,7 +259,7 @@ socket.getaddrinfo = _private
     ("https://[::ffff:127.0.0.1]:{canary}/pic.jpg", "is an address of this machine"),
     ("https://169.254.169.254/latest/meta-data/", "169.254.169.254 is an address of this"),
     ("https://intranet.example.com:{canary}/pic.jpg", "10.1.2.3 is an address of this machine"),
-])  # fmt: skip
+])
 def test_a_real_run_never_fetches_a_first_media_url_on_this_machine_or_its_network(
     first: str, shown: str, tmp_path: Path, write_csv: Callable[..., Path],
     request: pytest.FixtureRequest,
@@ -268,7 +268,7 @@ def test_a_real_run_never_fetches_a_first_media_url_on_this_machine_or_its_netwo
     tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     tls.load_cert_chain(cert, key)
     with hostile(lambda method, path: (200, {"Content-Type": "image/jpeg"}, b"secret"),
-                 tls) as canary:  # fmt: skip
+                 tls) as canary:
         pic = first.format(canary=canary.server_address[1])
         contacts = write_csv([["Name", "Phone", "pic"], ["Dana", "0502345678", pic]])
         env = cli_env(tmp_path / "home", SSL_CERT_FILE=str(cert))
@@ -277,7 +277,7 @@ def test_a_real_run_never_fetches_a_first_media_url_on_this_machine_or_its_netwo
         ran = run_cli(["send", str(contacts), "--type", "image", "--media-url", "{{ pic }}",
                        "-m", "Hi", "--dry-run", "--check-media", "--results", "out.csv",
                        "--timeout", "3"],
-                      cwd=tmp_path, env=env, preamble=PRIVATE_RESOLVER)  # fmt: skip
+                      cwd=tmp_path, env=env, preamble=PRIVATE_RESOLVER)
         assert canary.seen == []
     assert ran.code == 0, ran.out  # a dry run: the row is reported, not a failure
     assert ran.seconds < 10, ran.seconds  # refused, not timed out
@@ -292,10 +292,10 @@ def test_no_proxy_is_honoured_and_odd_entries_never_crash() -> None:
 
     with hostile(lambda method, path: (403, {}, b"")) as proxy:
         environ = {"HTTPS_PROXY": url_of(proxy, ""),
-                   "NO_PROXY": "::1, 10.0.0.0/8, a b, .corp.invalid, h:99999"}  # fmt: skip
+                   "NO_PROXY": "::1, 10.0.0.0/8, a b, .corp.invalid, h:99999"}
         with make_http_client(timeout=2, environ=environ) as http:
             for url in ("https://api.example.invalid/x", "https://api.corp.invalid/x",
-                        "http://127.0.0.1:9/x"):  # fmt: skip
+                        "http://127.0.0.1:9/x"):
                 with contextlib.suppress(httpx.HTTPError):
                     http.get(url)
         assert proxy.seen == ["CONNECT api.example.invalid:443 HTTP/1.1"]  # the others: direct
@@ -307,7 +307,7 @@ def test_no_proxy_is_honoured_and_odd_entries_never_crash() -> None:
 @pytest.mark.parametrize(("status", "body", "expected"), [
     (200, b"[" * 30_000 + b"]" * 30_000, "unknown"),  # 60 KB: under the reply's size cap
     (400, b'{"a":' * 10_000 + b"1" + b"}" * 10_000, "failed"),
-], ids=["200-lists", "400-objects"])  # fmt: skip
+], ids=["200-lists", "400-objects"])
 def test_a_deeply_nested_reply_is_classified_not_a_crash(
     status: int, body: bytes, expected: str, tmp_path: Path, write_csv: Callable[..., Path]
 ) -> None:

@@ -66,11 +66,11 @@ def copied_folder(shop: Path) -> tuple[list[object], Path]:
 
 def fresh_state(shop: Path) -> tuple[list[object], Path]:
     return ([shop / "customers.csv", "-t", shop / "winter.txt", "--state", shop / "fresh.sqlite3"],
-            shop / "customers-winter")  # fmt: skip
+            shop / "customers-winter")
 
 
 @pytest.mark.parametrize("action", [renamed_contacts, renamed_template, inline_message,
-                                    copied_folder, fresh_state])  # fmt: skip
+                                    copied_folder, fresh_state])
 def test_the_same_message_is_never_sent_twice_and_resend_sends_it_once_more(
     cli, shop, sandbox, sandbox_env, results, action
 ) -> None:
@@ -85,7 +85,7 @@ def test_the_same_message_is_never_sent_twice_and_resend_sends_it_once_more(
         assert row["error"].startswith("already got this message on "), row
         assert row["error"].endswith(f", campaign 'customers-winter' in {shop}"), row
     assert (f"Nothing sent (a rehearsal to the local API at 127.0.0.1:{sandbox.port}): all 3 already "
-            "got this message on ") in r.output  # fmt: skip
+            "got this message on ") in r.output
     assert "it again: --resend." in r.output
     # --resend: exactly once more, and that campaign's journal keeps it at once.
     for _ in range(2):
@@ -104,11 +104,11 @@ def test_a_changed_text_in_a_copied_folder_goes_to_everyone(cli, shop, sandbox, 
     assert r.exit_code == 0, r.output
     assert [m.text for m in sandbox.received[3:]] == [
         "Hi Dana, the winter sale starts today!", "Hi Michael, the winter sale starts today!",
-        "Hi Yossi, the winter sale starts today!"]  # fmt: skip
+        "Hi Yossi, the winter sale starts today!"]
 
 
 def test_the_dry_run_and_the_plan_say_who_already_got_it(cli, shop, sandbox, sandbox_env,
-                                                         monkeypatch) -> None:  # fmt: skip
+                                                         monkeypatch) -> None:
     from campaign.cli import ConsoleUI
 
     first_send(cli, shop, sandbox_env)
@@ -118,7 +118,7 @@ def test_the_dry_run_and_the_plan_say_who_already_got_it(cli, shop, sandbox, san
     assert "row 2: suppressed: already got this message on " in r.output
     monkeypatch.setattr(ConsoleUI, "is_interactive", lambda self: True)
     r = cli("send", shop / "more.csv", "-m", "Another message to {{ name }}", "--pace", "fast",
-            "--delay", "0", "--jitter", "0", env=sandbox_env, input="n\n")  # fmt: skip
+            "--delay", "0", "--jitter", "0", env=sandbox_env, input="n\n")
     assert r.exit_code == 0, r.output
     assert "1 of them got a message from these numbers in the last 24 hours" in r.output
     assert len(sandbox.received) == 3
@@ -135,7 +135,7 @@ def test_two_campaigns_at_once_with_one_message_through_two_senders_reach_each_p
                                 *FAST, cwd=tmp_path,
                                 env={**os.environ, "IBOT_TOKEN": SANDBOX_TOKEN,
                                      "IBOT_INSTANCE_ID": instance, "IBOT_BASE_URL": box.url})
-                 for name, instance in (("autumn", "shop-id"), ("winter", "promo-id"))]  # fmt: skip
+                 for name, instance in (("autumn", "shop-id"), ("winter", "promo-id"))]
         outputs = [p.communicate(timeout=120)[0] for p in procs]
         counts = Counter(m.jid for m in box.received)
         through = Counter(m.instance for m in box.received)

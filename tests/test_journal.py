@@ -15,7 +15,7 @@ from campaign.store.paths import campaign_name
 
 JIDS = st.sampled_from([f"97250{n}@s.whatsapp.net" for n in range(1000000, 1000006)])
 STEP = st.tuples(JIDS, st.sampled_from(["sent", "failed", "unknown", None]),
-                 st.text(max_size=40), st.text(max_size=40))  # fmt: skip
+                 st.text(max_size=40), st.text(max_size=40))
 
 
 @given(st.lists(STEP, max_size=25))
@@ -30,7 +30,7 @@ def test_round_trip_and_recovery(steps: list[tuple[str, str | None, str, str]]) 
                 if jid in expected and expected[jid][0] == "sent":
                     continue  # the runner never sends a sent JID again
                 attempts = journal.begin(jid, row_number=i + 2, message=message, media="",
-                                         at=float(i))  # fmt: skip
+                                         at=float(i))
                 status = "attempting"
                 if outcome is not None:  # None: the process died with the request out
                     journal.finish(jid, status=outcome, error=error, sent_at="", attempts=attempts)

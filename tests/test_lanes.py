@@ -30,7 +30,7 @@ def env_for(box: Sandbox, labels: tuple[str, ...] = ("shop", "promo", "vip")) ->
 
 
 def run(contacts: Path, box: Sandbox, *args: str, labels: tuple[str, ...] = ("shop", "promo", "vip"),
-        ) -> subprocess.CompletedProcess[str]:  # fmt: skip
+        ) -> subprocess.CompletedProcess[str]:
     return run_campaign("send", contacts, *ARGS, *args, cwd=contacts.parent, env=env_for(box, labels))
 
 
@@ -158,7 +158,7 @@ def test_the_dry_run_estimate_accounts_for_the_lanes(write_csv) -> None:  # type
     def dry_run(*args: str) -> str:
         return run_campaign("send", contacts, *HI, "--dry-run", "--pace", "fast", "--jitter", "0",
                             "--window", "any", *args, cwd=contacts.parent,
-                            env=env_for(box)).stdout  # fmt: skip
+                            env=env_for(box)).stdout
 
     with sandbox() as box:
         one, three = dry_run("--sender", "shop"), dry_run()
@@ -207,7 +207,7 @@ def test_another_campaign_sending_through_the_number_holds_the_interval(tmp_path
 
 
 def test_stopped_senders_rows_reach_the_healthy_one_when_none_were_its_own(  # type: ignore[no-untyped-def]
-        write_csv, results, campaign_home) -> None:  # fmt: skip
+        write_csv, results, campaign_home) -> None:
     """Issue 19 item 1: a is healthy, b is not connected, c's token is refused, and every
     recipient hashes to b or c. a's lane has nothing queued at the start; it must still be there
     when b and c stop and hand their rows over (it used to end at once: 'pending 2', exit 0)."""
@@ -220,12 +220,12 @@ def test_stopped_senders_rows_reach_the_healthy_one_when_none_were_its_own(  # t
     phones = [f"0502348{i:03d}" for i in range(200)]
     jids = {p: f"972{p[1:]}@s.whatsapp.net" for p in phones}
     chosen = next([p, q] for p in phones for q in phones
-                  if p < q and 0 not in assign_all([jids[p], jids[q]], keys))  # fmt: skip
+                  if p < q and 0 not in assign_all([jids[p], jids[q]], keys))
     contacts = write_csv([["Name", "Phone"], ["P", chosen[0]], ["Q", chosen[1]]])
     # b is not among the instances the stand-in serves; c's token is not the one it accepts.
     with Sandbox(token=SANDBOX_TOKEN, instance_id=[ids["a"], ids["c"]]) as box:
         env = api_env(box.url, IBOT_INSTANCE_ID=",".join(f"{k}={v}" for k, v in ids.items()),
-                      IBOT_TOKEN=f"{SANDBOX_TOKEN},{SANDBOX_TOKEN},WRONG-TOKEN")  # fmt: skip
+                      IBOT_TOKEN=f"{SANDBOX_TOKEN},{SANDBOX_TOKEN},WRONG-TOKEN")
         r = run_campaign("send", contacts, *ARGS, cwd=contacts.parent, env=env)
         received = box.received
     assert r.returncode == 0, r.stdout + r.stderr

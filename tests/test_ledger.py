@@ -185,7 +185,7 @@ def test_several_lanes_share_one_group_commit(books) -> None:  # type: ignore[no
     ledger, journal, _ = books
     accounts = [ledger.account(f"n{i}", f"L{i}") for i in range(4)]
     threads = [threading.Thread(target=claim, args=(ledger, a, f"97250300000{i}@s.whatsapp.net"))
-               for i, a in enumerate(accounts)]  # fmt: skip
+               for i, a in enumerate(accounts)]
     for t in threads:
         t.start()
     for t in threads:
@@ -247,7 +247,7 @@ def race(home: Path, folder: Path, campaigns: int, rows: int, cap: int) -> int:
                 runner = Runner(make_rows(rows, start=i * rows), kind="text", ledger=ledger,
                                 client=client, pacer=Pacer(delay=0, jitter=0, rand=clock.rand),
                                 schedule=schedule, write=lambda rs: folder / "unused", clock=clock,
-                                stop=stop, account=ledger.account("n1", schedule=schedule))  # fmt: skip
+                                stop=stop, account=ledger.account("n1", schedule=schedule))
                 start.wait()
                 runner.run()
         except BaseException as e:  # pragma: no cover - reported below

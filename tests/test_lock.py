@@ -37,7 +37,7 @@ def run_b(contacts: Path, url: str, *args: str, cwd: Path | None = None) -> subp
     """The second run, from the contacts' folder or another working directory (relative path)."""
     cwd = cwd or contacts.parent
     return run_campaign("send", os.path.relpath(contacts, cwd), *HI, *FAST, *args, cwd=cwd,
-                        env=api_env(url), timeout=60)  # fmt: skip
+                        env=api_env(url), timeout=60)
 
 
 def attack(tmp_path: Path, write_csv, prepare, *b_args: str, cwd: Path | None = None) -> str:  # type: ignore[no-untyped-def]
@@ -147,7 +147,7 @@ def test_deleting_the_journal_and_every_lock_mid_run_never_resends(tmp_path: Pat
 
 
 def test_a_run_whose_per_user_state_is_deleted_stops_rather_than_pass_its_caps(  # type: ignore[no-untyped-def]
-        write_csv, results, campaign_home) -> None:  # fmt: skip
+        write_csv, results, campaign_home) -> None:
     """Issue 19: with the per-user state deleted mid-run, the run went on in a file nobody else
     sees (another campaign then starts from an empty history): now it stops, every outcome kept,
     and the same command carries on without a double send."""

@@ -13,7 +13,7 @@ from tests.helpers import FAST, SANDBOX_INSTANCE, SANDBOX_TOKEN, api_env, run_ca
 
 
 def run(contacts: Path, url: str, *args: str,
-        max_file_bytes: int | None = None) -> subprocess.CompletedProcess[str]:  # fmt: skip
+        max_file_bytes: int | None = None) -> subprocess.CompletedProcess[str]:
     def limit() -> None:  # a disk that fills up: writes past this size fail (EFBIG)
         signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
         if max_file_bytes is not None:

@@ -50,7 +50,7 @@ class Files(BaseHTTPRequestHandler):
         self._send(404, "text/html", b"<h1>Not Found</h1>" if body else b"")
 
     def _send(self, code: int, content_type: str = "", data: bytes = b"", length: int = -1,
-              headers: dict[str, str] | None = None) -> None:  # fmt: skip
+              headers: dict[str, str] | None = None) -> None:
         self.send_response(code)
         for name, value in {"Content-Type": content_type, **(headers or {})}.items():
             if value:
@@ -102,7 +102,7 @@ def files() -> Iterator[FileServer]:
 
 def rows_for(*urls: str, status: str = "ready") -> list[Row]:
     return [Row(number=n, values=(), jid=f"97250000000{n}@s.whatsapp.net", status=status,
-                media=url) for n, url in enumerate(urls, 2)]  # fmt: skip
+                media=url) for n, url in enumerate(urls, 2)]
 
 
 def refused_url() -> str:
@@ -169,7 +169,7 @@ def test_connection_refused_and_timeout(files: FileServer) -> None:
 def test_only_rows_that_would_be_sent_are_checked(files: FileServer) -> None:
     gone = files.url("/missing.jpg")
     rows = [*rows_for(gone, status="duplicate"), *rows_for(gone, status="sent"),
-            *rows_for(gone, status="suppressed"), *rows_for("")]  # fmt: skip
+            *rows_for(gone, status="suppressed"), *rows_for("")]
     assert check_media(rows) == {}
     assert [r.status for r in rows] == ["duplicate", "sent", "suppressed", "ready"]
     assert files.requests == []
@@ -219,13 +219,13 @@ def test_cli_dry_run_check_media_marks_unreachable_rows(
 ) -> None:
     pic, missing = https_files.url("/files/pic.jpg"), https_files.url("/missing.jpg")
     contacts = write_csv([["Name", "Phone", "pic"], ["Dana", "050-234-5678", pic],
-                          ["Avi", "0531234567", missing]])  # fmt: skip
+                          ["Avi", "0531234567", missing]])
     # httpx trusts SSL_CERT_FILE instead of certifi's bundle (trust_env is on by default).
     # A loopback API: a rehearsal, which may serve its media from this machine (a real run
     # refuses such URLs: tests/test_hostile_network.py).
     r = cli("send", contacts, "--type", "image", "--media-url", "{{ pic }}", "-m", "Hi",
             "--dry-run", "--check-media", "--base-url", "http://127.0.0.1:9/api/v1",
-            env={"SSL_CERT_FILE": str(certificate[0])})  # fmt: skip
+            env={"SSL_CERT_FILE": str(certificate[0])})
     assert r.exit_code == 0, r.output
     got = results(contacts.with_name("contacts-message.rehearsal.results.csv"))
     assert [(row["status"], row["error"], row["media"]) for row in got] == [
@@ -241,6 +241,6 @@ def test_cli_without_check_media_fetches_nothing(
 ) -> None:
     contacts = write_csv([["Phone", "pic"], ["050-234-5678", https_files.url("/missing.jpg")]])
     r = cli("send", contacts, "--type", "image", "--media-url", "{{ pic }}", "-m", "Hi",
-            "--dry-run")  # fmt: skip
+            "--dry-run")
     assert r.exit_code == 0, r.output
     assert https_files.requests == []

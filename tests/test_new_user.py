@@ -26,10 +26,10 @@ def test_first_name_without_such_a_column_names_the_filter_on_the_name_column(
     assert r.exit_code == 2, r.output
     assert "Traceback" not in r.output
     assert ("unknown variable 'first_name'. No column is called that; for the first word of the "
-            "'Full name' column write {{ Full name | first_name }}.") in r.stderr  # fmt: skip
+            "'Full name' column write {{ Full name | first_name }}.") in r.stderr
     # ...and that is what works.
     r = cli("send", write_csv(SHOP), "--country", "GB", "--dry-run", "-m",
-            "Hi {{ Full name | first_name }}")  # fmt: skip
+            "Hi {{ Full name | first_name }}")
     assert r.exit_code == 0, r.output
 
 
@@ -40,7 +40,7 @@ def test_the_empty_cell_fallback_names_the_column_the_user_has(
     r = cli("send", contacts, "--country", "GB", "--dry-run", "-m", "Hi {{ Full name }}!")
     assert r.exit_code == 0, r.output
     assert ("give a fallback: {{ Full name | default('there') }}, or wrap the words in"
-            in r.stderr)  # fmt: skip
+            in r.stderr)
     assert "first_name | default" not in r.output
     (path,) = contacts.parent.glob("*.results.csv")
     assert [row["error"] for row in results(path)] == [
@@ -65,7 +65,7 @@ def test_whole_number_options_read_in_plain_words(cli: Cli, write_csv: Callable[
     r = cli("send", contacts, "-m", "Hi", "--dry-run", "--limit", "0")
     assert r.exit_code == 2
     assert ("Error: Invalid value for '--limit': 0 is out of range: give a whole number, at "
-            "least 1.") in r.stderr  # fmt: skip
+            "least 1.") in r.stderr
     r = cli("sandbox", "--failure-rate", "2")
     assert r.exit_code == 2
     assert "Error: Invalid value for '--failure-rate': 2.0 is not in the range 0 to 1." in r.stderr
@@ -78,7 +78,7 @@ def test_a_dry_run_with_nothing_to_send_says_so_not_sending_0(
     opt_out = contacts.with_name("opt-out.txt")
     opt_out.write_text("07911 123401\n", encoding="utf-8")
     r = cli("send", contacts, "--country", "GB", "--dry-run", "-m", "Hi {{ Full name }}",
-            "--suppress", opt_out)  # fmt: skip
+            "--suppress", opt_out)
     assert r.exit_code == 0, r.output
     assert "Nothing would be sent: no row is left to send (see the rows above)." in r.stdout
     assert "Sending 0" not in r.output

@@ -34,7 +34,7 @@ def contacts(write_csv):
 
 
 def test_two_campaigns_on_one_sheet_keep_two_records(cli, contacts, template, sandbox, sandbox_env,
-                                                     results):  # fmt: skip
+                                                     results):
     welcome, reminder = template("Hi {{ name }}", "welcome.txt"), template("Bye {{ name }}", "bye.txt")
     assert cli("send", contacts, "-t", welcome, *FAST, env=sandbox_env).exit_code == 0
     r = cli("send", contacts, "-t", reminder, *FAST, env=sandbox_env)
@@ -48,17 +48,17 @@ def test_two_campaigns_on_one_sheet_keep_two_records(cli, contacts, template, sa
 
 
 def test_a_dry_run_never_overwrites_a_sheet_that_records_sends(cli, contacts, sandbox, sandbox_env,
-                                                               results):  # fmt: skip
+                                                               results):
     out = contacts.with_name("march.csv")
     assert cli("send", contacts, "-m", "Hi {{ name }}", *FAST, "--limit", "2", "--results", out,
-               env=sandbox_env).exit_code == 0  # fmt: skip
+               env=sandbox_env).exit_code == 0
     before = out.read_bytes()
     r = cli("send", contacts, "-m", "Hi {{ name }}", "--dry-run", "--results", out, env=sandbox_env)
     assert r.exit_code == 0, r.output
     assert out.read_bytes() == before  # the record of the sends is kept
     beside = contacts.with_name("march.dry-run.csv")
     assert (f"Results: {beside} (march.csv records this campaign's sends, and a dry run never "
-            "overwrites it)\n") in r.output  # fmt: skip
+            "overwrites it)\n") in r.output
     assert [row["status"] for row in results(beside)] == ["sent", "sent", "ready"]
     # The default sheet too: `<name>.rehearsal.results.csv` -> `<name>.rehearsal.dry-run.results.csv`
     assert cli("send", contacts, "-m", "Hi {{ name }}", *FAST, env=sandbox_env).exit_code == 0
@@ -88,7 +88,7 @@ def test_a_sheet_open_in_excel_gets_a_copy_that_says_why(cli, contacts, sandbox,
     assert sheet.read_text() == "held by Excel\n"
     line = next(x for x in r.output.splitlines() if x.startswith("Results: "))
     assert line.endswith(f"({sheet.name} is open in Excel or another program, so the results went "
-                         "to this copy; close it and run the same command again to update it)")  # fmt: skip
+                         "to this copy; close it and run the same command again to update it)")
     assert Path(line.split()[1]).exists()
 
 
@@ -100,7 +100,7 @@ def test_the_pasted_resume_line_rehearses_again(cli, contacts, sandbox, tmp_path
     line had no address and had --yes: pasted, it sent for real with the .env's credentials."""
     (tmp_path / ".env").write_text(f"IBOT_TOKEN={SANDBOX_TOKEN}\nIBOT_INSTANCE_ID={SANDBOX_INSTANCE}\n")
     r = cli("send", contacts, "-m", "Hi {{ name }}", *FAST, "--limit", "1",
-            env={"IBOT_BASE_URL": sandbox.url})  # fmt: skip
+            env={"IBOT_BASE_URL": sandbox.url})
     assert r.exit_code == 0, r.output
     line = next(x for x in r.output.splitlines() if x.startswith("To go on, run: "))
     pasted = line.removeprefix("To go on, run: ")
@@ -110,7 +110,7 @@ def test_the_pasted_resume_line_rehearses_again(cli, contacts, sandbox, tmp_path
     # Pasted into a shell without IBOT_BASE_URL and without a terminal: it asks, so it refuses.
     env = {k: v for k, v in os.environ.items() if not k.startswith("IBOT_")}
     shell = subprocess.run(["bash", "-c", f"{shlex.quote(sys.executable)} -m {pasted}"], cwd=tmp_path,
-                           env=env, capture_output=True, text=True, timeout=60)  # fmt: skip
+                           env=env, capture_output=True, text=True, timeout=60)
     assert shell.returncode == 2, shell.stdout + shell.stderr
     assert "no terminal to confirm on" in shell.stderr
     assert len(sandbox.received) == 1
@@ -170,7 +170,7 @@ def test_a_short_clock_scales_time_and_carries_on_from_earlier_runs() -> None:
 
 
 def test_a_run_that_sends_nothing_says_why_in_plain_words(cli, contacts, sandbox, sandbox_env,
-                                                          results):  # fmt: skip
+                                                          results):
     assert cli("send", contacts, "-m", "Hi {{ name }}", *FAST, env=sandbox_env).exit_code == 0
     r = cli("send", contacts, "-m", "Hi {{ name }}", *FAST, env=sandbox_env)
     assert r.exit_code == 0, r.output
@@ -178,7 +178,7 @@ def test_a_run_that_sends_nothing_says_why_in_plain_words(cli, contacts, sandbox
     today = dt.datetime.fromisoformat(sheet[0]["sent_at"]).date()
     assert (f"Nothing sent (a rehearsal to the local API at 127.0.0.1:{sandbox.port}): all 3 "
             f"already got this message on {today.day} {today:%b}; to rehearse it again as a new "
-            "campaign: --name NEW --resend.\n") in r.output  # fmt: skip
+            "campaign: --name NEW --resend.\n") in r.output
     assert "request(s) this run" not in r.output
     assert len(sandbox.received) == 3
 
@@ -186,11 +186,11 @@ def test_a_run_that_sends_nothing_says_why_in_plain_words(cli, contacts, sandbox
 def test_another_media_url_is_named_as_what_changed(cli, contacts, sandbox, sandbox_env):
     image = ("--type", "image", "-m", "Look {{ name }}")
     assert cli("send", contacts, *image, "--media-url", "https://x.example/a.jpg", *FAST,
-               "--limit", "1", env=sandbox_env).exit_code == 0  # fmt: skip
+               "--limit", "1", env=sandbox_env).exit_code == 0
     r = cli("send", contacts, *image, "--media-url", "https://x.example/b.jpg", *FAST, env=sandbox_env)
     assert r.exit_code == 0, r.output
     assert ("Note: the media URL changed since the last run; rows already sent keep the message "
-            "they got, the rest get the new one.") in r.output  # fmt: skip
+            "they got, the rest get the new one.") in r.output
     assert "the template changed" not in r.output
     assert [m.media_url for m in sandbox.received] == ["https://x.example/a.jpg"] + [
         "https://x.example/b.jpg"] * 2

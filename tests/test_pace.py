@@ -50,7 +50,7 @@ def test_warm_up_ramps_about_one_and_a_half_times_a_day() -> None:
 
 
 def run(rows: list[Row], fake: FakeTime, journal: Journal, schedule: Schedule, *, pace: Pace,
-        claims: tuple[History, str, str] | None = None) -> list[tuple[float, str]]:  # fmt: skip
+        claims: tuple[History, str, str] | None = None) -> list[tuple[float, str]]:
     """`claims`: (the history, the number, the campaign) when the run counts the history."""
     sent: list[tuple[float, str]] = []
     ledger, account = Ledger(journal), None
@@ -61,7 +61,7 @@ def run(rows: list[Row], fake: FakeTime, journal: Journal, schedule: Schedule, *
         write=lambda rows: Path("unused"), clock=Clock(now=fake.now, sleep=fake.sleep,
         rand=lambda: 0.5, tz=TZ), pacer=Pacer(delay=pace.delay, jitter=pace.jitter, rand=lambda: 0.5),
         schedule=schedule, stop=threading.Event(), account=account,
-    )  # fmt: skip
+    )
     runner.run()
     return sent
 
@@ -69,7 +69,7 @@ def run(rows: list[Row], fake: FakeTime, journal: Journal, schedule: Schedule, *
 def schedule_for(pace: Pace, history: History | None = None, sender: str = "") -> Schedule:
     schedule = Schedule(tz=TZ, max_per_hour=pace.max_per_hour, max_per_day=pace.max_per_day,
                         pause_every=pace.pause_every, pause_for=pace.pause_for,
-                        warm_up=pace.warm_up)  # fmt: skip
+                        warm_up=pace.warm_up)
     if history is not None:
         schedule.history = history.send_times("live", sender, 0)
         schedule.first_send = history.first_send("live", sender)
@@ -82,7 +82,7 @@ def claims(history: History, sender: str, journal: Journal, campaign: str) -> tu
 
 
 def book(history: History, sender: str, journal: Journal, campaign: str, *, pace: Pace,
-         schedule: Schedule) -> tuple[Ledger, Account]:  # fmt: skip
+         schedule: Schedule) -> tuple[Ledger, Account]:
     ledger = Ledger(journal, history, namespace="live", campaign=campaign)
     return ledger, ledger.account(sender, min_gap=pace.delay, schedule=schedule)
 
@@ -104,12 +104,12 @@ def test_a_restart_in_the_middle_of_a_pause_still_pauses(tmp_path: Path) -> None
     with History(tmp_path / "home") as history:
         with Journal(tmp_path / "j.sqlite3") as journal:
             sent = run(make_rows(15), fake, journal, schedule_for(pace), pace=pace,
-                       claims=claims(history, "n1", journal, "a"))  # fmt: skip
+                       claims=claims(history, "n1", journal, "a"))
         last = sent[-1][0]
         fake.t = last + 120  # killed; the same command again two minutes into the pause
         with Journal(tmp_path / "j.sqlite3") as journal:
             more = run(make_rows(3, start=15), fake, journal, schedule_for(pace, history, "n1"), pace=pace,
-                       claims=claims(history, "n1", journal, "a"))  # fmt: skip
+                       claims=claims(history, "n1", journal, "a"))
     assert round(more[0][0] - last) == 900  # the 15-minute pause holds from the last send
 
 
@@ -118,7 +118,7 @@ def test_warm_up_caps_a_new_number_day_by_day(tmp_path: Path) -> None:
     pace = resolve_pace("fast", delay=60, jitter=0, warm_up=True, max_per_day=50)
     with History(tmp_path / "home") as history, Journal(tmp_path / "j.sqlite3") as journal:
         sent = run(make_rows(150), fake, journal, schedule_for(pace), pace=pace,
-                   claims=claims(history, "n1", journal, "a"))  # fmt: skip
+                   claims=claims(history, "n1", journal, "a"))
     per_day = [len(list(g)) for _, g in itertools.groupby(local(t).date() for t, _ in sent)]
     # 20 on day one, then 30, 45, and --max-per-day 50 from then on (sliding 24 hours).
     assert per_day[:3] == [20, 30, 45]
@@ -132,7 +132,7 @@ def test_caps_are_shared_by_two_campaigns_through_one_number_not_by_two_numbers(
             fake = FakeTime(dt.datetime(2026, 11, 23, 10, 0, tzinfo=TZ))
             with Journal(tmp_path / f"{name}.sqlite3") as journal:
                 sent = run(make_rows(8), fake, journal, schedule_for(pace, history, sender), pace=pace,
-                           claims=claims(history, sender, journal, name))  # fmt: skip
+                           claims=claims(history, sender, journal, name))
             offsets = [round(t - at(2026, 11, 23, 10, 0)) for t, _ in sent]
             if name == "autumn":
                 assert offsets == list(range(8))
@@ -168,7 +168,7 @@ def run_beside_another_campaign(tmp_path: Path, pace: Pace, rows: int, meanwhile
                         write=lambda rows: Path("unused"), clock=Clock(now=fake.now, sleep=fake.sleep,
                         rand=lambda: 0.5, tz=TZ), pacer=Pacer(delay=pace.delay, jitter=pace.jitter,
                         rand=lambda: 0.5), schedule=schedule, stop=threading.Event(),
-                        account=account)  # fmt: skip
+                        account=account)
         runner.run()
     return [round(t - at(2026, 11, 23, 10, 0)) for t, _ in sent]
 
@@ -181,7 +181,7 @@ def test_a_campaign_running_meanwhile_counts_toward_the_cap(tmp_path: Path) -> N
             other(f"97259{i:07d}@s.whatsapp.net", fake.now())
 
     offsets = run_beside_another_campaign(tmp_path, resolve_pace("fast", delay=1, jitter=0,
-                                                                 max_per_hour=5), 4, three_sends)  # fmt: skip
+                                                                 max_per_hour=5), 4, three_sends)
     assert offsets[:2] == [0, 1] and offsets[2] >= 3600  # 1 + 3 + 1 = 5 in the hour
 
 
@@ -257,12 +257,12 @@ def test_the_delay_holds_between_two_campaigns_sending_through_one_number(tmp_pa
         other("972599999999@s.whatsapp.net", fake.now() + 3.7)
 
     offsets = run_beside_another_campaign(tmp_path, resolve_pace("fast", delay=10, jitter=0), 2,
-                                          one_send_at_4s)  # fmt: skip
+                                          one_send_at_4s)
     assert offsets == [0, 14]  # 10 s after the other campaign's send at 4 s, not at 10 s
 
 
 def test_the_wait_for_the_next_send_ends_when_it_is_due_however_long_the_looks_before_it_took(
-        tmp_path: Path) -> None:  # fmt: skip
+        tmp_path: Path) -> None:
     """The delay is a minimum, and the wait is no longer than it: a slow look at the registry
     (pause/cancel) before the wait is not slept again on top of the delay."""
     fake = FakeTime(local(at(2026, 3, 2, 10, 0)))
@@ -278,7 +278,7 @@ def test_the_wait_for_the_next_send_ends_when_it_is_due_however_long_the_looks_b
             write=lambda rows: Path("unused"), clock=Clock(now=fake.now, sleep=fake.sleep, tz=TZ),
             pacer=Pacer(delay=2.0, jitter=0, rand=lambda: 0.5), schedule=Schedule(tz=TZ),
             stop=threading.Event(), control=slow_registry,
-        ).run()  # fmt: skip
+        ).run()
         starts = [r.started_at for r in sorted(journal.records().values(), key=lambda r: r.row_number)]
     # Each start is 2 s after the last plus the one look at the registry after waking (0.25 s);
     # a wait measured from before the look before it slept 0.25 s more each time.

@@ -286,7 +286,7 @@ def test_fast_path_agrees_with_phonenumbers_full_parse(digits: str, country: str
 # --- a country code without its '+' (issue 10.2), over phonenumbers' own example mobiles ----------
 
 HOMES = ["IL", "DE", "AT", "IT", "US", "GB", "FR", "ES", "NL", "BE", "CH", "SE", "NO", "PL", "RU",
-         "IN", "BR", "MX", "AR", "AU", "JP", "CN", "ZA", "TR", "AE"]  # fmt: skip
+         "IN", "BR", "MX", "AR", "AU", "JP", "CN", "ZA", "TR", "AE"]
 SOURCES = [*HOMES, "EG", "NG", "KE", "PH", "ID", "TH", "VN", "KR", "SA", "UA", "PT", "GR"]
 
 
@@ -327,7 +327,7 @@ def test_home_mobiles_with_and_without_trunk_zero_read_as_home(home: str) -> Non
     ("cell", "jid"),
     [("4915123456789", "4915123456789"), ("972502345678", "972502345678"),
      ("447911123456", "447911123456"), ("015123456789", "4915123456789")],
-)  # fmt: skip
+)
 def test_issue_examples_under_germany(cell: str, jid: str) -> None:
     assert to_jid(cell, "DE").jid == jid + "@s.whatsapp.net"
 
@@ -352,6 +352,6 @@ def test_issue_examples_under_germany(cell: str, jid: str) -> None:
         ("01/05/2024", None, "'01/05/2024' is a date, not a phone number"),
         ("2024-05-01", None, "'2024-05-01' is a date, not a phone number"),
     ],
-)  # fmt: skip
+)
 def test_what_exports_hold_is_cleaned(cell: str, jid: str | None, problem: str) -> None:
     assert to_jid(cell) == PhoneResult(jid and jid + "@s.whatsapp.net", problem)

@@ -24,7 +24,7 @@ def plan_messages(path: Path, source: str = GREETING, origin: str = "m.txt") -> 
 def test_pick_follows_the_recipient_not_the_row(write_csv: Callable[..., Path]) -> None:
     before = plan_messages(write_csv(PEOPLE))
     reordered = plan_messages(write_csv([PEOPLE[0], *reversed(PEOPLE[1:])], "again.csv"),
-                              origin="renamed.txt")  # fmt: skip
+                              origin="renamed.txt")
     assert before == reordered
     assert len({m.split()[0] for m in before.values()}) == 3  # spread across the options
 
@@ -51,7 +51,7 @@ def test_same_text_to_many_is_named_as_a_spam_signal() -> None:
     notice = same_text_notice(rows(["Sale tomorrow!"] * 10))
     assert notice is not None
     assert notice.startswith("all 10 messages are the same text. Identical text to many "
-                             "recipients is a spam signal")  # fmt: skip
+                             "recipients is a spam signal")
     assert "{{ pick('Hi', 'Hello', 'Hey') }}" in notice
 
 

@@ -397,7 +397,7 @@ def test_a_reachable_picture_is_shown_and_an_unreachable_one_falls_back_to_the_c
     ]
     html_file = tmp_path / "preview.html"
     html_file.write_text(render_preview(rows, kind="image", title="t", counts={"ready": 2},
-                                        columns=("Name",)), encoding="utf-8")  # fmt: skip
+                                        columns=("Name",)), encoding="utf-8")
     page = browser.new_page()
 
     def serve(route) -> None:  # type: ignore[no-untyped-def]

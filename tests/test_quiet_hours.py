@@ -73,11 +73,11 @@ class Heard:
 
 def rows_for(*numbers: str) -> list[Row]:
     return [Row(number=i + 2, values=(n,), jid=f"{n}@s.whatsapp.net", message=f"hello {i}")
-            for i, n in enumerate(numbers)]  # fmt: skip
+            for i, n in enumerate(numbers)]
 
 
 def run(rows: list[Row], wall: Wall, schedule: Schedule, tmp: Path, *, delay: float = 60.0,
-        on_send: Any = None, heard: Heard | None = None) -> list[tuple[float, float, str]]:  # fmt: skip
+        on_send: Any = None, heard: Heard | None = None) -> list[tuple[float, float, str]]:
     """Send `rows` on the injected clock; (wall time, real time, JID) of each request."""
     sent: list[tuple[float, float, str]] = []
 
@@ -90,13 +90,13 @@ def run(rows: list[Row], wall: Wall, schedule: Schedule, tmp: Path, *, delay: fl
         return httpx.Response(200, json={"success": True, "message": "Message sent successfully!"})
 
     client = IbotClient(httpx.Client(transport=httpx.MockTransport(handler)),
-                        base_url="https://api.test/v1", token="t", instance_id="i")  # fmt: skip
+                        base_url="https://api.test/v1", token="t", instance_id="i")
     with Journal(tmp / "j.sqlite3") as journal:
         Runner(rows, kind="text", client=client, ledger=Ledger(journal), write=lambda r: tmp / "unused",
                clock=Clock(now=wall.now, sleep=wall.sleep, rand=lambda: 0.5, tz=TZ,
                            elapsed=lambda: wall.real),
                pacer=Pacer(delay=delay, jitter=0, rand=lambda: 0.5), schedule=schedule,
-               stop=threading.Event(), progress=heard).run()  # fmt: skip
+               stop=threading.Event(), progress=heard).run()
     return sent
 
 
@@ -110,7 +110,7 @@ def run(rows: list[Row], wall: Wall, schedule: Schedule, tmp: Path, *, delay: fl
     ("79161234567", "Europe/Moscow"), ("61412345678", "Australia/Sydney"), ("819012345678", "Asia/Tokyo"),
     ("919812345678", "Asia/Kolkata"), ("5215512345678", "America/Mexico_City"),
     ("6281234567890", "Asia/Jakarta"), ("4915123456789", "Europe/Berlin"),
-])  # fmt: skip
+])
 def test_the_zone_of_a_number_is_its_countrys_most_populous(number: str, zone: str) -> None:
     found = recipient_zone(f"{number}@s.whatsapp.net")
     assert found is not None and str(found).startswith(zone)
@@ -126,7 +126,7 @@ def test_a_lane_sends_to_those_whose_window_is_open_while_others_wait(tmp_path: 
     rows = rows_for("12125550101", "972525550101", "12125550102", "819012345678", "972525550102")
     heard = Heard()
     sent = run(rows, wall, Schedule(tz=TZ, window=DEFAULT_WINDOW, recipient=True), tmp_path,
-               heard=heard)  # fmt: skip
+               heard=heard)
     order = [jid.split("@")[0] for _, _, jid in sent]
     assert order[:3] == ["972525550101", "819012345678", "972525550102"]  # New York sleeps
     assert sorted(order[3:]) == ["12125550101", "12125550102"]
@@ -161,9 +161,9 @@ def wall_at(zone: ZoneInfo, *args: int, fold: int = 0) -> float:
 
 
 @pytest.mark.parametrize(("zone", "day"), [(NEW_YORK, (2026, 11, 1)), (LONDON, (2026, 10, 25)),
-                                           (TZ, (2026, 10, 25))])  # fmt: skip
+                                           (TZ, (2026, 10, 25))])
 def test_a_start_the_clock_passes_twice_opens_on_the_pass_still_ahead(
-        zone: ZoneInfo, day: tuple[int, int, int]) -> None:  # fmt: skip
+        zone: ZoneInfo, day: tuple[int, int, int]) -> None:
     schedule = Schedule(tz=zone, window=parse_window("01:30-20:00"))
     # 01:05 on the second pass (after the clock fell back): not open, and not 25 minutes ago.
     second = wall_at(zone, *day, 1, 5, fold=1)
@@ -179,9 +179,9 @@ def test_a_start_the_clock_passes_twice_opens_on_the_pass_still_ahead(
 
 @pytest.mark.parametrize(("zone", "day", "gap"), [
     (NEW_YORK, (2026, 3, 8), (2, 30)), (LONDON, (2026, 3, 29), (1, 30)), (TZ, (2026, 3, 27), (2, 30)),
-])  # fmt: skip
+])
 def test_a_start_inside_the_spring_forward_gap_opens_as_the_clock_jumps(
-        zone: ZoneInfo, day: tuple[int, int, int], gap: tuple[int, int]) -> None:  # fmt: skip
+        zone: ZoneInfo, day: tuple[int, int, int], gap: tuple[int, int]) -> None:
     schedule = Schedule(tz=zone, window=parse_window(f"{gap[0]:02d}:{gap[1]:02d}-20:00"))
     before = wall_at(zone, *day, gap[0] - 1, 50)
     t, _ = schedule.next_allowed(before)
@@ -195,7 +195,7 @@ def test_days_and_windows_follow_the_wall_clock_across_summer_time(tmp_path: Pat
     wall = Wall(dt.datetime(2026, 10, 31, 18, 0, tzinfo=NEW_YORK))
     rows = rows_for(*(f"121255501{i:02d}" for i in range(30)))
     sent = run(rows, wall, Schedule(tz=NEW_YORK, window=DEFAULT_WINDOW, recipient=True), tmp_path,
-               delay=3600)  # fmt: skip
+               delay=3600)
     hours = [dt.datetime.fromtimestamp(t, NEW_YORK).time() for t, _, _ in sent]
     assert all(dt.time(9) <= h < dt.time(20) for h in hours)
     assert hours[2] == dt.time(9, 0)  # Sunday the 1st: the first send at 09:00 EST, not 08:00
@@ -235,7 +235,7 @@ def test_a_clock_set_forward_passes_no_cap(tmp_path: Path) -> None:
     heard = Heard()
     rows = rows_for(*(f"9725255501{i:02d}" for i in range(12)))
     sent = run(rows, wall, Schedule(tz=TZ, max_per_hour=5), tmp_path, delay=60, on_send=step_forward,
-               heard=heard)  # fmt: skip
+               heard=heard)
     assert len(sent) == 12
     reals = [real for _, real, _ in sent]
     assert all(b - a >= 3600 for a, b in zip(reals, reals[5:], strict=False))  # in real time too
@@ -253,7 +253,7 @@ def test_a_night_of_suspend_brings_no_burst_and_caps_hold(tmp_path: Path) -> Non
 
     rows = rows_for(*(f"9725255501{i:02d}" for i in range(8)))
     sent = run(rows, wall, Schedule(tz=TZ, window=DEFAULT_WINDOW, recipient=True, max_per_hour=3),
-               tmp_path, delay=60, on_send=suspend)  # fmt: skip
+               tmp_path, delay=60, on_send=suspend)
     times = [t for t, _, _ in sent]
     gaps = [b - a for a, b in itertools.pairwise(times)]
     assert min(gaps) >= 60  # no burst after the wake
@@ -282,7 +282,7 @@ def test_nothing_is_sent_before_start_at(tmp_path: Path) -> None:
     heard = Heard()
     sent = run(rows_for("972525550101", "972525550102"), wall,
                Schedule(tz=TZ, window=DEFAULT_WINDOW, recipient=True, start_at=start), tmp_path,
-               heard=heard)  # fmt: skip
+               heard=heard)
     assert sent[0][0] == start == dt.datetime(2026, 11, 24, 9, 30, tzinfo=TZ).timestamp()
     assert "starts Tue 09:30" in heard.waits
 
@@ -291,7 +291,7 @@ def test_nothing_is_sent_before_start_at(tmp_path: Path) -> None:
     ("2026-12-01 09:00", dt.datetime(2026, 12, 1, 9, 0)), ("09:00", dt.datetime(2026, 11, 24, 9, 0)),
     ("17:00", dt.datetime(2026, 11, 23, 17, 0)), ("tomorrow 09:00", dt.datetime(2026, 11, 24, 9, 0)),
     ("2026-12-01T09:00:00+00:00", dt.datetime(2026, 12, 1, 11, 0)),
-])  # fmt: skip
+])
 def test_start_at_reads_as_people_write_it(text: str, expected: dt.datetime) -> None:
     now = dt.datetime(2026, 11, 23, 16, 0, tzinfo=TZ).timestamp()
     assert parse_start_at(text, TZ, now) == expected.replace(tzinfo=TZ).timestamp()

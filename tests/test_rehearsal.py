@@ -51,7 +51,7 @@ def test_the_readme_flow_rehearse_then_send_reaches_everyone_once(cli, write_csv
     pilot = cli("send", contacts, "-m", "Hi {{ name }}", "--limit", "3", *FAST, env=real_env(real_api))
     assert pilot.exit_code == 0, pilot.output
     assert ("Sent 3 of 8 rows (3 tried this run). Sent means accepted by the API for delivery: it "
-            "gives no delivery or read receipts.") in pilot.output  # fmt: skip
+            "gives no delivery or read receipts.") in pilot.output
     rest = cli("send", contacts, "-m", "Hi {{ name }}", *FAST, env=real_env(real_api))
     assert rest.exit_code == 0, rest.output
     assert "Sent 8 of 8 rows (5 tried this run)" in rest.output
@@ -67,7 +67,7 @@ def test_the_readme_flow_rehearse_then_send_reaches_everyone_once(cli, write_csv
 def test_each_loopback_server_is_a_namespace_of_its_own(cli, write_csv, results) -> None:  # type: ignore[no-untyped-def]
     contacts = write_csv(PEOPLE)
     with Sandbox(token=SANDBOX_TOKEN, instance_id=SANDBOX_INSTANCE) as one, \
-            Sandbox(token=SANDBOX_TOKEN, instance_id=SANDBOX_INSTANCE) as two:  # fmt: skip
+            Sandbox(token=SANDBOX_TOKEN, instance_id=SANDBOX_INSTANCE) as two:
         for box in (one, two):
             r = cli("send", contacts, "-m", "Hi", *FAST, env=real_env(box))
             assert r.exit_code == 0, r.output
@@ -95,7 +95,7 @@ def test_test_to_leaves_the_journal_byte_identical(cli, write_csv, sandbox, sand
     folder = contacts.parent / ".campaign"
     before = {p.name: p.read_bytes() for p in folder.iterdir()}
     r = cli("send", contacts, "-m", "Hi {{ name }}, new text", "--test-to", "0541234567", "--quiet",
-            "--pace", "fast", "--delay", "0", "--jitter", "0", env=sandbox_env)  # fmt: skip
+            "--pace", "fast", "--delay", "0", "--jitter", "0", env=sandbox_env)
     assert r.exit_code == 0, r.output
     assert "row 2's" in r.output  # every row was sent; the test still has a message to show
     assert sandbox.received[-1].jid == "972541234567@s.whatsapp.net"
@@ -208,7 +208,7 @@ def test_skip_contacted_within_holds_for_two_campaigns_running_at_once(write_csv
         env = {**os.environ, **real_env(box)}
         procs = [start_campaign("send", contacts, "-m", f"Offer {n}", "--name", n,
                                 "--skip-contacted-within", "1", *FAST, cwd=tmp_path, env=env)
-                 for n in ("autumn", "winter")]  # fmt: skip
+                 for n in ("autumn", "winter")]
         outputs = [p.communicate(timeout=120)[0] for p in procs]
         counts = Counter(m.jid for m in box.received)
     assert [p.returncode for p in procs] == [0, 0], outputs
@@ -222,11 +222,11 @@ def test_the_resume_command_keeps_off_switches_and_zeros(cli, write_csv) -> None
     contacts = write_csv(PEOPLE)
     r = cli("send", contacts, "-m", "Hi", "--sandbox", "--yes", "--quiet", "--pace", "careful",
             "--no-warm-up", "--delay", "0", "--jitter", "0", "--pause-every", "0", "--max-per-hour", "0",
-            "--limit", "1")  # fmt: skip
+            "--limit", "1")
     assert r.exit_code == 0, r.output
     resume = next(line for line in r.output.splitlines() if line.startswith("To go on, run:"))
     for part in ("--pace careful", "--no-warm-up", "--delay 0", "--jitter 0", "--pause-every 0",
-                 "--max-per-hour 0", "--sandbox", "--limit 1"):  # fmt: skip
+                 "--max-per-hour 0", "--sandbox", "--limit 1"):
         assert part in resume, resume
 
 

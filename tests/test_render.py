@@ -215,7 +215,7 @@ def test_a_sandbox_refusal_says_what_templates_may_use() -> None:
 def test_the_time_budget_uses_the_injected_clock() -> None:
     ticks = iter(range(0, 10**9, 1))  # one second per clock read: the 2 s budget ends fast
     t = MessageTemplate("{% for i in range(5000) %}{% endfor %}", origin="m.txt", columns=COLUMNS,
-                        clock=lambda: float(next(ticks)))  # fmt: skip
+                        clock=lambda: float(next(ticks)))
     with pytest.raises(TemplateError, match="it ran for more than 2 s"):
         t.render(DANA, row_number=2)
 
@@ -294,14 +294,14 @@ def test_duplicate_headers_resolve_to_the_first_column_everywhere() -> None:
 
 def test_pick_is_stable_for_a_seed_and_spreads_across_recipients() -> None:
     t = MessageTemplate("{{ pick('Hi', 'Hello', 'Hey') }} {{ first_name }}", origin="m.txt",
-                        columns=COLUMNS)  # fmt: skip
+                        columns=COLUMNS)
     again = MessageTemplate("{{ pick('Hi', 'Hello', 'Hey') }} {{ first_name }}", origin="m.txt",
-                            columns=COLUMNS)  # fmt: skip
+                            columns=COLUMNS)
     seeds = [f"campaign\x1f9725023456{i:02d}@s.whatsapp.net" for i in range(300)]
     first = [t.render(DANA, seed=s) for s in seeds]
     assert first == [again.render(DANA, seed=s) for s in seeds]  # a new process, the same choice
     counts = {greeting: sum(x.startswith(greeting + " ") for x in first)
-              for greeting in ("Hi", "Hello", "Hey")}  # fmt: skip
+              for greeting in ("Hi", "Hello", "Hey")}
     assert all(n >= 60 for n in counts.values()), counts
 
 
@@ -319,16 +319,16 @@ def test_pick_is_known_for_a_given_seed() -> None:
 
 def test_each_pick_in_a_template_chooses_independently() -> None:
     t = MessageTemplate("{{ pick('a', 'b') }}{{ pick('a', 'b') }}", origin="m.txt",
-                        columns=COLUMNS)  # fmt: skip
+                        columns=COLUMNS)
     assert len({t.render(DANA, seed=str(i)) for i in range(50)}) == 4
 
 
 def test_pick_differs_between_the_message_and_the_media_url() -> None:
     message = MessageTemplate("{{ pick('a', 'b') }}", origin="m", columns=COLUMNS)
     media = MessageTemplate("{{ pick('a', 'b') }}", origin="--media-url", columns=COLUMNS,
-                            salt="media")  # fmt: skip
+                            salt="media")
     pairs = [(message.render(DANA, seed=str(i)), media.render(DANA, seed=str(i)))
-             for i in range(50)]  # fmt: skip
+             for i in range(50)]
     assert any(a != b for a, b in pairs)
 
 

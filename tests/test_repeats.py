@@ -86,7 +86,7 @@ def test_a_history_from_before_message_identity_upgrades_in_place(tmp_path: Path
     MIGRATIONS[0](db)  # version 1, as an earlier release left it, with one send in it
     db.execute("PRAGMA user_version = 1")
     db.execute("INSERT INTO sends (namespace, sender, jid, campaign, journal, at, outcome)"
-               " VALUES ('live', 'n1', ?, 'old', '/old', 1000, 'sent')", (A,))  # fmt: skip
+               " VALUES ('live', 'n1', ?, 'old', '/old', 1000, 'sent')", (A,))
     db.close()
     with History(folder) as history:
         assert history.db is not None
@@ -106,7 +106,7 @@ def test_the_plan_looks_up_a_big_sheet_in_chunks(tmp_path: Path) -> None:
     with History(tmp_path / "home") as history:
         for n, jid in enumerate(people[::2]):
             history.claim(ClaimRequest("live", "n1", jid, "old", "/old", 1000.0 + n,
-                                       digest=message_digest("text", "Hi", "")))  # fmt: skip
+                                       digest=message_digest("text", "Hi", "")))
         book = ledger(tmp_path, "new", history, repeat_within=WITHIN)
         found = book.repeats({jid: ("Hi", "") for jid in people}, now=5000.0)
     assert sorted(found) == sorted(people[::2])

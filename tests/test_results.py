@@ -18,7 +18,7 @@ def sheet_of(path: Path) -> Sheet:
 
 def test_styled_xlsx_has_frozen_header_filter_widths_and_status_fills(tmp_path: Path) -> None:
     rows = [Row(number=i + 2, values=(f"N{i}", "0502345678"), jid="972502345678@s.whatsapp.net",
-                status=s, message="שלום") for i, s in enumerate(STATUS_STYLES)]  # fmt: skip
+                status=s, message="שלום") for i, s in enumerate(STATUS_STYLES)]
     out = write_results(tmp_path / "r.xlsx", sheet_of(tmp_path / "c.xlsx"), rows, "text")
     ws = openpyxl.load_workbook(out).active
     assert ws.freeze_panes == "A2"
@@ -27,7 +27,7 @@ def test_styled_xlsx_has_frozen_header_filter_widths_and_status_fills(tmp_path: 
     assert header == ["Name", "Phone", "jid", "status", "error", "sent_at", "attempts", "message"]
     assert ws.column_dimensions["C"].width >= len("972502345678@s.whatsapp.net")
     fills = {ws.cell(row=r, column=4).value: ws.cell(row=r, column=4).fill.fgColor.rgb
-             for r in range(2, len(rows) + 2)}  # fmt: skip
+             for r in range(2, len(rows) + 2)}
     assert fills["sent"].endswith("C6EFCE")  # green
     assert fills["failed"].endswith("FFC7CE")  # red
     assert fills["unknown"].endswith("FFEB9C")  # amber

@@ -70,7 +70,7 @@ def test_sigkill_while_the_kth_reply_is_in_flight_then_resume(tmp_path, write_cs
 def test_sigkill_at_arbitrary_moments_never_double_sends(tmp_path, write_csv, results, delay_ms):
     contacts = write_csv(PEOPLE)
     with Sandbox(token=SANDBOX_TOKEN, instance_id=SANDBOX_INSTANCE,
-                 faults=Faults(latency=0.004)) as box:  # fmt: skip
+                 faults=Faults(latency=0.004)) as box:
         for _ in range(3):  # three kills in a row, each at a different point of the run
             proc = start_cli(contacts, box.url, "--delay", "0.01")
             threading.Event().wait(0.35 + delay_ms / 1000)  # interpreter start-up, then a bit
@@ -141,7 +141,7 @@ def test_a_second_run_while_one_is_running_is_refused(tmp_path, write_csv, cli):
         proc = start_cli(contacts, box.url)
         assert gate.reached.wait(30)
         env = {"IBOT_TOKEN": SANDBOX_TOKEN, "IBOT_INSTANCE_ID": SANDBOX_INSTANCE,
-               "IBOT_BASE_URL": box.url}  # fmt: skip
+               "IBOT_BASE_URL": box.url}
         r = cli("send", contacts, *ARGS, env=env)
         assert r.exit_code == 2
         assert "another run of this campaign is in progress" in r.output

@@ -240,7 +240,7 @@ def test_page_shows_each_chat_in_order_with_the_most_recent_chat_last() -> None:
     other = "972547654321@s.whatsapp.net"
     items = [Received(1, "send-text", JID, "msg 1", "", 0.0),
              Received(2, "send-text", other, "msg 2", "", 0.0),
-             Received(3, "send-text", JID, "msg 3", "", 0.0)]  # fmt: skip
+             Received(3, "send-text", JID, "msg 3", "", 0.0)]
     page = page_html(items)
     assert page.index("msg 2") < page.index("msg 1") < page.index("msg 3")
 
@@ -278,11 +278,11 @@ def test_the_banner_has_a_line_for_each_shell_that_works_there() -> None:
     assert lines[2].startswith("  POSIX shells") and lines[3].startswith("  PowerShell")
     assert lines[4].startswith("  cmd")
     shell = subprocess.run(["bash", "-c", f"{posix}; env"], capture_output=True, text=True, check=True,
-                           env={"PATH": os.environ.get("PATH", "")})  # fmt: skip
+                           env={"PATH": os.environ.get("PATH", "")})
     got = dict(line.split("=", 1) for line in shell.stdout.splitlines() if line.startswith("IBOT_"))
     assert got == {"IBOT_BASE_URL": url, "IBOT_TOKEN": "sandbox", "IBOT_INSTANCE_ID": "sandbox"}
     assert powershell == (f'$env:IBOT_BASE_URL = "{url}"; $env:IBOT_TOKEN = "sandbox"; '
-                          '$env:IBOT_INSTANCE_ID = "sandbox"')  # fmt: skip
+                          '$env:IBOT_INSTANCE_ID = "sandbox"')
     # cmd's quoted form: `set A=x & set B=y` would give A a trailing space.
     assert cmd == (f'set "IBOT_BASE_URL={url}" & set "IBOT_TOKEN=sandbox" & '
-                   'set "IBOT_INSTANCE_ID=sandbox"')  # fmt: skip
+                   'set "IBOT_INSTANCE_ID=sandbox"')

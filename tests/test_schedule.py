@@ -24,7 +24,7 @@ def run(rows, fake, journal, schedule, *, delay=60.0, jitter=0.0, limit=None, st
         write=lambda rows: Path("unused"), clock=Clock(now=fake.now, sleep=fake.sleep,
         rand=lambda: 0.5, tz=TZ), pacer=Pacer(delay=delay, jitter=jitter, rand=lambda: 0.5),
         schedule=schedule, stop=threading.Event(), limit=limit, stop_outside_window=stop_outside,
-    )  # fmt: skip
+    )
     return runner.run(), sent
 
 
@@ -42,7 +42,7 @@ def test_three_day_campaign_with_window_saturday_skip_and_hourly_cap(tmp_path: P
     # Thursday 2026-11-26 18:30 local; window 09:00-20:00, Saturday skipped, 20 per hour.
     fake = FakeTime(dt.datetime(2026, 11, 26, 18, 30, tzinfo=TZ))
     schedule = Schedule(tz=TZ, window=parse_window("09:00-20:00"),
-                        skip_days=parse_skip_days("sat"), max_per_hour=20)  # fmt: skip
+                        skip_days=parse_skip_days("sat"), max_per_hour=20)
     with Journal(tmp_path / "j.sqlite3") as journal:
         report, sent = run(make_rows(300), fake, journal, schedule, delay=30)
     assert report.exit_code == 0 and len(sent) == 300
@@ -57,7 +57,7 @@ def test_three_day_campaign_with_window_saturday_skip_and_hourly_cap(tmp_path: P
     # at 20:00; Friday 09:00-20:00 takes 220; Saturday is skipped; Sunday morning the last 40.
     per_day = {d: sum(t.date() == d for t in times) for d in sorted({t.date() for t in times})}
     assert per_day == {dt.date(2026, 11, 26): 40, dt.date(2026, 11, 27): 220,
-                       dt.date(2026, 11, 29): 40}  # fmt: skip
+                       dt.date(2026, 11, 29): 40}
     assert times[0] == dt.datetime(2026, 11, 26, 18, 30, tzinfo=TZ)
     assert times[20] == dt.datetime(2026, 11, 26, 19, 30, tzinfo=TZ)
     assert times[40] == dt.datetime(2026, 11, 27, 9, 0, tzinfo=TZ)

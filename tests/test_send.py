@@ -20,7 +20,7 @@ PEOPLE = [
     ["Sarah", "972531234567", "Eilat"],
 ]
 JIDS = ["972502345678@s.whatsapp.net", "972547654321@s.whatsapp.net",
-        "972523456789@s.whatsapp.net", "972531234567@s.whatsapp.net"]  # fmt: skip
+        "972523456789@s.whatsapp.net", "972531234567@s.whatsapp.net"]
 TEXT = "שלום {{ name }}!{% if city %} נתראה ב{{ city }}.{% endif %}"
 
 
@@ -46,7 +46,7 @@ def test_every_recipient_gets_exactly_one_message_with_its_text(
     assert [row["status"] for row in rows] == ["sent"] * 4
     assert [row["attempts"] for row in rows] == ["1"] * 4
     assert all((row["sent_at"].startswith("20") and "+" in row["sent_at"][19:]) or
-               row["sent_at"].endswith("Z") for row in rows)  # fmt: skip
+               row["sent_at"].endswith("Z") for row in rows)
     assert "sent" in r.output and "contacts-message.rehearsal.results.csv" in r.output
 
 
@@ -55,7 +55,7 @@ def test_one_request_in_flight_and_starts_at_least_delay_apart(
 ):
     sandbox.faults = Faults(latency=0.02)
     r = cli("send", contacts, "-m", TEXT, "--yes", "--delay", "0.06", "--jitter", "0",
-            "--window", "any", env=sandbox_env)  # fmt: skip
+            "--window", "any", env=sandbox_env)
     assert r.exit_code == 0, r.output
     assert sandbox.max_concurrent == 1
     # The starts the journal recorded (the sandbox's acceptance times jitter with thread
@@ -100,7 +100,7 @@ def test_server_errors_are_unknown_and_the_breaker_stops_the_run(
 ):
     sandbox.faults = Faults(failure_rate=1.0)
     r = cli("send", contacts, "-m", TEXT, *FAST, "--max-consecutive-failures", "2",
-            env=sandbox_env)  # fmt: skip
+            env=sandbox_env)
     assert r.exit_code == 3
     assert sandbox.requests == 2
     rows = results(contacts.with_name("contacts-message.rehearsal.results.csv"))
@@ -144,7 +144,7 @@ def test_test_to_counts_toward_the_numbers_caps_like_any_send(cli, contacts, san
     assert "--test-to: nothing was sent" in second.output and "1 this hour reached" in second.output
     assert len(sandbox.received) == 1  # the second test message was held by the hourly cap
     r = cli("send", contacts, "-m", TEXT, *FAST, "--max-per-hour", "1", "--stop-outside-window",
-            env=sandbox_env)  # fmt: skip
+            env=sandbox_env)
     assert r.exit_code == 0, r.output
     assert "Nothing sent this run" in r.output and "To go on after" in r.output
     assert len(sandbox.received) == 1  # the campaign's first send counts the test message too
@@ -162,20 +162,20 @@ def test_on_a_terminal_the_plan_is_shown_and_no_means_no(
 ):
     monkeypatch.setattr(ConsoleUI, "is_interactive", lambda self: True)
     r = cli("send", contacts, "-m", TEXT, "--pace", "fast", "--delay", "0", "--jitter", "0",
-            "--window", "any", env=sandbox_env, input="n\n")  # fmt: skip
+            "--window", "any", env=sandbox_env, input="n\n")
     assert r.exit_code == 0
     assert "4 message(s) to send" in r.output
     assert "שלום דנה! נתראה בתל אביב." in r.output
     assert sandbox.requests == 0
     r = cli("send", contacts, "-m", TEXT, "--pace", "fast", "--delay", "0", "--jitter", "0",
-            "--window", "any", env=sandbox_env, input="y\n")  # fmt: skip
+            "--window", "any", env=sandbox_env, input="y\n")
     assert r.exit_code == 0 and len(sandbox.received) == 4
 
 
 def test_media_sends_the_caption_and_rendered_url(cli, write_csv, sandbox, sandbox_env):
     path = write_csv([["Name", "Phone", "Pic"], ["Dana", "0502345678", "https://x.example/a.jpg"]])
     r = cli("send", path, "--type", "image", "--media-url", "{{ pic }}", "-m", "Hi {{ name }}",
-            *FAST, env=sandbox_env)  # fmt: skip
+            *FAST, env=sandbox_env)
     assert r.exit_code == 0, r.output
     (m,) = sandbox.received
     assert (m.endpoint, m.text, m.media_url) == ("send-image", "Hi Dana", "https://x.example/a.jpg")
@@ -209,7 +209,7 @@ def test_the_token_never_appears_in_output_results_or_journal(
     # A dead port: connection refused, with no retries so nothing sleeps.
     dead = {**sandbox_env, "IBOT_BASE_URL": "http://127.0.0.1:9/api/v1"}
     r2 = cli("send", contacts, "-m", TEXT, *FAST, "--retries", "0", "--name", "other",
-             "--max-consecutive-failures", "2", env=dead)  # fmt: skip
+             "--max-consecutive-failures", "2", env=dead)
     assert r2.exit_code == 3
     assert "connection refused" in r2.output or "cannot connect" in r2.output
     for text in (r.output, r2.output):

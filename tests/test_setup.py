@@ -68,7 +68,7 @@ def externally_managed_python(prefix: Path) -> Path:
     (lib / "site-packages" / "pip").symlink_to(purelib / "pip")
     (lib / "EXTERNALLY-MANAGED").write_text(
         "[externally-managed]\nError=To install Python packages system-wide, use apt; "
-        "otherwise a virtual environment (python3 -m venv).\n", encoding="utf-8")  # fmt: skip
+        "otherwise a virtual environment (python3 -m venv).\n", encoding="utf-8")
     return prefix / "bin" / "python3"
 
 
@@ -77,25 +77,25 @@ def externally_managed_python(prefix: Path) -> Path:
 def test_the_readme_set_up_works_where_system_pip_is_externally_managed(tmp_path: Path) -> None:
     python = externally_managed_python(tmp_path / "system")
     env = {k: v for k, v in os.environ.items()
-           if k not in ("VIRTUAL_ENV", "PYTHONPATH", "PYTHONHOME", "PYTHONSTARTUP")}  # fmt: skip
+           if k not in ("VIRTUAL_ENV", "PYTHONPATH", "PYTHONHOME", "PYTHONSTARTUP")}
     env["PATH"] = f"{python.parent}{os.pathsep}{env.get('PATH', '')}"
     env["CAMPAIGN_HOME"] = str(tmp_path / "home")
     # The simulation is the real thing: this Python's pip refuses, as Debian's does.
     refused = subprocess.run([python, "-m", "pip", "install", "click"], env=env, capture_output=True,
-                             text=True, timeout=120)  # fmt: skip
+                             text=True, timeout=120)
     assert refused.returncode != 0 and "externally-managed-environment" in refused.stderr
     # A fresh clone: the tracked files only.
     repo = tmp_path / "campaign"
     shutil.copytree(ROOT, repo, ignore=shutil.ignore_patterns(
         ".git", ".venv", "*.egg-info", "__pycache__", ".*_cache", ".hypothesis", ".campaign",
-        "*.results.*", "build"))  # fmt: skip
+        "*.results.*", "build"))
     install = blocks("bash")[1]
     first = subprocess.run(["bash", "-c", install], cwd=repo, env=env, capture_output=True, text=True,
-                           timeout=1200)  # fmt: skip
+                           timeout=1200)
     assert first.returncode == 0, first.stdout[-3000:] + first.stderr[-3000:]
     assert ("Rehearsal: 5 of 8 rows sent to the built-in sandbox, nothing to WhatsApp (5 tried this "
-            "run).") in first.stdout  # fmt: skip
+            "run).") in first.stdout
     # A new terminal: `campaign` is found once the venv is activated again, and not before.
     again = subprocess.run(["bash", "-c", ". .venv/bin/activate && campaign --version"], cwd=repo,
-                           env=env, capture_output=True, text=True, timeout=120)  # fmt: skip
+                           env=env, capture_output=True, text=True, timeout=120)
     assert again.returncode == 0 and again.stdout.startswith("campaign, version"), again.stderr

@@ -12,18 +12,18 @@ from campaign.errors import InputError
 from tests.helpers import FAST
 
 PEOPLE = [["name", "phone"], ["Dana", "+972 52-555-0101"], ["Omer", "+972 52-555-0102"],
-          ["Noa", "+972 52-555-0103"]]  # fmt: skip
+          ["Noa", "+972 52-555-0103"]]
 ANY_TIME = (*FAST, "--window", "any")
 
 
 def test_a_finished_campaign_is_listed_with_its_counts(cli, write_csv, sandbox_env, sandbox,
-                                                       campaign_home: Path) -> None:  # fmt: skip
+                                                       campaign_home: Path) -> None:
     contacts = write_csv(PEOPLE)
     assert cli("send", contacts, "-m", "Hi {{ name }}", "--name", "winter", "--dry-run",
-               env=sandbox_env).exit_code == 0  # fmt: skip
+               env=sandbox_env).exit_code == 0
     assert cli("status").output.startswith("No campaigns yet")  # a dry run is not a campaign yet
     assert cli("send", contacts, "-m", "Hi {{ name }}", "--name", "winter", *ANY_TIME,
-               env=sandbox_env).exit_code == 0  # fmt: skip
+               env=sandbox_env).exit_code == 0
     r = cli("status")
     assert r.exit_code == 0
     assert "winter  finished  3 of 3 sent" in r.output

@@ -14,7 +14,7 @@ PEOPLE = [
     ["Sarah", "053-123-4567"],
 ]
 DANA, MICHAEL, YOSSI, SARAH = (f"972{p}@s.whatsapp.net" for p in
-                                ("502345678", "547654321", "523456789", "531234567"))  # fmt: skip
+                                ("502345678", "547654321", "523456789", "531234567"))
 ARGS = (*HI, *FAST)
 
 
@@ -25,7 +25,7 @@ def test_opt_out_lists_in_any_format_suppress_rows(
     (tmp_path / "stop.txt").write_text("+972 50-234-5678\n", encoding="utf-8")  # no header
     optout = write_xlsx([["Phone"], [547654321]], name="optout.xlsx")  # a number cell, zero lost
     r = cli("send", contacts, *ARGS, "--suppress", "stop.txt", "--suppress", optout,
-            env=sandbox_env)  # fmt: skip
+            env=sandbox_env)
     assert r.exit_code == 0, r.output
     assert {m.jid for m in sandbox.received} == {YOSSI, SARAH}
     rows = results(contacts.with_name("contacts-message.rehearsal.results.csv"))

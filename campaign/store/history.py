@@ -179,7 +179,7 @@ def send_times(db: sqlite3.Connection, namespace: str, sender: str, since: float
 def first_send(db: sqlite3.Connection, namespace: str, sender: str) -> float | None:
     """The number's first send seen on this computer (day one of its warm-up)."""
     row = db.execute("SELECT first_send FROM senders WHERE namespace = ? AND sender = ?",
-                     (namespace, sender)).fetchone()  # fmt: skip
+                     (namespace, sender)).fetchone()
     return row[0] if row else None
 
 
@@ -206,7 +206,7 @@ class History:
             self.folder.mkdir(parents=True, exist_ok=True)
             self._key = self._read_key()
             self.db = sqlite3.connect(self.path, isolation_level=None, timeout=30,
-                                      check_same_thread=False)  # fmt: skip
+                                      check_same_thread=False)
             self.db.execute("PRAGMA synchronous=NORMAL")
             if self.db.execute("PRAGMA user_version").fetchone()[0] < SCHEMA_VERSION:
                 self._migrate()
@@ -298,7 +298,7 @@ class History:
     def sender_id(self, instance_id: str) -> str:
         """A number's stored identity: a keyed digest of its instance ID, never the ID."""
         return hmac.new(self._key, instance_id.encode("utf-8", "surrogatepass"),
-                        hashlib.sha256).hexdigest()[:24]  # fmt: skip
+                        hashlib.sha256).hexdigest()[:24]
 
     # --- before and after each send ---------------------------------------------------------
 
@@ -325,7 +325,7 @@ class History:
             )
             if (req.namespace, req.sender) not in self._known_senders:  # day one of its warm-up
                 db.execute("INSERT OR IGNORE INTO senders VALUES (?, ?, ?)",
-                           (req.namespace, req.sender, req.at))  # fmt: skip
+                           (req.namespace, req.sender, req.at))
                 self._known_senders.add((req.namespace, req.sender))
             return cur.lastrowid, None
 
@@ -337,7 +337,7 @@ class History:
         """A crashed run's sends in flight: they may have gone out."""
         with self._tx() as db:
             db.execute("UPDATE sends SET outcome = 'unknown' WHERE journal = ? AND outcome = 'attempting'",
-                       (journal,))  # fmt: skip
+                       (journal,))
 
     # --- reading ----------------------------------------------------------------------------
 
@@ -362,7 +362,7 @@ class History:
     def last_send(self, namespace: str, sender: str) -> float | None:
         assert self.db is not None
         row = self.db.execute("SELECT MAX(at) FROM sends WHERE namespace = ? AND sender = ?",
-                              (namespace, sender)).fetchone()  # fmt: skip
+                              (namespace, sender)).fetchone()
         return row[0] if row else None
 
     def first_send(self, namespace: str, sender: str) -> float | None:

@@ -87,7 +87,7 @@ class Journal:
     """
 
     def __init__(self, path: Path, *, campaign: str = "", namespace: str = "live",
-                 locks: Path | None = None, identity: str = "") -> None:  # fmt: skip
+                 locks: Path | None = None, identity: str = "") -> None:
         """`identity` (the campaign, its namespace and its contacts file) is locked too, so a
         copy of the journal, or a fresh one given by --state, cannot run the campaign twice."""
         self.path = Path(path)
@@ -113,7 +113,7 @@ class Journal:
                 self._check_is_journal()
                 try:
                     self.db = sqlite3.connect(f"file:{self.real}?mode=ro", uri=True, timeout=30,
-                                              isolation_level=None)  # fmt: skip
+                                              isolation_level=None)
                     self._check_readable()
                 except sqlite3.DatabaseError as e:
                     self.close()
@@ -155,7 +155,7 @@ class Journal:
             # isolation_level=None: no implicit transactions; we BEGIN and COMMIT ourselves.
             # Several lanes share the connection; the runner serialises every use with its lock.
             self.db = sqlite3.connect(self.real, isolation_level=None, timeout=30,
-                                      check_same_thread=False)  # fmt: skip
+                                      check_same_thread=False)
             self._refuse_other_databases()
             self.db.execute("PRAGMA journal_mode=WAL")
             self.db.execute("PRAGMA synchronous=FULL")
@@ -184,7 +184,7 @@ class Journal:
         except OSError as e:
             raise InputError(f"--state {self.path}: cannot read it ({e.strerror}).") from None
         if head and not head.startswith(SQLITE_MAGIC) and head.strip(b"\x00") and \
-                not self.path.name.endswith(".sqlite3"):  # fmt: skip
+                not self.path.name.endswith(".sqlite3"):
             raise InputError(
                 f"--state {self.path} is not a campaign progress file (it is some other file). "
                 "Point --state at a progress file of its own, e.g. .campaign/NAME.sqlite3."
@@ -313,16 +313,16 @@ class Journal:
         return {r[0]: Record(*r) for r in cur}
 
     def begin(self, jid: str, *, row_number: int, message: str, media: str, at: float,
-              sender: str = "") -> int:  # fmt: skip
+              sender: str = "") -> int:
         """Commit `attempting` before the request leaves. Returns the attempts so far + 1."""
         op = self.begin_op(jid, row_number=row_number, message=message, media=media, at=at,
-                           sender=sender)  # fmt: skip
+                           sender=sender)
         attempts = self.batch([op])[0]
         assert isinstance(attempts, int)
         return attempts
 
     def begin_op(self, jid: str, *, row_number: int, message: str, media: str, at: float,
-                 sender: str = "") -> Op:  # fmt: skip
+                 sender: str = "") -> Op:
         """begin() as a step of a transaction (Committer groups the lanes' steps)."""
 
         def op(db: sqlite3.Connection) -> int:
@@ -352,7 +352,7 @@ class Journal:
         # cut in between can only turn this outcome back into 'attempting', i.e. 'unknown', which
         # is never resent by default: exactly-once holds, at one fsync per message instead of two.
         self.batch([self.finish_op(jid, status=status, error=error, sent_at=sent_at,
-                                   attempts=attempts)], durable=False)  # fmt: skip
+                                   attempts=attempts)], durable=False)
 
     def finish_op(self, jid: str, *, status: str, error: str, sent_at: str, attempts: int) -> Op:
         def op(db: sqlite3.Connection) -> None:
@@ -361,7 +361,7 @@ class Journal:
                 (status, error, sent_at, attempts, jid),
             )
             db.execute("UPDATE requests SET outcome = ? WHERE id = ?",
-                       (status, self._request_ids.pop(jid, None)))  # fmt: skip
+                       (status, self._request_ids.pop(jid, None)))
 
         return op
 
@@ -429,7 +429,7 @@ def _journal_owner(path: Path) -> str:
 
 
 def salvage(path: Path, *, sends: Mapping[str, tuple[str, float]], campaign: str,
-            namespace: str, now: dt.datetime | None = None) -> tuple[Path, int, int]:  # fmt: skip
+            namespace: str, now: dt.datetime | None = None) -> tuple[Path, int, int]:
     """Rebuild a damaged journal from what SQLite can still read and from `sends` (the per-user
     history of this journal: JID -> (outcome, time)). The damaged file is kept aside.
 
@@ -468,7 +468,7 @@ def salvage(path: Path, *, sends: Mapping[str, tuple[str, float]], campaign: str
             error = errors.get(status, "earlier attempt failed")
             sent_at = dt.datetime.fromtimestamp(at).astimezone().isoformat(timespec="seconds")
             db.execute(f"INSERT OR REPLACE INTO sends ({cols}) VALUES (?,0,?,?,'','',1,?,?,'')",
-                       (jid, status, error, at, sent_at if status == Status.SENT else ""))  # fmt: skip
+                       (jid, status, error, at, sent_at if status == Status.SENT else ""))
             db.execute("INSERT INTO requests (jid, started_at, outcome) VALUES (?, ?, ?)", (jid, at, status))
             added += 1
         db.execute("COMMIT")

@@ -89,7 +89,7 @@ class Ledger:
     def __init__(self, journal: Journal, history: History | None = None, *, namespace: str = "live",
                  campaign: str = "", skip_within: float | None = None,
                  checks: Sequence[ClaimCheck] = (), kind: str = MessageKind.TEXT,
-                 repeat_within: float | None = None) -> None:  # fmt: skip
+                 repeat_within: float | None = None) -> None:
         """`skip_within` (seconds): --skip-contacted-within, checked again in each claim.
         `checks` run in every claim's transaction after the built-in ones (later features).
         `kind`: the campaign's message type, part of what each recipient got (its digest is
@@ -106,18 +106,18 @@ class Ledger:
     @classmethod
     def create(cls, journal: Path, *, home: Path, campaign: str, namespace: str, identity: str,
                skip_within: float | None = None, kind: str = MessageKind.TEXT,
-               repeat_within: float | None = None) -> Ledger:  # fmt: skip
+               repeat_within: float | None = None) -> Ledger:
         """The history opened (it is read from the start); the journal not yet (`open_*`)."""
         history = History(home)
         history.open()
         try:
             book = Journal(journal, campaign=campaign, namespace=namespace,
-                           locks=history.folder / "locks", identity=identity)  # fmt: skip
+                           locks=history.folder / "locks", identity=identity)
         except BaseException:
             history.close()
             raise
         return cls(book, history, namespace=namespace, campaign=campaign, skip_within=skip_within,
-                   kind=kind, repeat_within=repeat_within)  # fmt: skip
+                   kind=kind, repeat_within=repeat_within)
 
     def close(self) -> None:
         self.journal.close()
@@ -162,7 +162,7 @@ class Ledger:
         sends = {} if self.history is None else self.history.journal_sends(self.journal_id)
         journal = self.journal
         aside, read, added = salvage(journal.path, sends=sends, campaign=journal.campaign,
-                                     namespace=journal.namespace)  # fmt: skip
+                                     namespace=journal.namespace)
         journal.reopen()  # the rebuilt one, still under our lock
         records = journal.records()
         reached = sum(r.status in (Status.SENT, Status.UNKNOWN) for r in records.values())
@@ -171,7 +171,7 @@ class Ledger:
         would = (f"{len(again)} row(s) are recorded nowhere and will be sent: rows {rows}. If some of "
                  "them already got the message, put their numbers in an opt-out file and add "
                  "--suppress FILE." if again else
-                 "Every sendable row is recorded, so nobody gets the message twice.")  # fmt: skip
+                 "Every sendable row is recorded, so nobody gets the message twice.")
         where = "" if self.history is None else f" ({self.history.path})"
         raise InputError(
             f"--state {journal.path}: the progress file could not be read ({why}). Nothing was sent. The "
@@ -239,7 +239,7 @@ class Ledger:
         wanted = {jid: message_digest(self.kind, text, media) for jid, (text, media) in messages.items()}
         with self._history_lock:
             return repeats(self.history.db, namespace=self.namespace, wanted=wanted,
-                           since=now - self.repeat_within, journal=self.journal_id)  # fmt: skip
+                           since=now - self.repeat_within, journal=self.journal_id)
 
     def heard_recently(self, senders: Sequence[str], jids: Iterable[str], now: float) -> int:
         """How many of `jids` got any message through these numbers in the last 24 hours, from
@@ -248,7 +248,7 @@ class Ledger:
             return 0
         with self._history_lock:
             return heard_recently(self.history.db, namespace=self.namespace, senders=senders,
-                                  jids=jids, since=now - RECENT, journal=self.journal_id)  # fmt: skip
+                                  jids=jids, since=now - RECENT, journal=self.journal_id)
 
     def sender_id(self, instance_id: str) -> str:
         assert self.history is not None
@@ -274,7 +274,7 @@ class Ledger:
     # --- sending ------------------------------------------------------------------------------
 
     def account(self, sender: str = "", label: str = "", *, min_gap: float = 0.0,
-                schedule: Schedule | None = None, campaign_checks: bool = True) -> Account:  # fmt: skip
+                schedule: Schedule | None = None, campaign_checks: bool = True) -> Account:
         """A lane's account. Its claims check, in one transaction: another campaign's send through
         the number less than `min_gap` s ago (wait), the same message (refuse: issue 18),
         --skip-contacted-within (refuse), the schedule's caps (wait), then the ledger's own checks.
@@ -306,14 +306,14 @@ class Ledger:
             self.load_schedule(schedule, account.sender, now)
 
     def claim(self, account: Account, jid: str, *, row_number: int, message: str, media: str,
-              at: float) -> Claim:  # fmt: skip
+              at: float) -> Claim:
         """Rule 1: the history's claim (and its checks), then `attempting` committed with a full
         sync, with the lane's last outcome in the same transaction (rules 2 and 3)."""
         send_id = None
         if self.history is not None:
             request = ClaimRequest(self.namespace, account.sender, jid, self.campaign,
                                    self.journal_id, at, message, media,
-                                   message_digest(self.kind, message, media))  # fmt: skip
+                                   message_digest(self.kind, message, media))
             # Outside the lock: a stat releases the GIL, and with sixteen lanes getting it back
             # while holding the history's lock kept the other lanes waiting for milliseconds.
             self.history.check_same_file()
@@ -325,7 +325,7 @@ class Ledger:
                     self.flush(account)  # no send follows at once
                 return Claim(False, verdict.refused, verdict.wait, verdict.other_send)
         begin = self.journal.begin_op(jid, row_number=row_number, message=message, media=media,
-                                      at=at, sender=account.label)  # fmt: skip
+                                      at=at, sender=account.label)
         try:
             self._commit.submit(*account.take_unsaved(), begin)
         except BaseException:
@@ -342,7 +342,7 @@ class Ledger:
         if self.history is None:
             return Claim(True)
         request = ClaimRequest(self.namespace, account.sender, jid, self.campaign,
-                               self.journal_id + TEST_SEND, at)  # fmt: skip
+                               self.journal_id + TEST_SEND, at)
         with self._history_lock:
             send_id, verdict = self.history.claim(request, account.checks)
         if verdict is not None:
@@ -358,12 +358,12 @@ class Ledger:
         account.claimed = None
 
     def settle(self, account: Account, jid: str, *, status: str, error: str, sent_at: str,
-               attempts: int, next_at_once: bool) -> None:  # fmt: skip
+               attempts: int, next_at_once: bool) -> None:
         """Rule 2: the outcome of the send in flight, committed now unless the lane's next send
         follows at once (then it rides in that claim's transaction). `status` is the journal's:
         sent, failed or unknown."""
         account.unsaved = self.journal.finish_op(jid, status=status, error=error, sent_at=sent_at,
-                                                 attempts=attempts)  # fmt: skip
+                                                 attempts=attempts)
         account.unsettled = None if account.claimed is None else (account.claimed, status)
         account.claimed = None
         if not next_at_once:

@@ -39,7 +39,7 @@ def journal_summary(path: Path, *, last_errors: int = 5, timeout: float = 2.0) -
             "SELECT sender, status, count(*) FROM sends GROUP BY sender, status"
         ):
             s = per.setdefault(sender, {"label": sender, Status.SENT.value: 0, Status.FAILED.value: 0,
-                                        Status.UNKNOWN.value: 0})  # fmt: skip
+                                        Status.UNKNOWN.value: 0})
             if status in s:
                 s[status] += n
         out.senders = list(per.values())
@@ -49,7 +49,7 @@ def journal_summary(path: Path, *, last_errors: int = 5, timeout: float = 2.0) -
         ).fetchall()
         out.errors = [{"row": r, "error": e} for r, e in db.execute(
             "SELECT row_number, error FROM sends WHERE status IN ('failed', 'unknown')"
-            " ORDER BY started_at DESC LIMIT ?", (last_errors,))]  # fmt: skip
+            " ORDER BY started_at DESC LIMIT ?", (last_errors,))]
     except sqlite3.Error:
         pass  # a journal being created or salvaged right now: the counts come next time
     finally:

@@ -195,7 +195,7 @@ def register(db: sqlite3.Connection, entry: Entry) -> Entry:
                 entry.name = f"{base}-{n}"
         values = _values(entry)
         db.execute(f"INSERT OR REPLACE INTO campaigns ({', '.join(COLUMNS)}) VALUES "
-                   f"({', '.join('?' * len(COLUMNS))})", [values[c] for c in COLUMNS])  # fmt: skip
+                   f"({', '.join('?' * len(COLUMNS))})", [values[c] for c in COLUMNS])
     return entry
 
 

@@ -50,7 +50,7 @@ def already_got(at: float, campaign: str, journal: str) -> str:
 
 
 def last_same(db: sqlite3.Connection, *, namespace: str, jid: str, digest: str, since: float,
-              journal: str) -> str | None:  # fmt: skip
+              journal: str) -> str | None:
     """Why `jid` must not get this message again (another journal reached them with it since
     `since`), or None. Read inside the claim's transaction."""
     found = db.execute(
@@ -67,14 +67,14 @@ def not_repeated(within: float) -> ClaimCheck:
 
     def check(db: sqlite3.Connection, req: ClaimRequest) -> Verdict | None:
         why = last_same(db, namespace=req.namespace, jid=req.jid, digest=req.digest,
-                        since=req.at - within, journal=req.journal)  # fmt: skip
+                        since=req.at - within, journal=req.journal)
         return Verdict(refused=why) if why else None
 
     return check
 
 
 def repeats(db: sqlite3.Connection, *, namespace: str, wanted: Mapping[str, str], since: float,
-            journal: str) -> dict[str, str]:  # fmt: skip
+            journal: str) -> dict[str, str]:
     """JID -> why, for each recipient in `wanted` (JID -> the digest of their message) whom
     another journal reached with that identical message since `since`. For the plan: looked up
     by JID (the history's index), a few hundred at a time, so it costs the sheet's size, not the
@@ -96,7 +96,7 @@ def repeats(db: sqlite3.Connection, *, namespace: str, wanted: Mapping[str, str]
 
 
 def heard_recently(db: sqlite3.Connection, *, namespace: str, senders: Iterable[str],
-                   jids: Iterable[str], since: float, journal: str) -> int:  # fmt: skip
+                   jids: Iterable[str], since: float, journal: str) -> int:
     """How many of `jids` got any message through these sender numbers since `since`, from
     another journal (this campaign's own sends are not news to it)."""
     numbers = list(senders)
