@@ -342,67 +342,104 @@ def decide_home(
     """The home country for the numbers in `cells` (the phone cells of the rows without a
     country of their own). Exit 2 when no candidate reads most local numbers as valid, or when
     the given or inferred country reads most of them as invalid."""
-    local = [c for c in cells if is_local(c)]
-    sample = local[:SAMPLE]
-    total = len(sample)
+    sample = [c for c in cells if is_local(c)][:SAMPLE]
     if given is not None:
-        if total:
-            got = score(sample, given)
-            # Outside the known ranges like the sheet's own '+44 7700 900123': not a wrong country.
-            like_theirs = given in {_main(r) for r in international_regions(cells[: SAMPLE * 4])}
-            if got.valid * 2 <= total and not (like_theirs and _possible(sample, given) * 2 > total):
-                _wrong_country(sample, given, got, "--country")
+        _check_given(cells, sample, given)
         return Home(given, "--country")
     abroad = international_regions(cells[: SAMPLE * 4])
+    candidates = _candidates(configured, locale_country, row_countries, abroad)
+    # Digits that carry their country code without the '+' ('33612345678' in Brevo's SMS column)
+    # read the same under every candidate: they name a candidate, and are no local number.
+    bare = [r for c in sample if (r := _bare_international(c, candidates))]
+    if bare:
+        sample = [c for c in sample if not _bare_international(c, candidates)]
+        candidates += [m for r, _ in Counter(bare).most_common() if (m := _main(r)) not in candidates]
+    total = len(sample)
+    if not total:
+        return Home(candidates[0], "no local number to infer it from: each is written with its "
+                                   "country code or in a row that names its country; --country "
+                                   "to change")
+    scores = [score(sample, c) for c in candidates]
+    best = _best(scores, candidates, configured, abroad, row_countries, total)
+    if best.valid * 2 <= total or best.mobiles * 2 <= total:
+        home = _like_their_numbers(sample, best, abroad)  # may ask: 'did you mean --country GB?'
+        if home is not None:
+            return home
+    if best.valid * 2 <= total:
+        return _few_valid(sample, best, scores)
+    if best.mobiles * 2 <= total:
+        _mobiles_elsewhere(sample, best, scores)
+    return Home(best.country, _inferred_line(best, scores, total, sample_of_more=sample_of_more))
+
+
+def _check_given(cells: Sequence[str], sample: Sequence[str], given: str) -> None:
+    """--country reading most local numbers as invalid stops the run ('did you mean')."""
+    total = len(sample)
+    if not total:
+        return
+    got = score(sample, given)
+    # Outside the known ranges like the sheet's own '+44 7700 900123': not a wrong country.
+    like_theirs = given in {_main(r) for r in international_regions(cells[: SAMPLE * 4])}
+    if got.valid * 2 <= total and not (like_theirs and _possible(sample, given) * 2 > total):
+        _wrong_country(sample, given, got, "--country")
+
+
+def _candidates(configured: str | None, locale_country: str | None,
+                row_countries: Sequence[str], abroad: Counter[str]) -> list[str]:
+    """SPEC step 3's candidates, in the order that breaks the last tie."""
     candidates: list[str] = []
     around = [r for r, _ in Counter(row_countries).most_common()]
     for c in (configured, locale_country, *around, *(_main(r) for r, _ in abroad.most_common()),
               FALLBACK):
         if c and c not in candidates:
             candidates.append(c)
-    # Digits that carry their country code without the '+' ('33612345678' in Brevo's SMS column)
-    # read the same under every candidate: they name a candidate, and are no local number.
-    bare = [r for c in sample if (r := _bare_international(c, candidates))]
-    if bare:
-        sample = [c for c in sample if not _bare_international(c, candidates)]
-        total = len(sample)
-        candidates += [m for r, _ in Counter(bare).most_common() if (m := _main(r)) not in candidates]
-    if not total:
-        return Home(candidates[0], "no local number to infer it from: each is written with its "
-                                   "country code or in a row that names its country; --country "
-                                   "to change")
-    scores = [score(sample, c) for c in candidates]
-    # The most mobiles wins; then CAMPAIGN_COUNTRY; then, among those reading most as mobiles,
-    # the country the sheet's own numbers with a code and rows' countries name most ('312 345
-    # 6485' is a Chicago number and an Italian mobile: beside '+39 ...' numbers it is Italian,
-    # whatever the computer's locale);
-    # then the most valid numbers; then the candidate order above.
+    return candidates
+
+
+def _best(scores: Sequence[Score], candidates: Sequence[str], configured: str | None,
+          abroad: Counter[str], row_countries: Sequence[str], total: int) -> Score:
+    """The most mobiles wins; then CAMPAIGN_COUNTRY; then, among those reading most as mobiles,
+    the country the sheet's own numbers with a code and rows' countries name most ('312 345
+    6485' is a Chicago number and an Italian mobile: beside '+39 ...' numbers it is Italian,
+    whatever the computer's locale); then the most valid numbers; then the candidate order."""
     said = Counter(_main(r) for r in abroad.elements()) + Counter(row_countries)
-    best = max(scores, key=lambda s: (s.mobiles, s.country == configured,
+    return max(scores, key=lambda s: (s.mobiles, s.country == configured,
                                       said[s.country] if s.mobiles * 2 > total else 0, s.valid,
                                       -candidates.index(s.country)))
+
+
+def _like_their_numbers(sample: Sequence[str], best: Score, abroad: Counter[str]) -> Home | None:
+    """Local numbers outside the known ranges like the sheet's own international ones: the
+    home country when the best candidate reads at most half of them as valid."""
+    total = len(sample)
     theirs = [_main(r) for r, _ in abroad.most_common()]
-    if best.valid * 2 <= total or best.mobiles * 2 <= total:
-        possible = _possible_in_their_country(sample, best, theirs)
-        if possible and best.valid * 2 <= total:
-            return Home(best.country, f"inferred: {possible} of {total} local numbers are possible "
-                                      f"{best.country} numbers, like the ones written with its "
-                                      f"code; --country to change")
-    if best.valid * 2 <= total:
-        found = best_countries(sample)
-        if not found:
-            # No country reads them: not a question of country (the plan names the bad cells).
-            return Home(best.country, f"inferred: {best.mobiles} of {total} local numbers are "
-                                      f"{best.country} mobiles; --country to change")
-        tried = ", ".join(f"{s.country} {s.valid}" for s in sorted(scores, key=lambda s: -s.valid))
-        raise InputError(
-            f"cannot tell the country of the {total} phone numbers written without a country "
-            f"code: none of the countries tried reads most of them as valid (valid numbers: "
-            f"{tried}). They read best as {_names_of(found, total)}. Give it with --country "
-            f"{found[0].country} (or set CAMPAIGN_COUNTRY={found[0].country} in .env)."
-        )
-    if best.mobiles * 2 <= total:
-        _mobiles_elsewhere(sample, best, scores)
+    possible = _possible_in_their_country(sample, best, theirs)
+    if not possible or best.valid * 2 > total:
+        return None
+    return Home(best.country, f"inferred: {possible} of {total} local numbers are possible "
+                              f"{best.country} numbers, like the ones written with its "
+                              f"code; --country to change")
+
+
+def _few_valid(sample: Sequence[str], best: Score, scores: Sequence[Score]) -> Home:
+    """The best candidate reads at most half the local numbers as valid: no country at all,
+    or exit 2 naming the likely ones."""
+    total = len(sample)
+    found = best_countries(sample)
+    if not found:
+        # No country reads them: not a question of country (the plan names the bad cells).
+        return Home(best.country, f"inferred: {best.mobiles} of {total} local numbers are "
+                                  f"{best.country} mobiles; --country to change")
+    tried = ", ".join(f"{s.country} {s.valid}" for s in sorted(scores, key=lambda s: -s.valid))
+    raise InputError(
+        f"cannot tell the country of the {total} phone numbers written without a country "
+        f"code: none of the countries tried reads most of them as valid (valid numbers: "
+        f"{tried}). They read best as {_names_of(found, total)}. Give it with --country "
+        f"{found[0].country} (or set CAMPAIGN_COUNTRY={found[0].country} in .env)."
+    )
+
+
+def _inferred_line(best: Score, scores: Sequence[Score], total: int, *, sample_of_more: bool) -> str:
     kind = "mobiles" if best.mobiles * 2 > total else "valid numbers"
     count = best.mobiles if kind == "mobiles" else best.valid
     of = f"the first {total}" if sample_of_more else str(total)
@@ -410,8 +447,7 @@ def decide_home(
     also = [s.country for s in scores if s.mobiles == best.mobiles and s.mobiles * 2 > total
             and phonenumbers.country_code_for_region(s.country) != code]
     too = f" ({' and '.join(also)} reads them as mobiles too)" if also else ""
-    return Home(best.country, f"inferred: {count} of {of} local numbers are {best.country} "
-                              f"{kind}{too}; --country to change")
+    return f"inferred: {count} of {of} local numbers are {best.country} {kind}{too}; --country to change"
 
 
 # Not read otherwise under these either (a US number that IL alone reads abroad is not bare).
