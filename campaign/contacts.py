@@ -182,20 +182,7 @@ def _to_sheet(
     encoding: str | None = None,
 ) -> Sheet:
     grid = table.grid
-    where = label(path, sheet_name)
-    if header_row is not None:
-        if header_row < 1 or header_row > len(grid) or not any(c.strip() for c in grid[header_row - 1]):
-            raise InputError(
-                f"{where}: --header-row {header_row} is "
-                + ("past the end of the sheet" if header_row > len(grid) or header_row < 1 else "empty")
-                + f" (the sheet has {len(grid)} rows). Give the row number of the column names."
-            )
-        h = header_row - 1
-    else:
-        found = _find_header(grid)
-        if found is None:
-            raise EmptySheetError(f"{where}: the sheet is empty. Export the contacts with a header row.")
-        h = found
+    h = _header_index(grid, header_row, label(path, sheet_name))
     header = grid[h]
     body = grid[h + 1 :]
     width = _last_used(header)
@@ -205,10 +192,7 @@ def _to_sheet(
     footer = _report_footer(body, width)
     if footer:
         body = body[: len(body) - len(footer)]
-        shown = "', '".join(r[0].strip()[:40] for r in footer[:2])
-        lines = "the line" if len(footer) == 1 else f"the {len(footer)} lines"
-        notices = (*notices, f"{lines} below the table ('{shown}') are a report's footer, not "
-                             "contacts: left out.")
+        notices = (*notices, _footer_notice(footer))
     rows: list[tuple[str, ...]] = []
     numbers: list[int] = []
     raw: list[tuple[object, ...]] | None = [] if table.raw is not None else None
@@ -226,6 +210,28 @@ def _to_sheet(
     return Sheet(path, columns, rows, numbers, h + 1, sheet_name, delimiter, notices, raw=raw,
                  formats=formats, hidden=hidden, header_found=header_row is None, above=above,
                  encoding=encoding)
+
+
+def _header_index(grid: list[list[str]], header_row: int | None, where: str) -> int:
+    """The grid index of the column names: --header-row's, or found."""
+    if header_row is None:
+        found = _find_header(grid)
+        if found is None:
+            raise EmptySheetError(f"{where}: the sheet is empty. Export the contacts with a header row.")
+        return found
+    if header_row < 1 or header_row > len(grid) or not any(c.strip() for c in grid[header_row - 1]):
+        raise InputError(
+            f"{where}: --header-row {header_row} is "
+            + ("past the end of the sheet" if header_row > len(grid) or header_row < 1 else "empty")
+            + f" (the sheet has {len(grid)} rows). Give the row number of the column names."
+        )
+    return header_row - 1
+
+
+def _footer_notice(footer: list[list[str]]) -> str:
+    shown = "', '".join(r[0].strip()[:40] for r in footer[:2])
+    lines = "the line" if len(footer) == 1 else f"the {len(footer)} lines"
+    return f"{lines} below the table ('{shown}') are a report's footer, not contacts: left out."
 
 
 def _report_footer(body: list[list[str]], width: int) -> list[list[str]]:

@@ -300,25 +300,12 @@ def plan_campaign(opts: SendOptions, *, base_url: str = DEFAULT_BASE_URL,
                   suppressed: Mapping[str, str] | None = None,
                   environ: Mapping[str, str] | None = None, cwd: Path | None = None) -> Plan:
     """Load the sheet and templates named by `opts` and build the plan (SPEC steps 1-6)."""
-    if opts.template is not None and opts.message is not None:
-        raise InputError("give the message as --template FILE or --message TEXT, not both.")
-    kind = message_kind(opts.kind)
-    if kind is MessageKind.TEXT and opts.template is None and opts.message is None:
-        raise InputError(
-            "no message: give it as --template FILE or --message TEXT (Jinja2, e.g. "
-            "'Hi {{ first_name }}')."
-        )
+    kind = _check_message_options(opts)
     given = option_country(opts.country) if opts.country else None
     notes = check_files(opts.contacts, opts.template, opts.message)  # swapped, ~$, -m FILE
     if opts.media_url and kind.media_param is not None and "{" not in opts.media_url:
         _check_one_media_url(opts.media_url)  # one URL for all: one message, not one per row
-    sheet = load_sheet(opts.contacts, sheet=opts.sheet, header_row=opts.header_row,
-                       encoding=opts.encoding, prefer=lambda columns: bool(header_candidates(columns)))
-    if not sheet.rows:
-        raise EmptySheetError(
-            f"{sheet.label}: the column names are on row {sheet.header_row}, but no contact is "
-            "below them. Check that this is the right file (or --sheet), or --header-row."
-        )
+    sheet = _load_contacts(opts)
     explicit = [opts.phone_column] if isinstance(opts.phone_column, str) else list(opts.phone_column or ())
     try:
         home = home_country(sheet, explicit, given, os.environ if environ is None else environ,
@@ -326,25 +313,7 @@ def plan_campaign(opts: SendOptions, *, base_url: str = DEFAULT_BASE_URL,
     except InputError as e:
         raise InputError(f"{sheet.label}: {e}") from None
     country = home.country
-    if opts.template is not None:
-        source, origin = read_template(opts.template), str(opts.template)
-    else:
-        source, origin = opts.message or "", "--message"  # media with no caption: ""
-    try:
-        message = MessageTemplate(source, origin=origin, columns=sheet.columns)
-        media = None
-        if opts.media_url is not None:
-            media = MessageTemplate(opts.media_url, origin="--media-url", columns=sheet.columns,
-                                    salt="media")
-    except TemplateError as e:
-        # A typo has a did-you-mean; no near name at all may mean the header is another row.
-        if "unknown variable" not in str(e) or "Did you mean" in str(e) or opts.header_row is not None:
-            raise
-        named = ", ".join(f"'{c}'" for c in sheet.columns[:4] if c) or "no names"
-        raise TemplateError(
-            f"{e} The column names were read from row {sheet.header_row} ({named}); if they are "
-            "on another row, give it with --header-row N."
-        ) from None
+    source, message, media = _templates(opts, sheet)
     all_suppressed = dict(load_suppressions(opts.suppress, country=country))
     all_suppressed.update(suppressed or {})
     plan = build_plan(
@@ -366,3 +335,52 @@ def plan_campaign(opts: SendOptions, *, base_url: str = DEFAULT_BASE_URL,
     if kind is MessageKind.TEXT and opts.media_url:
         plan.notices.append("--media-url is ignored for --type text (use image, video, audio or doc).")
     return plan
+
+
+def _check_message_options(opts: SendOptions) -> MessageKind:
+    """--template or --message (one of them, and one at all for text): the message's kind."""
+    if opts.template is not None and opts.message is not None:
+        raise InputError("give the message as --template FILE or --message TEXT, not both.")
+    kind = message_kind(opts.kind)
+    if kind is MessageKind.TEXT and opts.template is None and opts.message is None:
+        raise InputError(
+            "no message: give it as --template FILE or --message TEXT (Jinja2, e.g. "
+            "'Hi {{ first_name }}')."
+        )
+    return kind
+
+
+def _load_contacts(opts: SendOptions) -> Sheet:
+    sheet = load_sheet(opts.contacts, sheet=opts.sheet, header_row=opts.header_row,
+                       encoding=opts.encoding, prefer=lambda columns: bool(header_candidates(columns)))
+    if not sheet.rows:
+        raise EmptySheetError(
+            f"{sheet.label}: the column names are on row {sheet.header_row}, but no contact is "
+            "below them. Check that this is the right file (or --sheet), or --header-row."
+        )
+    return sheet
+
+
+def _templates(opts: SendOptions, sheet: Sheet) -> tuple[str, MessageTemplate, MessageTemplate | None]:
+    """The message's source and template, and the --media-url template, checked against the
+    sheet's columns."""
+    if opts.template is not None:
+        source, origin = read_template(opts.template), str(opts.template)
+    else:
+        source, origin = opts.message or "", "--message"  # media with no caption: ""
+    try:
+        message = MessageTemplate(source, origin=origin, columns=sheet.columns)
+        media = None
+        if opts.media_url is not None:
+            media = MessageTemplate(opts.media_url, origin="--media-url", columns=sheet.columns,
+                                    salt="media")
+    except TemplateError as e:
+        # A typo has a did-you-mean; no near name at all may mean the header is another row.
+        if "unknown variable" not in str(e) or "Did you mean" in str(e) or opts.header_row is not None:
+            raise
+        named = ", ".join(f"'{c}'" for c in sheet.columns[:4] if c) or "no names"
+        raise TemplateError(
+            f"{e} The column names were read from row {sheet.header_row} ({named}); if they are "
+            "on another row, give it with --header-row N."
+        ) from None
+    return source, message, media
