@@ -13,17 +13,16 @@ count, so the request and the history's claim can be read in one transaction. Re
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import sqlite3
 import sys
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from campaign.store.history import ClaimRequest, Verdict
+from campaign.store.sqlite import write_transaction
 
 TABLE = """
 CREATE TABLE IF NOT EXISTS campaigns (
@@ -149,17 +148,6 @@ def connect_readonly(home: Path) -> sqlite3.Connection | None:
     return db
 
 
-@contextlib.contextmanager
-def _tx(db: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
-    db.execute("BEGIN IMMEDIATE")
-    try:
-        yield db
-    except BaseException:
-        db.execute("ROLLBACK")
-        raise
-    db.execute("COMMIT")
-
-
 def entries(db: sqlite3.Connection, name: str | None = None) -> list[Entry]:
     try:
         if name is None:
@@ -181,7 +169,7 @@ def by_journal(db: sqlite3.Connection, journal: str) -> Entry | None:
 def register(db: sqlite3.Connection, entry: Entry) -> Entry:
     """The campaign's row for this run: its name is kept; a new campaign whose name another
     folder's campaign has gets `name-2`, `name-3`, ... so every name picks one campaign."""
-    with _tx(db):
+    with write_transaction(db):
         old = by_journal(db, entry.journal)
         if old is not None:
             entry.name = old.name
@@ -212,7 +200,7 @@ def update(db: sqlite3.Connection, name: str, **changes: object) -> None:
     if unknown:
         raise TypeError(f"not registry columns: {sorted(unknown)}")
     sets = ", ".join(f"{k} = ?" for k in changes)
-    with _tx(db):
+    with write_transaction(db):
         db.execute(f"UPDATE campaigns SET {sets} WHERE name = ?", [*changes.values(), name])
 
 
