@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import sqlite3
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 from campaign.errors import InputError
-from campaign.status import state_of, unknown_campaign
+from campaign.status import state_of, unknown_campaign, unreadable_registry
 from campaign.store.registry import (
     Entry,
     connect,
@@ -29,6 +30,10 @@ from campaign.store.registry import (
 ACTIONS = ("pause", "resume", "cancel")
 # The environment variable a background run finds its log path in (set by `spawn`).
 LOG_ENV = "CAMPAIGN_LOG"
+# How long `resume` waits for a cancelled run to finish its last send, and watches a run it
+# started to see it live (its first registry write, or this long without dying).
+EXIT_WAIT = 3.0
+START_WATCH = 3.0
 
 
 def request(home: Path, name: str, action: str) -> str:
@@ -38,7 +43,10 @@ def request(home: Path, name: str, action: str) -> str:
     """
     if action not in ACTIONS:
         raise InputError(f"'{action}': the actions are pause, resume and cancel.")
-    db = connect(Path(home))
+    try:
+        db = connect(Path(home))
+    except sqlite3.DatabaseError as e:
+        raise InputError(unreadable_registry(Path(home), e)) from None
     try:
         found = entries(db, name)
         if not found:
@@ -50,6 +58,8 @@ def request(home: Path, name: str, action: str) -> str:
         if action == "cancel":
             return _cancel(db, entry, state)
         return _resume(Path(home), db, entry, state)
+    except sqlite3.DatabaseError as e:
+        raise InputError(unreadable_registry(Path(home), e)) from None
     finally:
         db.close()
 
@@ -66,7 +76,7 @@ def _pause(db: object, entry: Entry, state: str) -> str:
 
 
 def _cancel(db: object, entry: Entry, state: str) -> str:
-    if state == "cancelled":
+    if state in ("cancelled", "cancelling"):
         return f"'{entry.name}' is already cancelled."
     if state == "finished":
         raise InputError(f"'{entry.name}' has finished: there is nothing left to cancel.")
@@ -81,9 +91,16 @@ def _cancel(db: object, entry: Entry, state: str) -> str:
             f"send the rest after all: campaign resume {entry.name}")
 
 
-def _resume(home: Path, db: object, entry: Entry, state: str) -> str:
+def _resume(home: Path, db: sqlite3.Connection, entry: Entry, state: str) -> str:
+    if state == "cancelling":  # its last send is finishing: let the process end first
+        entry = _wait_for_exit(db, entry, EXIT_WAIT)
+        state = state_of(entry)
+        if entry.alive():
+            raise InputError(f"'{entry.name}' is still finishing its last send after the cancel "
+                             f"(process {entry.pid}); run campaign resume {entry.name} again in "
+                             "a moment.")
     if state == "paused" and entry.alive():
-        update(db, entry.name, request="")  # type: ignore[arg-type]
+        update(db, entry.name, request="")
         return f"Resuming '{entry.name}': it goes on with its next send."
     if state in ("scheduled", "running", "waiting"):
         raise InputError(f"'{entry.name}' is already {state} (process {entry.pid}); "
@@ -91,6 +108,9 @@ def _resume(home: Path, db: object, entry: Entry, state: str) -> str:
     if state == "finished":
         raise InputError(f"'{entry.name}' has finished: everyone was reached. To send it again as "
                          "a new campaign, run it with --name NEW.")
+    if entry.alive():  # never a second process beside a live one (the journal lock refuses it)
+        raise InputError(f"'{entry.name}' still has its process {entry.pid} running; run "
+                         f"campaign resume {entry.name} again in a moment.")
     pid, log = start_again(home, db, entry)
     return (f"Started '{entry.name}' again in the background (process {pid}); it carries on where "
             f"it stopped, nobody gets the message twice. Log: {log}. "
@@ -106,7 +126,11 @@ def resume_all(home: Path) -> list[str]:
         for entry in entries(db):
             if entry.state in ("scheduled", "running", "waiting") and entry.request != "cancel" \
                     and not entry.alive():
-                pid, log = start_again(home, db, entry)
+                try:
+                    pid, log = start_again(home, db, entry)
+                except InputError as e:
+                    out.append(str(e))
+                    continue
                 out.append(f"Started '{entry.name}' again in the background (process {pid}); "
                            f"log: {log}")
     finally:
@@ -114,17 +138,66 @@ def resume_all(home: Path) -> list[str]:
     return out or ["Nothing to resume: no campaign was stopped while running."]
 
 
-def start_again(home: Path, db: object, entry: Entry) -> tuple[int, str]:
+def start_again(home: Path, db: sqlite3.Connection, entry: Entry) -> tuple[int, str]:
     """Run the campaign's own command again, in the background, from the folder it ran in."""
     if not Path(entry.cwd).is_dir():
         raise InputError(f"'{entry.name}' ran in {entry.cwd}, which no longer exists. Run its "
                          "command again by hand from where its files are now.")
     log = entry.log or str(log_path(home, entry.name))
-    pid = spawn(pin_start(entry.argv, entry.start_at), cwd=Path(entry.cwd), log=Path(log))
-    update(db, entry.name, pid=pid, proc_start=process_start(pid),  # type: ignore[arg-type]
-           heartbeat=time.time(), state="running", request="", log=log, stopped="",
+    size = Path(log).stat().st_size if Path(log).is_file() else 0
+    proc = spawn(pin_start(entry.argv, entry.start_at), cwd=Path(entry.cwd), log=Path(log))
+    pid = int(proc.pid)
+    stamp = time.time()
+    update(db, entry.name, pid=pid, proc_start=process_start(pid),
+           heartbeat=stamp, state="running", request="", log=log, stopped="",
            exit_code=None)
+    code = _watch(db, entry.name, proc, stamp, START_WATCH)
+    if code is not None:
+        last = _last_line(Path(log), size) or f"it ended with exit code {code}"
+        update(db, entry.name, state="stopped", stopped=f"did not start again: {last}",
+               exit_code=code)
+        raise InputError(f"'{entry.name}' did not start again: {last} (log: {log})")
     return pid, log
+
+
+def _watch(db: sqlite3.Connection, name: str, proc: subprocess.Popen[bytes], stamp: float,
+           seconds: float) -> int | None:
+    """The exit code of a run that died within `seconds`; None once it lives (it wrote its
+    registry row itself) or is still running at the end."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        code = proc.poll()
+        if code is not None:
+            return code
+        found = entries(db, name)
+        if found and found[0].heartbeat > stamp:
+            return None
+        time.sleep(0.05)
+    return proc.poll()
+
+
+def _last_line(log: Path, start: int) -> str:
+    """The last non-empty line the run wrote to its log (after byte `start`)."""
+    try:
+        with open(log, "rb") as f:
+            f.seek(start)
+            text = f.read().decode("utf-8", "replace")
+    except OSError:
+        return ""
+    said = [line.strip() for line in text.splitlines()
+            if line.strip() and not line.startswith("--- started ")]
+    return said[-1] if said else ""
+
+
+def _wait_for_exit(db: sqlite3.Connection, entry: Entry, seconds: float) -> Entry:
+    """The campaign's row once its process has ended, or as it is after `seconds`."""
+    deadline = time.monotonic() + seconds
+    while entry.alive() and time.monotonic() < deadline:
+        time.sleep(0.05)
+        found = entries(db, entry.name)
+        if found:
+            entry = found[0]
+    return entry
 
 
 def pin_start(argv: list[str], start_at: float | None) -> list[str]:
@@ -153,7 +226,7 @@ def log_path(home: Path, name: str) -> Path:
     return log_folder(home) / f"{name}.log"
 
 
-def spawn(argv: list[str], *, cwd: Path, log: Path) -> int:
+def spawn(argv: list[str], *, cwd: Path, log: Path) -> subprocess.Popen[bytes]:
     """`campaign send ...` as a background process of its own session, output to `log`.
 
     `argv` is the command as the user gave it (the resume command); it gets --yes (the plan was
@@ -175,7 +248,7 @@ def spawn(argv: list[str], *, cwd: Path, log: Path) -> int:
         proc = subprocess.Popen([sys.executable, "-m", "campaign", *args], cwd=cwd, env=env,
                                 stdin=subprocess.DEVNULL, stdout=out, stderr=out,
                                 **kwargs)  # type: ignore[call-overload]
-    return int(proc.pid)
+    return proc
 
 
 def _go_on(entry: Entry, state: str) -> str:

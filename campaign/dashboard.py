@@ -100,6 +100,7 @@ STATE_WORDS = {
     "paused": "Paused",
     "stopped": "Stopped",
     "finished": "Finished",
+    "cancelling": "Cancelling",
     "cancelled": "Cancelled",
 }
 

@@ -463,7 +463,7 @@ def _detach(plan: Plan, opts: SendOptions, ui: UI, ledger: Ledger, lanes: list[L
     try:
         ledger.close()  # the background run takes the journal's lock
         log = control.log_path(home, tracker.name)
-        pid = control.spawn(control.pin_start(argv, settings.start_at), cwd=cwd, log=log)
+        pid = control.spawn(control.pin_start(argv, settings.start_at), cwd=cwd, log=log).pid
         tracker.set_process(pid, str(log))
     finally:
         tracker.close_db()

@@ -9,6 +9,7 @@ and never waits for a run, so it answers at once while campaigns send. The dashb
 from __future__ import annotations
 
 import datetime as dt
+import sqlite3
 import time
 from pathlib import Path
 from typing import Any
@@ -16,7 +17,7 @@ from typing import Any
 from campaign.errors import InputError
 from campaign.pacing import wait_words
 from campaign.store.reader import journal_summary
-from campaign.store.registry import LIVE_STATES, Entry, connect_readonly, entries
+from campaign.store.registry import LIVE_STATES, Entry, connect_readonly, database, entries
 
 LAST_ERRORS = 5
 
@@ -28,40 +29,53 @@ def collect(home: Path, *, name: str | None = None, now: float | None = None) ->
     With `name`, that campaign only (InputError when no campaign has that name).
     """
     now = time.time() if now is None else now
-    db = connect_readonly(Path(home))
-    found: list[Entry] = []
-    if db is not None:
-        try:
-            found = entries(db, name)
-        finally:
-            db.close()
+    found = read_entries(Path(home), name)
     if name is not None and not found:
         raise InputError(unknown_campaign(Path(home), name))
     return [_describe(entry, now) for entry in found]
 
 
-def unknown_campaign(home: Path, name: str) -> str:
-    db = connect_readonly(home)
-    names: list[str] = []
-    if db is not None:
+def read_entries(home: Path, name: str | None = None) -> list[Entry]:
+    """The registry's rows (read-only); InputError in words when the file cannot be read."""
+    try:
+        db = connect_readonly(home)
+        if db is None:
+            return []
         try:
-            names = [e.name for e in entries(db)]
+            return entries(db, name)
         finally:
             db.close()
+    except sqlite3.DatabaseError as e:
+        raise InputError(unreadable_registry(home, e)) from None
+
+
+def unreadable_registry(home: Path, error: Exception) -> str:
+    """Why the campaigns on this computer cannot be listed, and what to do about it."""
+    path = database(home)
+    return (f"the record of campaigns on this computer, {path}, cannot be read ({error}): it is "
+            "damaged or is not a campaign file. Each campaign's own progress (its .journal file "
+            "beside the contacts) is untouched. Move the damaged file aside (rename it) and run "
+            "each campaign's send command again from its folder: it carries on where it stopped "
+            "and nobody gets the message twice.")
+
+
+def unknown_campaign(home: Path, name: str) -> str:
+    names = [e.name for e in read_entries(home)]
     known = f" Known campaigns: {', '.join(sorted(names))}." if names else \
         " No campaign has run on this computer yet (with this CAMPAIGN_HOME)."
     return f"no campaign named '{name}' on this computer.{known} `campaign status` lists them."
 
 
 def state_of(entry: Entry, *, alive: bool | None = None) -> str:
-    """What the campaign is doing now: a live state whose process is gone is `stopped`."""
+    """What the campaign is doing now: a live state whose process is gone is `stopped`; a cancel
+    its process has not finished honouring yet (its last send under way) is `cancelling`."""
     if entry.state in LIVE_STATES:
         if not (entry.alive() if alive is None else alive):
             return "stopped"
         if entry.request == "pause":
             return "paused"
         if entry.request == "cancel":
-            return "cancelled"
+            return "cancelling"
     return entry.state
 
 
@@ -74,6 +88,7 @@ def _iso(t: float | None) -> str | None:
 def _describe(entry: Entry, now: float) -> dict[str, Any]:
     state = state_of(entry)
     journal = _read_journal(Path(entry.journal))
+    missing = bool(entry.total) and not Path(entry.journal).is_file()
     counts = journal["counts"]
     sent, failed, unknown = (counts.get(k, 0) for k in ("sent", "failed", "unknown"))
     pending = max(0, entry.total - sent - failed - unknown)
@@ -89,6 +104,10 @@ def _describe(entry: Entry, now: float) -> dict[str, Any]:
     day_cap = entry.caps.get("max_per_day")
     cap = None if not day_cap else day_cap * len(labels)
     next_send, waiting = _next(entry, state, now)
+    if missing:  # counts of 0 would read as nobody reached: say the progress is unknown
+        waiting = (f"its progress file {entry.journal} is missing (deleted or moved), so what was "
+                   "sent is unknown; put it back to see and go on from it"
+                   + (f"; {waiting}" if waiting else ""))
     resume = None
     if state in ("stopped", "paused", "cancelled") and pending:
         resume = f"campaign resume {entry.name}"
@@ -108,7 +127,7 @@ def _describe(entry: Entry, now: float) -> dict[str, Any]:
         "waiting_for": waiting,
         "finish": _iso(entry.finish) if state in LIVE_STATES else None,
         "started": _iso(entry.started) if entry.started else None,
-        "pid": entry.pid if state in LIVE_STATES else None,
+        "pid": entry.pid if state in (*LIVE_STATES, "cancelling") else None,
         "senders": sender_rows,
         "per_day": [{"date": d, "sent": n, "cap": cap} for d, n in journal["per_day"]],
         "last_errors": journal["errors"],
@@ -117,6 +136,7 @@ def _describe(entry: Entry, now: float) -> dict[str, Any]:
         "log": entry.log,
         "journal": entry.journal,
         "resume": resume,
+        "journal_missing": missing,
     }
 
 
@@ -129,6 +149,9 @@ def _next(entry: Entry, state: str, now: float) -> tuple[float | None, str]:
         return None, f"its process ended{why}; to go on: campaign resume {entry.name}"
     if state == "paused":
         return None, f"paused; to go on: campaign resume {entry.name}"
+    if state == "cancelling":
+        return None, ("cancelled; its last send is finishing (process "
+                      f"{entry.pid}), then it stops")
     if state == "cancelled":
         return None, f"cancelled; to send the rest after all: campaign resume {entry.name}"
     if state == "finished":

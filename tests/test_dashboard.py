@@ -453,8 +453,11 @@ def test_refused_requests_change_nothing_in_a_real_run(
             assert status.collect(campaign_home, name="guarded")[0]["state"] in ("running", "waiting")
 
             assert post(board, "/c/guarded/cancel", Origin=board.origin).status_code == 200
-            assert status.collect(campaign_home, name="guarded")[0]["state"] == "cancelled"
+            # Its last send may still be under way: "cancelling" until the process has ended.
+            assert status.collect(campaign_home, name="guarded")[0]["state"] in ("cancelling",
+                                                                                  "cancelled")
         run.wait(timeout=20)
+        assert status.collect(campaign_home, name="guarded")[0]["state"] == "cancelled"
     finally:
         if run.poll() is None:
             run.kill()
