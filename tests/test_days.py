@@ -210,3 +210,31 @@ def test_nothing_is_sent_before_start_at(write_csv, box) -> None:
     assert proc.returncode == 0, out
     assert len(box.received) == 3
     assert min(m.at for m in box.received) >= when.replace(microsecond=0).timestamp()
+
+
+def test_resume_right_after_cancel_never_runs_two_processes(write_csv, tmp_path) -> None:
+    """The red team's case: Resume while the cancelled run's last send is still under way."""
+    contacts = write_csv(PEOPLE)
+    gate = Gate(4)  # the sandbox holds its reply to the 4th message: a send in flight
+    with Sandbox(token=SANDBOX_TOKEN, instance_id=SANDBOX_INSTANCE, on_accept=gate) as box:
+        proc = start(contacts, box, "late")
+        try:
+            assert gate.reached.wait(30), "the 4th send never came"
+            assert cli("cancel", "late", contacts=contacts, box=box).returncode == 0
+            shown = status("late", contacts, box)
+            assert (shown["state"], shown["pid"]) == ("cancelling", proc.pid)
+            r = cli("resume", "late", contacts=contacts, box=box)  # waits ~3 s, then refuses
+            assert r.returncode == 2, r.stdout
+            assert ("'late' is still finishing its last send after the cancel (process "
+                    f"{proc.pid}); run campaign resume late again in a moment.") in r.stderr
+        finally:
+            gate.release.set()
+        out, _ = proc.communicate(timeout=60)
+        assert proc.returncode == 0, out  # the old run saw the cancel and stopped
+        assert len(box.received) == 4
+        assert status("late", contacts, box)["state"] == "cancelled"
+        r = cli("resume", "late", contacts=contacts, box=box)
+        assert r.returncode == 0 and "Started 'late' again" in r.stdout, r.stderr
+        wait_for(lambda: state("late", contacts, box) == "finished", timeout=60, what="finished")
+        assert Counter(m.jid for m in box.received) == Counter({m.jid: 1 for m in box.received})
+        assert len(box.received) == N
