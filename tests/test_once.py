@@ -125,7 +125,7 @@ def test_the_pasted_resume_line_rehearses_again(cli, contacts, sandbox, tmp_path
 
 def test_the_resume_line_names_the_config_file(cli, contacts, tmp_path):
     config = tmp_path / "shop.toml"
-    config.write_text('pace = "fast"\ndelay = 0\njitter = 0\nlimit = 1\n')
+    config.write_text('pace = "fast"\ndelay = 0\njitter = 0\nlimit = 1\nwindow = "any"\n')
     r = cli("send", contacts, "-m", "Hi", "--sandbox", "--yes", "--config", config)
     assert r.exit_code == 0, r.output
     line = next(x for x in r.output.splitlines() if x.startswith("To go on, run: "))
