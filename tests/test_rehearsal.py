@@ -95,7 +95,7 @@ def test_test_to_leaves_the_journal_byte_identical(cli, write_csv, sandbox, sand
     folder = contacts.parent / ".campaign"
     before = {p.name: p.read_bytes() for p in folder.iterdir()}
     r = cli("send", contacts, "-m", "Hi {{ name }}, new text", "--test-to", "0541234567", "--quiet",
-            "--pace", "fast", "--delay", "0", "--jitter", "0", env=sandbox_env)
+            "--pace", "fast", "--delay", "0", "--jitter", "0", "--window", "any", env=sandbox_env)
     assert r.exit_code == 0, r.output
     assert "row 2's" in r.output  # every row was sent; the test still has a message to show
     assert sandbox.received[-1].jid == "972541234567@s.whatsapp.net"
@@ -222,7 +222,7 @@ def test_the_resume_command_keeps_off_switches_and_zeros(cli, write_csv) -> None
     contacts = write_csv(PEOPLE)
     r = cli("send", contacts, "-m", "Hi", "--sandbox", "--yes", "--quiet", "--pace", "careful",
             "--no-warm-up", "--delay", "0", "--jitter", "0", "--pause-every", "0", "--max-per-hour", "0",
-            "--limit", "1")
+            "--limit", "1", "--window", "any")
     assert r.exit_code == 0, r.output
     resume = next(line for line in r.output.splitlines() if line.startswith("To go on, run:"))
     for part in ("--pace careful", "--no-warm-up", "--delay 0", "--jitter 0", "--pause-every 0",
