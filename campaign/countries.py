@@ -330,6 +330,12 @@ def _names_of(scores: Sequence[Score], total: int) -> str:
     return ", ".join(f"{s.country} ({s.mobiles} of {total} mobiles)" for s in scores)
 
 
+def _read_best(found: Sequence[Score], total: int) -> str:
+    """The end of every 'cannot tell the country' message: the likely ones and how to say it."""
+    return (f"They read best as {_names_of(found, total)}. Give it with --country "
+            f"{found[0].country} (or set CAMPAIGN_COUNTRY={found[0].country} in .env).")
+
+
 def decide_home(
     cells: Sequence[str],
     *,
@@ -434,8 +440,7 @@ def _few_valid(sample: Sequence[str], best: Score, scores: Sequence[Score]) -> H
     raise InputError(
         f"cannot tell the country of the {total} phone numbers written without a country "
         f"code: none of the countries tried reads most of them as valid (valid numbers: "
-        f"{tried}). They read best as {_names_of(found, total)}. Give it with --country "
-        f"{found[0].country} (or set CAMPAIGN_COUNTRY={found[0].country} in .env)."
+        f"{tried}). {_read_best(found, total)}"
     )
 
 
@@ -522,8 +527,7 @@ def _mobiles_elsewhere(sample: Sequence[str], best: Score, scores: Sequence[Scor
     raise InputError(
         f"cannot tell the country of the {total} phone numbers written without a country code: "
         f"{best.country} reads {best.valid} of them as valid but only {best.mobiles} as mobiles "
-        f"(mobiles: {tried}). They read best as {_names_of(found, total)}. Give it with --country "
-        f"{found[0].country} (or set CAMPAIGN_COUNTRY={found[0].country} in .env)."
+        f"(mobiles: {tried}). {_read_best(found, total)}"
     )
 
 

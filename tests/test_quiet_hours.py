@@ -29,26 +29,21 @@ from campaign.plan import Row
 from campaign.runner import Clock, Runner
 from campaign.store.journal import Journal
 from campaign.store.ledger import Ledger
-from tests.helpers import TZ
+from tests.helpers import TZ, FakeTime
 
 NEW_YORK, LONDON, TOKYO = ZoneInfo("America/New_York"), ZoneInfo("Europe/London"), ZoneInfo("Asia/Tokyo")
 UTC = dt.UTC
 
 
-class Wall:
+class Wall(FakeTime):
     """The computer's wall clock (which can be stepped) and the real time that passed."""
 
     def __init__(self, start: dt.datetime) -> None:
-        self.t = start.timestamp()
+        super().__init__(start)
         self.real = 0.0
-        self.slept: list[float] = []
-
-    def now(self) -> float:
-        return self.t
 
     def sleep(self, seconds: float) -> None:
-        self.slept.append(seconds)
-        self.t += max(0.0, seconds)
+        super().sleep(seconds)
         self.real += max(0.0, seconds)
 
 
